@@ -1,0 +1,15 @@
+module github.com/hybridembed/hybridembed
+
+go 1.26.8
+
+require (
+	github.com/stretchr/testify v1.12.1
+	github.com/yalue/onnxruntime_go v1.27.0
+)
+
+require (
+	github.com/dlclark/regexp2 v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/image v0.47.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+)

@@ -1,0 +1,262 @@
+package imageprep
+
+import (
+	"fmt"
+	"image"
+	"math"
+)
+
+// Filter is a PIL resampling filter, numbered as in preprocessor_config.json
+// ("resample": 3 is BICUBIC).
+type Filter int
+
+// PIL's filter numbers.
+const (
+	Nearest  Filter = 0
+	Lanczos  Filter = 1
+	Bilinear Filter = 2
+	Bicubic  Filter = 3
+	Box      Filter = 4
+	Hamming  Filter = 5
+)
+
+func (f Filter) String() string {
+	switch f {
+	case Nearest:
+		return "nearest"
+	case Lanczos:
+		return "lanczos"
+	case Bilinear:
+		return "bilinear"
+	case Bicubic:
+		return "bicubic"
+	case Box:
+		return "box"
+	case Hamming:
+		return "hamming"
+	}
+	return fmt.Sprintf("filter(%d)", int(f))
+}
+
+type kernel struct {
+	support float64
+	fn      func(float64) float64
+}
+
+func (f Filter) kernel() (kernel, bool) {
+	switch f {
+	case Box:
+		return kernel{0.5, func(x float64) float64 {
+			if x > -0.5 && x <= 0.5 {
+				return 1
+			}
+			return 0
+		}}, true
+	case Bilinear:
+		return kernel{1, func(x float64) float64 {
+			x = math.Abs(x)
+			if x < 1 {
+				return 1 - x
+			}
+			return 0
+		}}, true
+	case Hamming:
+		return kernel{1, func(x float64) float64 {
+			x = math.Abs(x)
+			if x == 0 {
+				return 1
+			}
+			if x >= 1 {
+				return 0
+			}
+			x *= math.Pi
+			return math.Sin(x) / x * (0.54 + 0.46*math.Cos(x))
+		}}, true
+	case Bicubic:
+		const a = -0.5
+		return kernel{2, func(x float64) float64 {
+			x = math.Abs(x)
+			if x < 1 {
+				return ((a+2)*x-(a+3))*x*x + 1
+			}
+			if x < 2 {
+				return (((x-5)*x+8)*x - 4) * a
+			}
+			return 0
+		}}, true
+	case Lanczos:
+		sinc := func(x float64) float64 {
+			if x == 0 {
+				return 1
+			}
+			x *= math.Pi
+			return math.Sin(x) / x
+		}
+		return kernel{3, func(x float64) float64 {
+			if x >= -3 && x < 3 {
+				return sinc(x) * sinc(x/3)
+			}
+			return 0
+		}}, true
+	}
+	return kernel{}, false
+}
+
+// precisionBits is Pillow's fixed-point precision for 8-bit images.
+const precisionBits = 32 - 8 - 2
+
+// coeffs are the fixed-point weights of one pass: output i reads inputs
+// [start[i], start[i]+n[i]) with weights w[i*k : i*k+n[i]].
+type coeffs struct {
+	k     int
+	start []int
+	n     []int
+	w     []int32
+}
+
+// precompute is Pillow's precompute_coeffs + normalize_coeffs_8bpc for the
+// outputs [from, to) of an inSize -> outSize pass.
+func precompute(inSize, outSize, from, to int, kn kernel) coeffs {
+	scale := float64(inSize) / float64(outSize)
+	filterScale := math.Max(scale, 1)
+	support := kn.support * filterScale
+	k := int(math.Ceil(support))*2 + 1
+	c := coeffs{k: k, start: make([]int, to-from), n: make([]int, to-from), w: make([]int32, (to-from)*k)}
+	tmp := make([]float64, k)
+	for xx := from; xx < to; xx++ {
+		center := (float64(xx) + 0.5) * scale
+		ss := 1 / filterScale
+		xmin := int(center - support + 0.5)
+		if xmin < 0 {
+			xmin = 0
+		}
+		xmax := int(center + support + 0.5)
+		if xmax > inSize {
+			xmax = inSize
+		}
+		xmax -= xmin
+		ww := 0.0
+		for x := 0; x < xmax; x++ {
+			w := kn.fn((float64(x+xmin) - center + 0.5) * ss)
+			tmp[x] = w
+			ww += w
+		}
+		i := xx - from
+		for x := 0; x < xmax; x++ {
+			w := tmp[x]
+			if ww != 0 {
+				w /= ww
+			}
+			if w < 0 {
+				c.w[i*k+x] = int32(-0.5 + w*(1<<precisionBits))
+			} else {
+				c.w[i*k+x] = int32(0.5 + w*(1<<precisionBits))
+			}
+		}
+		c.start[i], c.n[i] = xmin, xmax
+	}
+	return c
+}
+
+func clip8(v int32) uint8 {
+	v >>= precisionBits
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// resizeCrop resizes src to ow x oh as PIL's Image.resize does, but computes
+// only the pixels inside crop (in output coordinates), which is what a
+// center crop keeps. The result is bit-identical to resize-then-crop.
+func resizeCrop(src *RGB, ow, oh int, f Filter, crop image.Rectangle) (*RGB, error) {
+	if f == Nearest {
+		return nearestCrop(src, ow, oh, crop), nil
+	}
+	kn, ok := f.kernel()
+	if !ok {
+		return nil, fmt.Errorf("unsupported resample filter %d", int(f))
+	}
+	cw, ch := crop.Dx(), crop.Dy()
+	needH := ow != src.W
+	needV := oh != src.H
+
+	// Rows of src the vertical pass reads.
+	var vc coeffs
+	y0, y1 := crop.Min.Y, crop.Max.Y
+	if needV {
+		vc = precompute(src.H, oh, crop.Min.Y, crop.Max.Y, kn)
+		y0, y1 = vc.start[0], vc.start[ch-1]+vc.n[ch-1]
+		for i := range vc.start {
+			y0 = min(y0, vc.start[i])
+			y1 = max(y1, vc.start[i]+vc.n[i])
+		}
+	}
+
+	// Horizontal pass: rows [y0, y1) of src, output columns of the crop.
+	var mid *RGB
+	if needH {
+		hc := precompute(src.W, ow, crop.Min.X, crop.Max.X, kn)
+		mid = &RGB{W: cw, H: y1 - y0, Pix: make([]uint8, cw*(y1-y0)*3)}
+		const half = int32(1) << (precisionBits - 1)
+		for y := y0; y < y1; y++ {
+			in := src.Pix[y*src.W*3 : (y+1)*src.W*3]
+			out := mid.Pix[(y-y0)*cw*3 : (y-y0+1)*cw*3]
+			for x := 0; x < cw; x++ {
+				w := hc.w[x*hc.k : x*hc.k+hc.n[x]]
+				p := in[hc.start[x]*3 : (hc.start[x]+hc.n[x])*3]
+				s0, s1, s2 := half, half, half
+				for i, k := range w {
+					s0 += int32(p[3*i]) * k
+					s1 += int32(p[3*i+1]) * k
+					s2 += int32(p[3*i+2]) * k
+				}
+				out[3*x], out[3*x+1], out[3*x+2] = clip8(s0), clip8(s1), clip8(s2)
+			}
+		}
+	} else {
+		mid = &RGB{W: cw, H: y1 - y0, Pix: make([]uint8, cw*(y1-y0)*3)}
+		for y := y0; y < y1; y++ {
+			copy(mid.Pix[(y-y0)*cw*3:(y-y0+1)*cw*3], src.Pix[(y*src.W+crop.Min.X)*3:(y*src.W+crop.Max.X)*3])
+		}
+	}
+	if !needV {
+		return mid, nil
+	}
+
+	out := &RGB{W: cw, H: ch, Pix: make([]uint8, cw*ch*3)}
+	const half = int32(1) << (precisionBits - 1)
+	stride := cw * 3
+	for y := 0; y < ch; y++ {
+		w := vc.w[y*vc.k : y*vc.k+vc.n[y]]
+		base := vc.start[y] - y0
+		row := out.Pix[y*stride : (y+1)*stride]
+		for x := 0; x < stride; x++ {
+			s := half
+			for i, k := range w {
+				s += int32(mid.Pix[(base+i)*stride+x]) * k
+			}
+			row[x] = clip8(s)
+		}
+	}
+	return out, nil
+}
+
+// nearestCrop is PIL's NEAREST resize: each output pixel takes the input
+// pixel under its centre.
+func nearestCrop(src *RGB, ow, oh int, crop image.Rectangle) *RGB {
+	out := &RGB{W: crop.Dx(), H: crop.Dy(), Pix: make([]uint8, crop.Dx()*crop.Dy()*3)}
+	sx, sy := float64(src.W)/float64(ow), float64(src.H)/float64(oh)
+	for y := crop.Min.Y; y < crop.Max.Y; y++ {
+		iy := min(int((float64(y)+0.5)*sy), src.H-1)
+		for x := crop.Min.X; x < crop.Max.X; x++ {
+			ix := min(int((float64(x)+0.5)*sx), src.W-1)
+			o := ((y-crop.Min.Y)*out.W + x - crop.Min.X) * 3
+			copy(out.Pix[o:o+3], src.Pix[(iy*src.W+ix)*3:(iy*src.W+ix)*3+3])
+		}
+	}
+	return out
+}

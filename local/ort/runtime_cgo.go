@@ -1,0 +1,113 @@
+//go:build cgo
+
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// env is the process-wide ONNX Runtime environment: the loaded library and
+// what we learned about CUDA on this machine.
+var env struct {
+	sync.Mutex
+	library string // path or soname that loaded; "" until Init succeeds
+	cuda    *cudaProbe
+}
+
+type cudaProbe struct {
+	ok     bool
+	reason string
+}
+
+// Init loads the ONNX Runtime library and creates the environment. It is
+// safe to call many times and from many goroutines: the first success wins
+// and later calls return the library already loaded, whatever they ask for
+// (ONNX Runtime cannot be loaded twice into one process).
+func Init(cfg Config) (string, error) {
+	env.Lock()
+	defer env.Unlock()
+	if env.library != "" {
+		return env.library, nil
+	}
+	var tried []attempt
+	for _, c := range cfg.candidates() {
+		if !c.system {
+			if _, err := os.Stat(c.path); err != nil {
+				tried = append(tried, attempt{c.label, "missing"})
+				continue
+			}
+		}
+		onnx.SetSharedLibraryPath(c.path)
+		if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
+			tried = append(tried, attempt{c.label, err.Error()})
+			continue
+		}
+		env.library = c.path
+		return c.path, nil
+	}
+	return "", &LoadError{tried: tried, err: ErrRuntimeNotFound}
+}
+
+// Loaded reports the library Init loaded, or "" before that.
+func Loaded() string {
+	env.Lock()
+	defer env.Unlock()
+	return env.library
+}
+
+// Version is the loaded ONNX Runtime's version string.
+func Version() string {
+	if Loaded() == "" {
+		return ""
+	}
+	return onnx.GetVersion()
+}
+
+func convertInfo(in []onnx.InputOutputInfo) []IOInfo {
+	out := make([]IOInfo, len(in))
+	for i, x := range in {
+		out[i] = IOInfo{Name: x.Name, Shape: append([]int64(nil), x.Dimensions...), Tensor: x.OrtValueType == onnx.ONNXTypeTensor}
+		switch x.DataType {
+		case onnx.TensorElementDataTypeFloat:
+			out[i].Type = TypeFloat32
+		case onnx.TensorElementDataTypeFloat16:
+			out[i].Type = TypeFloat16
+		case onnx.TensorElementDataTypeInt64:
+			out[i].Type = TypeInt64
+		case onnx.TensorElementDataTypeInt32:
+			out[i].Type = TypeInt32
+		}
+	}
+	return out
+}
+
+// ReadInfo lists the inputs and outputs a model file declares. It needs
+// [Init] first. Loading a file that is not an ONNX model fails here, with
+// ONNX Runtime's reason.
+func ReadInfo(path string) (inputs, outputs []IOInfo, err error) {
+	if Loaded() == "" {
+		return nil, nil, errors.New("ort: ReadInfo before Init")
+	}
+	// Skip graph optimisation: only the signature is wanted.
+	so, err := onnx.NewSessionOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("session options: %w", err)
+	}
+	defer so.Destroy()
+	if err := so.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, nil, fmt.Errorf("session options: %w", err)
+	}
+	if err := so.SetIntraOpNumThreads(1); err != nil {
+		return nil, nil, fmt.Errorf("session options: %w", err)
+	}
+	in, out, err := onnx.GetInputOutputInfoWithOptions(path, so)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: not a usable ONNX model: %w", path, err)
+	}
+	return convertInfo(in), convertInfo(out), nil
+}

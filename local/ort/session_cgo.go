@@ -1,0 +1,352 @@
+//go:build cgo
+
+package ort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+
+	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// SessionOptions configures a [Session].
+type SessionOptions struct {
+	// Threads is ONNX Runtime's intra-op thread count; 0 means one per core.
+	Threads int
+	// Device is where to run; the zero value means [DeviceAuto].
+	Device Device
+	// CUDADeviceID picks the GPU for CUDA.
+	CUDADeviceID int
+	// Logf receives notes such as why DeviceAuto fell back to the CPU; nil
+	// discards them.
+	Logf func(format string, args ...any)
+}
+
+// ErrClosed is returned by [Session.Run] after [Session.Close].
+var ErrClosed = errors.New("ort: session closed")
+
+// ErrCUDAUnavailable is returned (wrapped) when DeviceCUDA was asked for and
+// CUDA cannot be used; the message carries ONNX Runtime's reason.
+var ErrCUDAUnavailable = errors.New("CUDA is not available")
+
+// Session is one loaded model. It is safe for concurrent use: ONNX Runtime
+// runs concurrent calls on one session, and Close waits for them.
+type Session struct {
+	path     string
+	inputs   []IOInfo
+	outputs  []IOInfo
+	provider Device
+
+	mu     sync.RWMutex // Run holds it shared, Close exclusively
+	closed bool
+	s      *onnx.DynamicAdvancedSession
+}
+
+// NewSession loads the model at path, to be fed the named inputs and to
+// return the named outputs (a subset of what the model declares, in the
+// order [Session.Run] takes and returns them).
+func NewSession(path string, inputs, outputs []string, opts SessionOptions) (*Session, error) {
+	declIn, declOut, err := ReadInfo(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{path: path}
+	if s.inputs, err = pick(declIn, inputs, path, "input"); err != nil {
+		return nil, err
+	}
+	if s.outputs, err = pick(declOut, outputs, path, "output"); err != nil {
+		return nil, err
+	}
+	dev := opts.Device
+	if dev == "" {
+		dev = DeviceAuto
+	}
+	if dev != DeviceCPU {
+		sess, err := newSession(path, inputs, outputs, opts, true)
+		if err == nil {
+			s.s, s.provider = sess, DeviceCUDA
+			return s, nil
+		}
+		if dev == DeviceCUDA {
+			return nil, fmt.Errorf("%s: %w: %v", path, ErrCUDAUnavailable, err)
+		}
+		if opts.Logf != nil {
+			opts.Logf("CUDA unavailable, running %s on the CPU: %v", path, err)
+		}
+	}
+	sess, err := newSession(path, inputs, outputs, opts, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.s, s.provider = sess, DeviceCPU
+	return s, nil
+}
+
+func pick(declared []IOInfo, names []string, path, kind string) ([]IOInfo, error) {
+	out := make([]IOInfo, 0, len(names))
+	for _, n := range names {
+		found := false
+		for _, d := range declared {
+			if d.Name == n {
+				out = append(out, d)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: model has no %s named %q", path, kind, n)
+		}
+	}
+	return out, nil
+}
+
+// cudaKnownBad reports a cached reason CUDA failed in this process, so that
+// "auto" does not pay for (or log) the same failure once per model.
+func cudaKnownBad() (string, bool) {
+	env.Lock()
+	defer env.Unlock()
+	if env.cuda != nil && !env.cuda.ok {
+		return env.cuda.reason, true
+	}
+	return "", false
+}
+
+func rememberCUDA(err error) {
+	env.Lock()
+	defer env.Unlock()
+	if err == nil {
+		env.cuda = &cudaProbe{ok: true}
+	} else {
+		env.cuda = &cudaProbe{reason: err.Error()}
+	}
+}
+
+func newSession(path string, inputs, outputs []string, opts SessionOptions, cuda bool) (*onnx.DynamicAdvancedSession, error) {
+	if cuda {
+		if reason, bad := cudaKnownBad(); bad {
+			return nil, errors.New(reason)
+		}
+	}
+	so, err := onnx.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("session options: %w", err)
+	}
+	defer so.Destroy()
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		return nil, err
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return nil, err
+	}
+	if cuda {
+		err := appendCUDA(so, opts.CUDADeviceID)
+		if err == nil {
+			var sess *onnx.DynamicAdvancedSession
+			sess, err = onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
+			if err == nil {
+				rememberCUDA(nil)
+				return sess, nil
+			}
+		}
+		rememberCUDA(err)
+		return nil, err
+	}
+	return onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
+}
+
+func appendCUDA(so *onnx.SessionOptions, device int) error {
+	co, err := onnx.NewCUDAProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer co.Destroy()
+	if err := co.Update(map[string]string{"device_id": strconv.Itoa(device)}); err != nil {
+		return err
+	}
+	return so.AppendExecutionProviderCUDA(co)
+}
+
+// Path is the model file.
+func (s *Session) Path() string { return s.path }
+
+// Provider is where the session runs: DeviceCPU or DeviceCUDA.
+func (s *Session) Provider() Device { return s.provider }
+
+// Inputs are the inputs Run takes, in order, as the model declares them.
+func (s *Session) Inputs() []IOInfo { return s.inputs }
+
+// Outputs are the outputs Run returns, in order.
+func (s *Session) Outputs() []IOInfo { return s.outputs }
+
+// Run feeds inputs (in [Session.Inputs] order) and returns the outputs as
+// float32 tensors. outShapes, when not nil, gives each output's shape so that
+// its memory is allocated in Go up front; an entry may be nil to let ONNX
+// Runtime allocate it (float32 outputs only). Cancelling ctx terminates the
+// run; Run returns only once ONNX Runtime has let go of every buffer.
+func (s *Session) Run(ctx context.Context, inputs []Tensor, outShapes [][]int64) (_ []Tensor, err error) {
+	if len(inputs) != len(s.inputs) {
+		return nil, fmt.Errorf("%s: got %d inputs, the session takes %d", s.path, len(inputs), len(s.inputs))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+
+	var owned []onnx.Value
+	defer func() {
+		for _, v := range owned {
+			if v != nil {
+				if derr := v.Destroy(); derr != nil && err == nil {
+					err = derr
+				}
+			}
+		}
+	}()
+	in := make([]onnx.Value, len(inputs))
+	for i, t := range inputs {
+		v, err := toValue(s.inputs[i], t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
+		}
+		owned = append(owned, v)
+		in[i] = v
+	}
+	out := make([]onnx.Value, len(s.outputs))
+	for i := range s.outputs {
+		if outShapes == nil || outShapes[i] == nil {
+			if s.outputs[i].Type != TypeFloat32 {
+				return nil, fmt.Errorf("%s: output %s is %s; its shape must be known in advance", s.path, s.outputs[i].Name, s.outputs[i].Type)
+			}
+			continue
+		}
+		v, err := emptyValue(s.outputs[i], outShapes[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
+		}
+		owned = append(owned, v)
+		out[i] = v
+	}
+
+	ro, err := onnx.NewRunOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer ro.Destroy()
+	done := make(chan struct{})
+	watcher := make(chan struct{})
+	go func() {
+		defer close(watcher)
+		select {
+		case <-ctx.Done():
+			_ = ro.Terminate()
+		case <-done:
+		}
+	}()
+	runErr := s.s.RunWithOptions(in, out, ro)
+	close(done)
+	<-watcher
+	// Outputs ONNX Runtime allocated are ours to destroy, error or not.
+	for i := range out {
+		if outShapes == nil || outShapes[i] == nil {
+			owned = append(owned, out[i])
+		}
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s: %w", s.path, runErr)
+	}
+	res := make([]Tensor, len(out))
+	for i, v := range out {
+		if res[i], err = fromValue(v); err != nil {
+			return nil, fmt.Errorf("%s: output %s: %w", s.path, s.outputs[i].Name, err)
+		}
+	}
+	return res, nil
+}
+
+// Close releases the session after in-flight runs finish. It is safe to
+// call more than once.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.s.Destroy()
+}
+
+func toValue(info IOInfo, t Tensor) (onnx.Value, error) {
+	if err := t.check(info.Name); err != nil {
+		return nil, err
+	}
+	shape := onnx.NewShape(t.Shape...)
+	switch {
+	case t.Int64 != nil && info.Type == TypeInt64:
+		return onnx.NewTensor(shape, t.Int64)
+	case t.Int64 != nil && info.Type == TypeInt32:
+		d := make([]int32, len(t.Int64))
+		for i, x := range t.Int64 {
+			d[i] = int32(x)
+		}
+		return onnx.NewTensor(shape, d)
+	case t.Float32 != nil && info.Type == TypeFloat32:
+		return onnx.NewTensor(shape, t.Float32)
+	case t.Float32 != nil && info.Type == TypeFloat16:
+		b := make([]byte, 2*len(t.Float32))
+		for i, x := range t.Float32 {
+			h := Float32ToFloat16(x)
+			b[2*i], b[2*i+1] = byte(h), byte(h>>8)
+		}
+		return onnx.NewCustomDataTensor(shape, b, onnx.TensorElementDataTypeFloat16)
+	}
+	have := "float32"
+	if t.Int64 != nil {
+		have = "int64"
+	}
+	return nil, fmt.Errorf("input %s is declared %s; cannot feed %s data", info.Name, info.Type, have)
+}
+
+func emptyValue(info IOInfo, shape []int64) (onnx.Value, error) {
+	s := onnx.NewShape(shape...)
+	switch info.Type {
+	case TypeFloat32:
+		return onnx.NewEmptyTensor[float32](s)
+	case TypeFloat16:
+		return onnx.NewCustomDataTensor(s, make([]byte, 2*s.FlattenedSize()), onnx.TensorElementDataTypeFloat16)
+	}
+	return nil, fmt.Errorf("output %s is %s; only float32 and float16 outputs are read", info.Name, info.Type)
+}
+
+func fromValue(v onnx.Value) (Tensor, error) {
+	shape := []int64(v.GetShape().Clone())
+	switch t := v.(type) {
+	case *onnx.Tensor[float32]:
+		return Tensor{Shape: shape, Float32: append([]float32(nil), t.GetData()...)}, nil
+	case *onnx.CustomDataTensor:
+		if onnx.TensorElementDataType(t.DataType()) != onnx.TensorElementDataTypeFloat16 {
+			break
+		}
+		b := t.GetData()
+		f := make([]float32, len(b)/2)
+		for i := range f {
+			f[i] = Float16ToFloat32(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+		}
+		return Tensor{Shape: shape, Float32: f}, nil
+	}
+	return Tensor{}, fmt.Errorf("unsupported output value %T", v)
+}

@@ -1,0 +1,25 @@
+package ort
+
+import (
+	"os"
+	"testing"
+
+	"github.com/hybridembed/hybridembed/models"
+)
+
+// EnvRequire makes tests fail, rather than skip, when the runtime is missing
+// (make test sets it, since it installs the runtime first).
+const EnvRequire = "HYBRIDEMBED_REQUIRE_ORT"
+
+// TestInit loads the runtime for a test from the usual places, skipping the
+// test with the reason when it is not installed (failing instead when
+// $HYBRIDEMBED_REQUIRE_ORT is set).
+func TestInit(tb testing.TB) {
+	tb.Helper()
+	if _, err := Init(Config{CacheDir: models.HomeDir(), Prefer: DeviceCPU}); err != nil {
+		if os.Getenv(EnvRequire) != "" {
+			tb.Fatalf("%v", err)
+		}
+		tb.Skipf("skipping: %v", err)
+	}
+}

@@ -1,0 +1,341 @@
+package tokenize
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Tokenizer encodes text as a Hugging Face tokenizer.json describes. It is
+// safe for concurrent use.
+type Tokenizer struct {
+	normalizer normalizer
+	pre        preTokenizer
+	model      model
+	post       postProcessor
+	added      []addedToken // longest first
+	maxLength  int          // 0: no truncation
+	truncLeft  bool
+	padID      int
+	padLeft    bool
+}
+
+type addedToken struct {
+	ID         int    `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
+	Special    bool   `json:"special"`
+}
+
+// Options adjusts a tokenizer after loading.
+type Options struct {
+	// MaxLength caps the encoded length, special tokens included. Zero means
+	// the tokenizer's own limit: model_max_length from tokenizer_config.json,
+	// else tokenizer.json's truncation.
+	MaxLength int
+}
+
+// Load reads dir/tokenizer.json and, when present, dir/tokenizer_config.json
+// (for model_max_length and the pad token).
+func Load(dir string, opts Options) (*Tokenizer, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if cfgData, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+		if err := t.applyConfig(cfgData); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if opts.MaxLength > 0 {
+		t.maxLength = opts.MaxLength
+	}
+	return t, nil
+}
+
+type fileSpec struct {
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	Model         json.RawMessage `json:"model"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	AddedTokens   []addedToken    `json:"added_tokens"`
+	Truncation    *struct {
+		MaxLength int    `json:"max_length"`
+		Direction string `json:"direction"`
+	} `json:"truncation"`
+	Padding *struct {
+		PadID     int    `json:"pad_id"`
+		Direction string `json:"direction"`
+	} `json:"padding"`
+}
+
+// Parse reads a tokenizer.json document.
+func Parse(data []byte) (*Tokenizer, error) {
+	var f fileSpec
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
+	}
+	if isNull(f.Model) {
+		return nil, errors.New("tokenizer.json has no model")
+	}
+	t := &Tokenizer{}
+	var err error
+	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+		return nil, err
+	}
+	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+		return nil, err
+	}
+	if t.model, err = parseModel(f.Model); err != nil {
+		return nil, err
+	}
+	if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {
+		return nil, err
+	}
+	for _, a := range f.AddedTokens {
+		if a.Content != "" {
+			t.added = append(t.added, a)
+		}
+	}
+	// Longest first, so that a token that contains another wins.
+	for i := 1; i < len(t.added); i++ {
+		for j := i; j > 0 && len(t.added[j].Content) > len(t.added[j-1].Content); j-- {
+			t.added[j], t.added[j-1] = t.added[j-1], t.added[j]
+		}
+	}
+	if f.Truncation != nil {
+		t.maxLength = f.Truncation.MaxLength
+		t.truncLeft = strings.EqualFold(f.Truncation.Direction, "left")
+	}
+	if f.Padding != nil {
+		t.padID = f.Padding.PadID
+		t.padLeft = strings.EqualFold(f.Padding.Direction, "left")
+	}
+	return t, nil
+}
+
+// applyConfig reads tokenizer_config.json: model_max_length (ignoring the
+// "no limit" sentinel transformers writes, int(1e30)) and the pad token.
+func (t *Tokenizer) applyConfig(data []byte) error {
+	var c struct {
+		ModelMaxLength *float64        `json:"model_max_length"`
+		PadToken       json.RawMessage `json:"pad_token"`
+		PaddingSide    string          `json:"padding_side"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return err
+	}
+	if c.ModelMaxLength != nil && *c.ModelMaxLength > 0 && *c.ModelMaxLength < 1e9 {
+		t.maxLength = int(*c.ModelMaxLength)
+	}
+	if !isNull(c.PadToken) {
+		// A plain string, or an AddedToken object with "content".
+		var name string
+		if err := json.Unmarshal(c.PadToken, &name); err != nil {
+			var obj struct {
+				Content string `json:"content"`
+			}
+			if err := json.Unmarshal(c.PadToken, &obj); err != nil {
+				return fmt.Errorf("pad_token: %w", err)
+			}
+			name = obj.Content
+		}
+		if id, ok := t.TokenID(name); ok {
+			t.padID = id
+		}
+	}
+	if c.PaddingSide != "" {
+		t.padLeft = c.PaddingSide == "left"
+	}
+	return nil
+}
+
+// MaxLength is the longest encoding Encode returns (0: unlimited).
+func (t *Tokenizer) MaxLength() int { return t.maxLength }
+
+// PadID is the id batches are padded with.
+func (t *Tokenizer) PadID() int { return t.padID }
+
+// TokenID looks a token up among the added tokens and in the vocabulary.
+func (t *Tokenizer) TokenID(token string) (int, bool) {
+	for _, a := range t.added {
+		if a.Content == token {
+			return a.ID, true
+		}
+	}
+	return t.model.id(token)
+}
+
+// Encoding is one encoded text.
+type Encoding struct {
+	IDs     []int
+	TypeIDs []int
+}
+
+// Encode tokenizes text, truncates it to MaxLength (keeping the special
+// tokens the post-processor adds, like CLIP's final <|endoftext|>) and adds
+// the special tokens.
+func (t *Tokenizer) Encode(text string) (Encoding, error) {
+	if !utf8.ValidString(text) {
+		return Encoding{}, errors.New("text is not valid UTF-8")
+	}
+	var ids []int
+	for _, seg := range t.splitAdded(text, false) {
+		if seg.token != nil {
+			ids = append(ids, seg.token.ID)
+			continue
+		}
+		normalized := seg.text
+		if t.normalizer != nil {
+			var err error
+			if normalized, err = t.normalizer.normalize(seg.text); err != nil {
+				return Encoding{}, err
+			}
+		}
+		for _, inner := range t.splitAdded(normalized, true) {
+			if inner.token != nil {
+				ids = append(ids, inner.token.ID)
+				continue
+			}
+			pieces := []piece{{text: inner.text, first: seg.first && inner.first}}
+			if t.pre != nil {
+				var err error
+				if pieces, err = t.pre.split(pieces[0]); err != nil {
+					return Encoding{}, err
+				}
+			}
+			for _, p := range pieces {
+				ids = append(ids, t.model.tokenize(p.text)...)
+			}
+		}
+	}
+	if t.maxLength > 0 {
+		keep := max(t.maxLength-t.post.added(), 0)
+		if len(ids) > keep {
+			if t.truncLeft {
+				ids = ids[len(ids)-keep:]
+			} else {
+				ids = ids[:keep]
+			}
+		}
+	}
+	out, types := t.post.process(ids)
+	return Encoding{IDs: out, TypeIDs: types}, nil
+}
+
+type segment struct {
+	text  string
+	token *addedToken
+	first bool
+}
+
+// splitAdded cuts text around added tokens, as tokenizers' AddedVocabulary
+// does: tokens with normalized=false are found in the raw text, the others
+// in the normalized text.
+func (t *Tokenizer) splitAdded(text string, normalized bool) []segment {
+	var out []segment
+	start := 0 // start of the pending plain text
+	for i := 0; i < len(text); {
+		tok, from, to := t.matchAdded(text, i, normalized)
+		if tok == nil {
+			_, size := utf8.DecodeRuneInString(text[i:])
+			i += size
+			continue
+		}
+		if from > start {
+			out = append(out, segment{text: text[start:from], first: start == 0})
+		}
+		out = append(out, segment{token: tok})
+		start, i = to, to
+	}
+	if start < len(text) || len(out) == 0 {
+		out = append(out, segment{text: text[start:], first: start == 0})
+	}
+	return out
+}
+
+// matchAdded reports the added token starting at byte i, and the span it
+// consumes (widened over whitespace for lstrip/rstrip).
+func (t *Tokenizer) matchAdded(text string, i int, normalized bool) (*addedToken, int, int) {
+	for k := range t.added {
+		a := &t.added[k]
+		if a.Normalized != normalized || !strings.HasPrefix(text[i:], a.Content) {
+			continue
+		}
+		end := i + len(a.Content)
+		if a.SingleWord && (isWordBefore(text, i) || isWordAfter(text, end)) {
+			continue
+		}
+		from, to := i, end
+		if a.LStrip {
+			from = len(strings.TrimRightFunc(text[:i], unicode.IsSpace))
+		}
+		if a.RStrip {
+			to = len(text) - len(strings.TrimLeftFunc(text[end:], unicode.IsSpace))
+		}
+		return a, from, to
+	}
+	return nil, 0, 0
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+
+func isWordBefore(s string, i int) bool {
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return i > 0 && isWordRune(r)
+}
+
+func isWordAfter(s string, i int) bool {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return i < len(s) && isWordRune(r)
+}
+
+// Batch is a padded batch, row-major, ready to become model inputs.
+type Batch struct {
+	Rows, Cols    int
+	IDs           []int64
+	AttentionMask []int64
+	TypeIDs       []int64
+}
+
+// Pad lays encodings out as one batch padded to the longest, on the side
+// the tokenizer pads.
+func (t *Tokenizer) Pad(encs []Encoding) Batch {
+	cols := 0
+	for _, e := range encs {
+		cols = max(cols, len(e.IDs))
+	}
+	n := len(encs) * cols
+	b := Batch{Rows: len(encs), Cols: cols, IDs: make([]int64, n), AttentionMask: make([]int64, n), TypeIDs: make([]int64, n)}
+	for i, e := range encs {
+		off := i * cols
+		if t.padLeft {
+			off += cols - len(e.IDs)
+		}
+		row := b.IDs[i*cols : (i+1)*cols]
+		for k := range row {
+			row[k] = int64(t.padID)
+		}
+		for k, id := range e.IDs {
+			b.IDs[off+k] = int64(id)
+			b.AttentionMask[off+k] = 1
+			b.TypeIDs[off+k] = int64(e.TypeIDs[k])
+		}
+	}
+	return b
+}
