@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fix
 import clip  # noqa: E402
 import onnxvariants  # noqa: E402
 import pilref  # noqa: E402
+import preprocess  # noqa: E402
 import toybpe  # noqa: E402
 
 OPSET = 14
@@ -254,15 +255,16 @@ def tiny_clip_joint(out, golden_path, images_dir, image_names, vocab, merges):
     with torch.no_grad():
         all_ids = [enc.encode(t, max_len) for t in TEXTS]
         ids, mask = pad_batch(all_ids, vocab[toybpe.EOS])
-        embeds, _ = model.text(ids, mask)
+        # CLIPModel's outputs are L2-normalised; the goldens are what the graph returns.
+        embeds = torch.nn.functional.normalize(model.text(ids, mask)[0], dim=-1)
         for t, x, e in zip(TEXTS, all_ids, embeds):
             golden["text"].append({"text": t, "input_ids": x, "text_embeds": e.tolist()})
         px = synth_pixels(2, 3, 64, 64)
-        embeds, _ = model.vision(torch.from_numpy(px))
+        embeds = torch.nn.functional.normalize(model.vision(torch.from_numpy(px))[0], dim=-1)
         golden["pixels"] = {"shape": [2, 3, 64, 64], "image_embeds": embeds.tolist()}
         for name in image_names:
             arr = pilref.rgb(os.path.join(images_dir, name), 72, (64, 64), resample=Image.BILINEAR)
-            e, _ = model.vision(torch.from_numpy(pilref.pixel_values(arr, mean, std))[None])
+            e = torch.nn.functional.normalize(model.vision(torch.from_numpy(pilref.pixel_values(arr, mean, std))[None])[0], dim=-1)
             golden["images"].append({"file": name, "image_embeds": e[0].tolist()})
     write_json(golden_path, golden)
 
@@ -301,9 +303,11 @@ def main():
     images = os.path.join(td, "images")
     models = os.path.join(td, "models")
     golden = os.path.join(td, "golden")
-    for d in (images, models, golden):
+    prep = os.path.join(td, "preprocess")
+    for d in (images, models, golden, prep):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
+    preprocess.build(prep)
     names = sample_images(images)
     vocab, merges = toybpe.train(CORPUS.splitlines() + TEXTS, 400)
     tiny_clip(os.path.join(models, "tiny-clip"), os.path.join(golden, "tiny-clip.json"), images, names, vocab, merges)

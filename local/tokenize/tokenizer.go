@@ -23,6 +23,7 @@ type Tokenizer struct {
 	truncLeft  bool
 	padID      int
 	padLeft    bool
+	padFixed   int // pad every batch to this length (SigLIP-style), else to the longest
 }
 
 type addedToken struct {
@@ -41,6 +42,9 @@ type Options struct {
 	// the tokenizer's own limit: model_max_length from tokenizer_config.json,
 	// else tokenizer.json's truncation.
 	MaxLength int
+	// Cap bounds the length whatever the files say (a model's position
+	// embeddings); zero means no bound.
+	Cap int
 }
 
 // Load reads dir/tokenizer.json and, when present, dir/tokenizer_config.json
@@ -65,6 +69,9 @@ func Load(dir string, opts Options) (*Tokenizer, error) {
 	if opts.MaxLength > 0 {
 		t.maxLength = opts.MaxLength
 	}
+	if opts.Cap > 0 && (t.maxLength == 0 || t.maxLength > opts.Cap) {
+		t.maxLength = opts.Cap
+	}
 	return t, nil
 }
 
@@ -79,8 +86,9 @@ type fileSpec struct {
 		Direction string `json:"direction"`
 	} `json:"truncation"`
 	Padding *struct {
-		PadID     int    `json:"pad_id"`
-		Direction string `json:"direction"`
+		PadID     int             `json:"pad_id"`
+		Direction string          `json:"direction"`
+		Strategy  json.RawMessage `json:"strategy"`
 	} `json:"padding"`
 }
 
@@ -125,6 +133,12 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if f.Padding != nil {
 		t.padID = f.Padding.PadID
 		t.padLeft = strings.EqualFold(f.Padding.Direction, "left")
+		var fixed struct {
+			Fixed int `json:"Fixed"`
+		}
+		if json.Unmarshal(f.Padding.Strategy, &fixed) == nil {
+			t.padFixed = fixed.Fixed
+		}
 	}
 	return t, nil
 }
@@ -316,7 +330,7 @@ type Batch struct {
 // Pad lays encodings out as one batch padded to the longest, on the side
 // the tokenizer pads.
 func (t *Tokenizer) Pad(encs []Encoding) Batch {
-	cols := 0
+	cols := t.padFixed
 	for _, e := range encs {
 		cols = max(cols, len(e.IDs))
 	}

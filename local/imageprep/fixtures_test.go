@@ -1,0 +1,72 @@
+package imageprep_test
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/local/imageprep"
+)
+
+// TestFixturePreprocess covers what the shared goldens do not: every JPEG
+// subsampling, progressive, gray and CMYK JPEGs, all EXIF orientations,
+// alpha, 16-bit and palette PNGs, GIF transparency, lossy and lossless
+// WebP, BMP, TIFF, upscaling, every PIL filter and crop padding. Goldens are
+// Pillow's output through CLIPImageProcessor's steps (scripts/fixtures).
+func TestFixturePreprocess(t *testing.T) {
+	dir := testdata.Fixture("preprocess")
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	require.NoError(t, err)
+	var m struct {
+		Mean, Std [3]float32
+		Cases     []struct {
+			File, Class, Golden, Note string
+			ShortestEdge              int `json:"shortest_edge"`
+			Crop, Resample            int
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.NotEmpty(t, m.Cases)
+	for _, c := range m.Cases {
+		t.Run(c.File, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, c.File))
+			require.NoError(t, err)
+			want, err := imageprep.Decode(mustRead(t, filepath.Join(dir, c.Golden)), imageprep.Limits{})
+			require.NoError(t, err)
+
+			p := imageprep.CLIPProcessor(c.ShortestEdge)
+			p.CropHeight, p.CropWidth = c.Crop, c.Crop
+			p.Resample = imageprep.Filter(c.Resample)
+			img, err := imageprep.Decode(data, imageprep.Limits{})
+			require.NoError(t, err)
+			got, err := p.Pixels(img)
+			require.NoError(t, err)
+			require.Equal(t, [2]int{want.W, want.H}, [2]int{got.W, got.H})
+
+			var total, worst float64
+			for i := range want.Pix {
+				d := math.Abs(float64(got.Pix[i]) - float64(want.Pix[i]))
+				total += d
+				worst = math.Max(worst, d)
+			}
+			mean := total / float64(len(want.Pix))
+			t.Logf("%-22s %-10s mean %.4f max %.0f  %s", c.File, c.Class, mean, worst, c.Note)
+			th := thresholds[c.Class]
+			assert.LessOrEqual(t, mean, th.mean)
+			assert.LessOrEqual(t, worst, th.max)
+		})
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}

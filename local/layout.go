@@ -1,0 +1,191 @@
+package local
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ErrUnknownLayout is returned (wrapped in a *[LayoutError]) when a directory
+// holds no model hybridembed knows how to run.
+var ErrUnknownLayout = errors.New("no usable ONNX model")
+
+// LayoutError says what was looked for in a model directory and what was
+// there instead.
+type LayoutError struct {
+	Dir     string
+	Variant string
+	Looked  []string // relative paths tried
+	Found   []string // .onnx files that exist but did not match
+	Reason  string   // extra detail, e.g. an output that is missing
+}
+
+func (e *LayoutError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %v", e.Dir, ErrUnknownLayout)
+	if e.Variant != "" {
+		fmt.Fprintf(&b, " for variant %q", e.Variant)
+	}
+	if e.Reason != "" {
+		b.WriteString(": " + e.Reason)
+	}
+	if len(e.Looked) > 0 {
+		b.WriteString(" (looked for " + strings.Join(e.Looked, ", ") + ")")
+	}
+	if len(e.Found) > 0 {
+		b.WriteString("; the directory has " + strings.Join(e.Found, ", "))
+		if v := variantsOf(e.Found); len(v) > 0 {
+			b.WriteString(" (variants: " + strings.Join(v, ", ") + ")")
+		}
+	}
+	return b.String()
+}
+
+func (e *LayoutError) Unwrap() error { return ErrUnknownLayout }
+
+// files are the ONNX graphs found in a model directory.
+type files struct {
+	text, vision string // separate towers (transformers.js/Xenova layout)
+	single       string // one model.onnx: a joint CLIPModel export or a single tower
+}
+
+// variantSuffix maps a variant name to its file-name suffix: "" and "fp32"
+// are the plain files; "quantized", "fp16", "int8", "q4"... are
+// transformers.js's *_<variant>.onnx.
+func variantSuffix(v string) string {
+	if v == "" || v == "fp32" {
+		return ""
+	}
+	return "_" + v
+}
+
+func variantsOf(found []string) []string {
+	seen := map[string]bool{}
+	for _, f := range found {
+		base := strings.TrimSuffix(filepath.Base(f), ".onnx")
+		for _, stem := range []string{"text_model", "vision_model", "model"} {
+			if base == stem {
+				seen["fp32"] = true
+			} else if v, ok := strings.CutPrefix(base, stem+"_"); ok && !strings.Contains(v, "model") {
+				seen[v] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// findFiles looks for the layouts users have: transformers.js/Xenova
+// (onnx/text_model.onnx + onnx/vision_model.onnx), a joint Optimum export or
+// a single tower (model.onnx, as fastembed and sentence-transformers use),
+// in onnx/ or at the top level.
+func findFiles(dir, variant string) (files, error) {
+	sfx := variantSuffix(variant)
+	var f files
+	var looked []string
+	exists := func(rel string) string {
+		looked = append(looked, rel)
+		p := filepath.Join(dir, rel)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+		return ""
+	}
+	for _, sub := range []string{"onnx", "."} {
+		rel := func(stem string) string { return filepath.ToSlash(filepath.Join(sub, stem+sfx+".onnx")) }
+		if f.text == "" {
+			f.text = exists(rel("text_model"))
+		}
+		if f.vision == "" {
+			f.vision = exists(rel("vision_model"))
+		}
+	}
+	if f.text != "" || f.vision != "" {
+		return f, nil
+	}
+	for _, sub := range []string{"onnx", "."} {
+		if f.single = exists(filepath.ToSlash(filepath.Join(sub, "model"+sfx+".onnx"))); f.single != "" {
+			return f, nil
+		}
+	}
+	return f, &LayoutError{Dir: dir, Variant: variant, Looked: looked, Found: listONNX(dir)}
+}
+
+func listONNX(dir string) []string {
+	var out []string
+	for _, sub := range []string{".", "onnx"} {
+		m, _ := filepath.Glob(filepath.Join(dir, sub, "*.onnx"))
+		for _, p := range m {
+			r, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(r))
+		}
+	}
+	return out
+}
+
+// hfConfig is the part of config.json hybridembed reads.
+type hfConfig struct {
+	ModelType             string    `json:"model_type"`
+	Architectures         []string  `json:"architectures"`
+	ProjectionDim         int       `json:"projection_dim"`
+	HiddenSize            int       `json:"hidden_size"`
+	MaxPositionEmbeddings int       `json:"max_position_embeddings"`
+	ImageSize             int       `json:"image_size"`
+	BOSTokenID            *int      `json:"bos_token_id"`
+	EOSTokenID            *int      `json:"eos_token_id"`
+	TextConfig            *hfConfig `json:"text_config"`
+	VisionConfig          *hfConfig `json:"vision_config"`
+}
+
+func readConfig(dir string) (*hfConfig, error) {
+	p := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return &hfConfig{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c hfConfig
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &c, nil
+}
+
+// text is the text tower's config (config.text_config for CLIPModel, the
+// config itself for a text-only export).
+func (c *hfConfig) text() *hfConfig {
+	if c.TextConfig != nil {
+		return c.TextConfig
+	}
+	return c
+}
+
+func (c *hfConfig) vision() *hfConfig {
+	if c.VisionConfig != nil {
+		return c.VisionConfig
+	}
+	return c
+}
+
+// IsCLIPFamily reports whether a config.json model_type is an image-text
+// dual encoder whose text and image vectors share one space, so both must
+// come from the same local model.
+func IsCLIPFamily(modelType string) bool {
+	mt := strings.ToLower(modelType)
+	for _, p := range []string{"clip", "siglip", "chinese_clip", "align", "blip", "owlvit", "xclip", "altclip"} {
+		if mt == p || strings.HasPrefix(mt, p+"_") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,328 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/tokenize"
+)
+
+// ErrNoTextTower and ErrNoVisionTower say a model cannot embed that modality.
+var (
+	ErrNoTextTower   = errors.New("model has no text tower")
+	ErrNoVisionTower = errors.New("model has no vision tower")
+)
+
+// Model is one model directory, loaded. Its towers' sessions open on first
+// use, so a model used only for images never loads its text tower. Safe for
+// concurrent use.
+type Model struct {
+	dir     string
+	variant string
+	cfg     *hfConfig
+	eng     *Engine
+	family  Family
+
+	textSig, visionSig *signature
+
+	textOnce   sync.Once
+	text       *textTower
+	textErr    error
+	visionOnce sync.Once
+	vision     *visionTower
+	visionErr  error
+}
+
+// Family is the kind of model a directory holds.
+type Family string
+
+const (
+	// FamilyCLIP is an image-text dual encoder (CLIP, SigLIP...).
+	FamilyCLIP Family = "clip"
+)
+
+// Dir is the model directory.
+func (m *Model) Dir() string { return m.dir }
+
+// Family reports what kind of model this is.
+func (m *Model) Family() Family { return m.family }
+
+// HasText reports whether the model can embed text.
+func (m *Model) HasText() bool { return m.textSig != nil }
+
+// HasImages reports whether the model can embed images.
+func (m *Model) HasImages() bool { return m.visionSig != nil }
+
+func loadModel(e *Engine, dir, variant string) (*Model, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", dir)
+	}
+	f, err := findFiles(dir, variant)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{dir: dir, variant: variant, cfg: cfg, eng: e, family: FamilyCLIP}
+	for _, p := range []struct {
+		path string
+		dst  **signature
+	}{{f.text, &m.textSig}, {f.vision, &m.visionSig}, {f.single, nil}} {
+		if p.path == "" {
+			continue
+		}
+		sig, err := readSignature(p.path)
+		if err != nil {
+			return nil, err
+		}
+		if p.dst != nil {
+			*p.dst = &sig
+			continue
+		}
+		// One model.onnx: its inputs say which towers it holds.
+		if sig.has("input_ids") {
+			m.textSig = &sig
+		}
+		if sig.has("pixel_values") {
+			m.visionSig = &sig
+		}
+		if m.textSig == nil && m.visionSig == nil {
+			return nil, &LayoutError{Dir: dir, Variant: variant, Reason: fmt.Sprintf("%s takes neither input_ids nor pixel_values (%s)", p.path, sig.describe())}
+		}
+	}
+	for _, s := range []*signature{m.textSig, m.visionSig} {
+		if s == nil {
+			continue
+		}
+		if err := s.checkInputs(textInputs, visionInputs); err != nil {
+			return nil, &LayoutError{Dir: dir, Variant: variant, Reason: err.Error()}
+		}
+	}
+	if m.visionSig != nil {
+		// Fail at load, not at the first image, on a preprocessor that
+		// does not fit the graph.
+		if _, err := m.processor(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Model) joint() bool {
+	return m.textSig != nil && m.visionSig != nil && m.textSig.path == m.visionSig.path
+}
+
+// processor reads preprocessor_config.json (CLIP's defaults at the vision
+// config's image_size when there is none) and checks it against the
+// graph's declared pixel_values shape.
+func (m *Model) processor() (imageprep.Processor, error) {
+	path := filepath.Join(m.dir, "preprocessor_config.json")
+	var p imageprep.Processor
+	if _, err := os.Stat(path); err == nil {
+		if p, err = imageprep.LoadProcessor(path); err != nil {
+			return p, err
+		}
+	} else {
+		size := m.cfg.vision().ImageSize
+		if size == 0 {
+			size = 224
+		}
+		p = imageprep.CLIPProcessor(size)
+	}
+	in := m.visionSig.input("pixel_values")
+	if len(in.Shape) != 4 {
+		return p, fmt.Errorf("%s: pixel_values has shape %v, want [batch, 3, height, width]", m.visionSig.path, in.Shape)
+	}
+	h, w, fixed := p.OutputSize()
+	if !fixed && (in.Shape[2] > 0 || in.Shape[3] > 0) {
+		return p, fmt.Errorf("%s: the graph takes %dx%d images but preprocessor_config.json does not produce a fixed size", m.dir, in.Shape[3], in.Shape[2])
+	}
+	if fixed && (in.Shape[2] > 0 && in.Shape[2] != int64(h) || in.Shape[3] > 0 && in.Shape[3] != int64(w)) {
+		return p, fmt.Errorf("%s: preprocessor_config.json produces %dx%d images but %s takes %dx%d", m.dir, w, h, filepath.Base(m.visionSig.path), in.Shape[3], in.Shape[2])
+	}
+	return p, nil
+}
+
+func (m *Model) feeds(s *signature) []string {
+	names := make([]string, len(s.inputs))
+	for i, in := range s.inputs {
+		names[i] = in.Name
+	}
+	return names
+}
+
+func (m *Model) textTower() (*textTower, error) {
+	m.textOnce.Do(func() {
+		if m.textSig == nil {
+			m.textErr = fmt.Errorf("%s: %w", m.dir, ErrNoTextTower)
+			return
+		}
+		maxPos := m.cfg.text().MaxPositionEmbeddings
+		tok, err := tokenize.Load(m.dir, tokenize.Options{Cap: maxPos})
+		if err != nil {
+			m.textErr = fmt.Errorf("%s: tokenizer: %w", m.dir, err)
+			return
+		}
+		out, dim, err := m.textSig.pickOutput("text_embeds", "sentence_embedding", "embeddings")
+		if err != nil {
+			m.textErr = err
+			return
+		}
+		if dim == 0 {
+			dim = int64(m.cfg.ProjectionDim)
+		}
+		t := &textTower{feeds: m.feeds(m.textSig), dim: dim, tok: tok}
+		if m.joint() {
+			px := m.visionSig.input("pixel_values").Shape
+			p, err := m.processor()
+			if err != nil {
+				m.textErr = err
+				return
+			}
+			h, w, _ := p.OutputSize()
+			t.pixels = []int64{1, nonNeg(px[1], 3), nonNeg(px[2], int64(h)), nonNeg(px[3], int64(w))}
+		}
+		if t.sess, err = m.eng.session(m.textSig.path, t.feeds, out); err != nil {
+			m.textErr = err
+			return
+		}
+		m.text = t
+	})
+	return m.text, m.textErr
+}
+
+func nonNeg(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (m *Model) visionTower() (*visionTower, error) {
+	m.visionOnce.Do(func() {
+		if m.visionSig == nil {
+			m.visionErr = fmt.Errorf("%s: %w", m.dir, ErrNoVisionTower)
+			return
+		}
+		p, err := m.processor()
+		if err != nil {
+			m.visionErr = err
+			return
+		}
+		out, dim, err := m.visionSig.pickOutput("image_embeds", "embeddings")
+		if err != nil {
+			m.visionErr = err
+			return
+		}
+		if dim == 0 {
+			dim = int64(m.cfg.ProjectionDim)
+		}
+		v := &visionTower{feeds: m.feeds(m.visionSig), dim: dim, proc: p}
+		if m.joint() {
+			v.ids, err = m.blankText()
+			if err != nil {
+				m.visionErr = err
+				return
+			}
+		}
+		if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out); err != nil {
+			m.visionErr = err
+			return
+		}
+		m.vision = v
+	})
+	return m.vision, m.visionErr
+}
+
+// blankText is the shortest text a joint model accepts: the tokenizer's
+// encoding of "" ([BOS, EOS] for CLIP), or the config's special ids.
+func (m *Model) blankText() ([]int64, error) {
+	if tok, err := tokenize.Load(m.dir, tokenize.Options{}); err == nil {
+		if enc, err := tok.Encode(""); err == nil && len(enc.IDs) > 0 {
+			ids := make([]int64, len(enc.IDs))
+			for i, id := range enc.IDs {
+				ids[i] = int64(id)
+			}
+			return ids, nil
+		}
+	}
+	tc := m.cfg.text()
+	if tc.BOSTokenID != nil && tc.EOSTokenID != nil {
+		return []int64{int64(*tc.BOSTokenID), int64(*tc.EOSTokenID)}, nil
+	}
+	return nil, fmt.Errorf("%s: a joint model needs a tokenizer.json or bos/eos ids in config.json to embed images", m.dir)
+}
+
+// Provider reports where a tower runs ("cpu" or "cuda"), opening it if need be.
+func (m *Model) Provider(images bool) (ort.Device, error) {
+	if images {
+		v, err := m.visionTower()
+		if err != nil {
+			return "", err
+		}
+		return v.sess.Provider(), nil
+	}
+	t, err := m.textTower()
+	if err != nil {
+		return "", err
+	}
+	return t.sess.Provider(), nil
+}
+
+// TextResult is one text's embedding, or why it has none.
+type TextResult struct {
+	Vector []float32
+	Err    error
+}
+
+// EmbedTexts embeds texts in batches of similar length. A text that cannot
+// be tokenized fails alone; an error from the runtime (or ctx) fails the
+// call.
+func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, error) {
+	t, err := m.textTower()
+	if err != nil {
+		return nil, err
+	}
+	res := make([]TextResult, len(texts))
+	encs := make([]tokenize.Encoding, len(texts))
+	var order []int
+	for i, s := range texts {
+		if encs[i], err = t.tok.Encode(s); err != nil {
+			res[i].Err = err
+			continue
+		}
+		order = append(order, i)
+	}
+	// Similar lengths together waste less on padding; results do not depend
+	// on batch-mates (attention masks), only speed does.
+	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].IDs) < len(encs[order[b]].IDs) })
+	bs := m.eng.textBatch()
+	for start := 0; start < len(order); start += bs {
+		idx := order[start:min(start+bs, len(order))]
+		batch := make([]tokenize.Encoding, len(idx))
+		for k, i := range idx {
+			batch[k] = encs[i]
+		}
+		vecs, err := t.run(ctx, t.tok.Pad(batch))
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			res[i].Vector = vecs[k]
+		}
+	}
+	return res, nil
+}
