@@ -98,7 +98,7 @@ func TestFixtureParity(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := readGolden(t, name)
 			e := local.TestEngine(t, local.Options{BatchSize: 3})
-			m, err := e.Load(testdata.Fixture("models", name))
+			m, err := e.Load(testdata.Fixture("models", name), "")
 			require.NoError(t, err)
 			require.True(t, m.HasText())
 			require.True(t, m.HasImages())
@@ -145,7 +145,7 @@ func TestFixtureParity(t *testing.T) {
 // padding.
 func TestBatchIndependence(t *testing.T) {
 	e := local.TestEngine(t, local.Options{TextBatchSize: 4})
-	m, err := e.Load(testdata.Fixture("models", "tiny-clip"))
+	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	alone, err := m.EmbedTexts(context.Background(), []string{"a red circle"})
 	require.NoError(t, err)

@@ -20,9 +20,6 @@ type Options struct {
 	// Library is an explicit path to libonnxruntime; empty means search
 	// ($ONNXRUNTIME_LIB, hybridembed's cache, the system loader path).
 	Library string
-	// Variant picks transformers.js file variants: "" (fp32), "quantized",
-	// "fp16", ...
-	Variant string
 	// BatchSize is how many images run at once (default 16); TextBatchSize
 	// how many texts (default 32).
 	BatchSize, TextBatchSize int
@@ -67,13 +64,14 @@ func (e *Engine) Init() (string, error) {
 }
 
 // Load opens the model in dir (any layout [findFiles] knows), or returns the
-// one already open.
-func (e *Engine) Load(dir string) (*Model, error) {
+// one already open. variant picks transformers.js-style file variants:
+// "" (fp32), "quantized", "fp16" ... (the suffix of *_<variant>.onnx).
+func (e *Engine) Load(dir, variant string) (*Model, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	key := abs + "\x00" + e.opts.Variant
+	key := abs + "\x00" + variant
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -85,7 +83,7 @@ func (e *Engine) Load(dir string) (*Model, error) {
 	if _, err := e.Init(); err != nil {
 		return nil, err
 	}
-	m, err := loadModel(e, abs, e.opts.Variant)
+	m, err := loadModel(e, abs, variant)
 	if err != nil {
 		return nil, err
 	}

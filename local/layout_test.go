@@ -57,7 +57,7 @@ func TestSingleTowerLayouts(t *testing.T) {
 	g := readGolden(t, "tiny-clip")
 	e := local.TestEngine(t, local.Options{})
 
-	vision, err := e.Load(layoutDir(t, with(map[string]string{"model.onnx": "onnx/vision_model.onnx"})))
+	vision, err := e.Load(layoutDir(t, with(map[string]string{"model.onnx": "onnx/vision_model.onnx"})), "")
 	require.NoError(t, err)
 	assert.True(t, vision.HasImages())
 	assert.False(t, vision.HasText())
@@ -67,7 +67,7 @@ func TestSingleTowerLayouts(t *testing.T) {
 	_, err = vision.EmbedTexts(context.Background(), []string{"x"})
 	assert.ErrorIs(t, err, local.ErrNoTextTower)
 
-	text, err := e.Load(layoutDir(t, with(map[string]string{"onnx/model.onnx": "onnx/text_model.onnx"})))
+	text, err := e.Load(layoutDir(t, with(map[string]string{"onnx/model.onnx": "onnx/text_model.onnx"})), "")
 	require.NoError(t, err)
 	assert.True(t, text.HasText())
 	assert.False(t, text.HasImages())
@@ -85,8 +85,8 @@ func TestVariants(t *testing.T) {
 		minCos  float64
 	}{{"", 0.99999}, {"fp32", 0.99999}, {"quantized", 0.99}, {"fp16", 0.999}} {
 		t.Run("variant="+v.variant, func(t *testing.T) {
-			e := local.TestEngine(t, local.Options{Variant: v.variant})
-			m, err := e.Load(testdata.Fixture("models", "tiny-clip"))
+			e := local.TestEngine(t, local.Options{})
+			m, err := e.Load(testdata.Fixture("models", "tiny-clip"), v.variant)
 			require.NoError(t, err)
 			vecs, errs := embedFiles(t, m, testdata.Fixture("images", "red_circle.png"))
 			require.NoError(t, errs[0])
@@ -98,13 +98,12 @@ func TestVariants(t *testing.T) {
 
 	// tiny-clip has no text_model_fp16.onnx, but has a vision one: the
 	// model loads, with images only.
-	e := local.TestEngine(t, local.Options{Variant: "fp16"})
-	m, err := e.Load(testdata.Fixture("models", "tiny-clip"))
+	e := local.TestEngine(t, local.Options{})
+	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "fp16")
 	require.NoError(t, err)
 	assert.False(t, m.HasText())
 
-	e = local.TestEngine(t, local.Options{Variant: "q4"})
-	_, err = e.Load(testdata.Fixture("models", "tiny-clip"))
+	_, err = e.Load(testdata.Fixture("models", "tiny-clip"), "q4")
 	var le *local.LayoutError
 	require.ErrorAs(t, err, &le)
 	assert.ErrorIs(t, err, local.ErrUnknownLayout)
@@ -136,7 +135,7 @@ func TestUnknownLayouts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tc.setup(dir)
-			_, err := e.Load(dir)
+			_, err := e.Load(dir, "")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), dir)
 			for _, w := range tc.want {
@@ -145,7 +144,7 @@ func TestUnknownLayouts(t *testing.T) {
 		})
 	}
 
-	_, err := e.Load(filepath.Join(t.TempDir(), "missing"))
+	_, err := e.Load(filepath.Join(t.TempDir(), "missing"), "")
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 }
 
@@ -155,7 +154,7 @@ func TestPreprocessorMismatch(t *testing.T) {
 	dir := layoutDir(t, with(map[string]string{"onnx/vision_model.onnx": "onnx/vision_model.onnx"}))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "preprocessor_config.json"), []byte(`{"size": 336, "crop_size": 336}`), 0o644))
 	e := local.TestEngine(t, local.Options{})
-	_, err := e.Load(dir)
+	_, err := e.Load(dir, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "produces 336x336 images but vision_model.onnx takes 224x224")
 }

@@ -2,9 +2,6 @@ package imageprep_test
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"runtime"
 	"testing"
@@ -16,53 +13,12 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
-// BombJPEG is a JPEG header claiming 65000x65000 pixels.
-func BombJPEG() []byte {
-	b := []byte{0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 8, 0xfd, 0xe8, 0xfd, 0xe8, 3,
-		1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1}
-	return append(b, 0xff, 0xd9)
-}
-
-// BombPNG is a valid 20000x20000 1-bit grayscale PNG (about 50 KB).
-func BombPNG(tb testing.TB) []byte {
-	tb.Helper()
-	const side = 20000
-	var buf bytes.Buffer
-	buf.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var hdr [8]byte
-		binary.BigEndian.PutUint32(hdr[:4], uint32(len(data)))
-		copy(hdr[4:], typ)
-		buf.Write(hdr[:])
-		buf.Write(data)
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		binary.Write(&buf, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], side)
-	binary.BigEndian.PutUint32(ihdr[4:], side)
-	ihdr[8], ihdr[9] = 1, 0 // bit depth 1, grayscale
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, 1+side/8)
-	for i := 0; i < side; i++ {
-		zw.Write(row)
-	}
-	require.NoError(tb, zw.Close())
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return buf.Bytes()
-}
-
 func TestHostileInputs(t *testing.T) {
 	png, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
 	require.NoError(t, err)
 	jpg, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
 	require.NoError(t, err)
-	bombPNG := BombPNG(t)
+	bombPNG := testdata.BombPNG()
 
 	tests := []struct {
 		name string
@@ -77,7 +33,7 @@ func TestHostileInputs(t *testing.T) {
 		{"truncated jpeg", jpg[:len(jpg)/2], imageprep.ErrCorrupt, "jpeg"},
 		{"jpeg header only", jpg[:200], imageprep.ErrCorrupt, ""},
 		{"png signature only", png[:8], imageprep.ErrCorrupt, ""},
-		{"65000x65000 jpeg header", BombJPEG(), imageprep.ErrTooLarge, "65000x65000"},
+		{"65000x65000 jpeg header", testdata.BombJPEG(), imageprep.ErrTooLarge, "65000x65000"},
 		{"20000x20000 png", bombPNG, imageprep.ErrTooLarge, "20000x20000"},
 		{"gif garbage", []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00garbage"), imageprep.ErrCorrupt, ""},
 		{"riff not webp", []byte("RIFF\x10\x00\x00\x00WEBPVP8 \x00"), imageprep.ErrCorrupt, ""},
@@ -120,7 +76,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	f.Add(BombJPEG())
+	f.Add(testdata.BombJPEG())
 	p := imageprep.CLIPProcessor(32)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := imageprep.Decode(data, imageprep.Limits{MaxPixels: 1 << 20})

@@ -201,21 +201,8 @@ func resizeCrop(src *RGB, ow, oh int, f Filter, crop image.Rectangle) (*RGB, err
 	if needH {
 		hc := precompute(src.W, ow, crop.Min.X, crop.Max.X, kn)
 		mid = &RGB{W: cw, H: y1 - y0, Pix: make([]uint8, cw*(y1-y0)*3)}
-		const half = int32(1) << (precisionBits - 1)
 		for y := y0; y < y1; y++ {
-			in := src.Pix[y*src.W*3 : (y+1)*src.W*3]
-			out := mid.Pix[(y-y0)*cw*3 : (y-y0+1)*cw*3]
-			for x := 0; x < cw; x++ {
-				w := hc.w[x*hc.k : x*hc.k+hc.n[x]]
-				p := in[hc.start[x]*3 : (hc.start[x]+hc.n[x])*3]
-				s0, s1, s2 := half, half, half
-				for i, k := range w {
-					s0 += int32(p[3*i]) * k
-					s1 += int32(p[3*i+1]) * k
-					s2 += int32(p[3*i+2]) * k
-				}
-				out[3*x], out[3*x+1], out[3*x+2] = clip8(s0), clip8(s1), clip8(s2)
-			}
+			horizontalRow(mid.Pix[(y-y0)*cw*3:(y-y0+1)*cw*3], src.Pix[y*src.W*3:(y+1)*src.W*3], &hc)
 		}
 	} else {
 		mid = &RGB{W: cw, H: y1 - y0, Pix: make([]uint8, cw*(y1-y0)*3)}
@@ -227,22 +214,52 @@ func resizeCrop(src *RGB, ow, oh int, f Filter, crop image.Rectangle) (*RGB, err
 		return mid, nil
 	}
 
+	// Vertical pass, a row at a time: each output row accumulates whole
+	// input rows, which streams through memory instead of striding down
+	// columns.
 	out := &RGB{W: cw, H: ch, Pix: make([]uint8, cw*ch*3)}
-	const half = int32(1) << (precisionBits - 1)
 	stride := cw * 3
+	acc := make([]int32, stride)
 	for y := 0; y < ch; y++ {
+		for x := range acc {
+			acc[x] = 1 << (precisionBits - 1)
+		}
 		w := vc.w[y*vc.k : y*vc.k+vc.n[y]]
 		base := vc.start[y] - y0
-		row := out.Pix[y*stride : (y+1)*stride]
-		for x := 0; x < stride; x++ {
-			s := half
-			for i, k := range w {
-				s += int32(mid.Pix[(base+i)*stride+x]) * k
+		for i, k := range w {
+			row := mid.Pix[(base+i)*stride : (base+i+1)*stride]
+			row = row[:len(acc)]
+			for x, v := range row {
+				acc[x] += int32(v) * k
 			}
-			row[x] = clip8(s)
+		}
+		dst := out.Pix[y*stride : (y+1)*stride]
+		dst = dst[:len(acc)]
+		for x, v := range acc {
+			dst[x] = clip8(v)
 		}
 	}
 	return out, nil
+}
+
+// horizontalRow resamples one RGB row with the pass's coefficients.
+func horizontalRow(out, in []uint8, hc *coeffs) {
+	const half = int32(1) << (precisionBits - 1)
+	for x := 0; x < len(out)/3; x++ {
+		n := hc.n[x]
+		w := hc.w[x*hc.k : x*hc.k+n]
+		p := in[hc.start[x]*3 : (hc.start[x]+n)*3]
+		p = p[:len(w)*3]
+		s0, s1, s2 := half, half, half
+		for i, k := range w {
+			q := p[3*i : 3*i+3 : 3*i+3]
+			s0 += int32(q[0]) * k
+			s1 += int32(q[1]) * k
+			s2 += int32(q[2]) * k
+		}
+		o := out[3*x : 3*x+3 : 3*x+3]
+		o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
+	}
 }
 
 // nearestCrop is PIL's NEAREST resize: each output pixel takes the input

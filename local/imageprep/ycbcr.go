@@ -25,23 +25,26 @@ var jTabs = func() (t struct{ crR, cbB, crG, cbG [256]int32 }) {
 	return t
 }()
 
-func clamp255(v int32) uint8 {
-	if v < 0 {
-		return 0
+// rangeLimit clamps y+offset to 0..255 by lookup, as libjpeg's range_limit
+// does: index v+384 for v in [-384, 640).
+var rangeLimit = func() (t [1024]uint8) {
+	for i := range t {
+		t[i] = uint8(min(max(i-384, 0), 255))
 	}
-	if v > 255 {
-		return 255
-	}
-	return uint8(v)
-}
+	return t
+}()
 
 // jpegRow converts one row of Y with already-upsampled chroma.
 func jpegRow(dst []uint8, y, cb, cr []uint8) {
-	for x := range y {
-		Y, b, r := int32(y[x]), cb[x], cr[x]
-		dst[3*x] = clamp255(Y + jTabs.crR[r])
-		dst[3*x+1] = clamp255(Y + (jTabs.cbG[b]+jTabs.crG[r])>>jScaleBits)
-		dst[3*x+2] = clamp255(Y + jTabs.cbB[b])
+	cb, cr = cb[:len(y)], cr[:len(y)]
+	dst = dst[:3*len(y)]
+	for x, Y := range y {
+		b, r := cb[x], cr[x]
+		o := dst[3*x : 3*x+3 : 3*x+3]
+		yy := int32(Y) + 384
+		o[0] = rangeLimit[(yy+jTabs.crR[r])&1023]
+		o[1] = rangeLimit[(yy+(jTabs.cbG[b]+jTabs.crG[r])>>jScaleBits)&1023]
+		o[2] = rangeLimit[(yy+jTabs.cbB[b])&1023]
 	}
 }
 

@@ -1,0 +1,50 @@
+# hybridembed. The README's first two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+# Debian's python3-torch and python3-onnx land in /usr/bin/python3, which may
+# not be the python3 on PATH.
+PY    ?= /usr/bin/python3
+BENCH ?= .bench
+
+.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu clean
+
+all: build
+
+## onnxruntime: install the pinned ONNX Runtime (CPU) into hybridembed's cache
+onnxruntime:
+	@scripts/install-onnxruntime.sh >/dev/null
+
+## onnxruntime-gpu: install the CUDA build instead
+onnxruntime-gpu:
+	@scripts/install-onnxruntime.sh --gpu >/dev/null
+
+build:
+	$(GO) build -o bin/hybridembed ./cmd/hybridembed
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt wants changes"; exit 1; }
+
+## test: install ONNX Runtime if needed, vet, and run every test with the race detector
+test: onnxruntime vet
+	HYBRIDEMBED_REQUIRE_ORT=1 $(GO) test -race -count=1 ./...
+
+## demo: rank the sample images against captions
+demo: onnxruntime build
+	@scripts/demo.sh
+
+## bench: end-to-end image throughput against raw ONNX Runtime on full-size ViT-B/32
+bench: onnxruntime
+	@if [ ! -f $(BENCH)/vit-b32/onnx/vision_model.onnx ]; then \
+		$(PY) -c 'import torch, onnx' 2>/dev/null || { echo "make bench generates a random-weight ViT-B/32 and needs Debian's python3-torch and python3-onnx: apt-get install -y python3-torch python3-onnx python3-pil python3-numpy"; exit 1; }; \
+		echo "generating a full-size random-weight ViT-B/32 in $(BENCH)/vit-b32 (not committed)"; \
+		$(PY) scripts/make_fixtures.py --bench $(BENCH)/vit-b32; \
+	fi
+	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
+
+## fixtures: regenerate testdata/ (small random-weight models and goldens)
+fixtures:
+	$(PY) scripts/make_fixtures.py
+
+clean:
+	rm -rf bin

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hybridembed/hybridembed"
+)
+
+// imageExts are what a folder walk picks up; files named on the command
+// line are embedded whatever their name.
+var imageExts = map[string]bool{
+	".jpg": true, ".jpeg": true, ".jpe": true, ".png": true, ".gif": true,
+	".webp": true, ".bmp": true, ".tif": true, ".tiff": true,
+}
+
+type embedOptions struct {
+	Model     string
+	Output    string
+	MaxPixels int64
+}
+
+func (o *embedOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVarP(&o.Model, "model", "m", "", "model directory or Hugging Face id (required)")
+	f.StringVarP(&o.Output, "output", "o", "", "write JSON Lines to this file instead of stdout")
+	f.Int64Var(&o.MaxPixels, "max-pixels", 0, "refuse images with more pixels than this before decoding (default 178956970)")
+}
+
+func newEmbedCommand(g *globalOptions) *cobra.Command {
+	var opts embedOptions
+	cmd := &cobra.Command{
+		Use:   "embed --model MODEL [flags] PATH...",
+		Short: "Embed image files and folders",
+		Long: `Embed images. Each PATH is an image file or a folder, searched recursively for
+.jpg .jpeg .png .gif .webp .bmp .tif .tiff files (in sorted order).
+
+Output is JSON Lines, one object per image, in input order:
+  {"path":"a.jpg","model":"...","backend":"local","dim":512,"embedding":[...]}
+An image that cannot be embedded gives {"path":"b.jpg","error":"..."} and a
+line on stderr, and the run goes on.` + "\n" + exitStatusHelp,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEmbed(cmd.Context(), opts, g, cmd.Flags(), args)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	_ = cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+// imageRecord is one line of embed's output.
+type imageRecord struct {
+	Path      string    `json:"path"`
+	Model     string    `json:"model,omitempty"`
+	Revision  string    `json:"revision,omitempty"`
+	Backend   string    `json:"backend,omitempty"`
+	Dim       int       `json:"dim,omitempty"`
+	Embedding []float32 `json:"embedding,omitempty"`
+	Error     string    `json:"error,omitempty"`
+}
+
+func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
+	paths, problems := collectImages(args)
+	if len(paths) == 0 && len(problems) == 0 {
+		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
+	}
+	var extra []hybridembed.Option
+	if opts.MaxPixels > 0 {
+		extra = append(extra, hybridembed.WithMaxPixels(opts.MaxPixels))
+	}
+	emb, err := g.embedder(flags, extra...)
+	if err != nil {
+		return err
+	}
+	defer emb.Close()
+
+	out, err := openOutput(opts.Output, g.stdout)
+	if err != nil {
+		return err
+	}
+	defer out.Discard()
+	prog := newProgress(g.stderr, len(paths), "embedding")
+	defer prog.Finish()
+
+	failed := 0
+	report := func(path string, err error) error {
+		failed++
+		prog.Println(fmt.Sprintf("hybridembed: %s: %v", path, err))
+		return out.Record(imageRecord{Path: path, Error: err.Error()})
+	}
+	for _, p := range problems {
+		if err := report(p.path, p.err); err != nil {
+			return err
+		}
+	}
+	images := make([]hybridembed.Image, len(paths))
+	for i, p := range paths {
+		images[i] = hybridembed.ImageFile(p)
+	}
+	started := false
+	err = emb.EmbedImagesFunc(ctx, opts.Model, images, func(i int, e hybridembed.Embedding, err error) error {
+		started = true
+		prog.Add(1)
+		if err != nil {
+			return report(paths[i], err)
+		}
+		return out.Record(imageRecord{Path: paths[i], Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Dim: e.Dim, Embedding: e.Vector})
+	})
+	if err != nil && !started && ctx.Err() == nil {
+		return err // the model never ran: leave any existing output alone
+	}
+	if cerr := out.Commit(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		prog.Println(fmt.Sprintf("hybridembed: %d of %d images failed", failed, len(paths)+len(problems)))
+		return errPartial
+	}
+	return nil
+}
+
+type inputProblem struct {
+	path string
+	err  error
+}
+
+// collectImages expands folders (recursively, image extensions only,
+// sorted) and keeps named files as given. Paths that cannot be read become
+// problems, reported like failed images.
+func collectImages(args []string) ([]string, []inputProblem) {
+	var paths []string
+	var problems []inputProblem
+	for _, arg := range args {
+		st, err := os.Stat(arg)
+		if err != nil {
+			problems = append(problems, inputProblem{arg, errors.Unwrap(err)})
+			continue
+		}
+		if !st.IsDir() {
+			paths = append(paths, arg)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				problems = append(problems, inputProblem{p, errors.Unwrap(err)})
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() || !imageExts[strings.ToLower(filepath.Ext(p))] {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 { // follow links to files
+				if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+					return nil
+				}
+			}
+			found = append(found, p)
+			return nil
+		})
+		if err != nil {
+			problems = append(problems, inputProblem{arg, err})
+		}
+		sort.Strings(found)
+		paths = append(paths, found...)
+	}
+	return paths, problems
+}
+
+// output is where JSON Lines go: stdout, or a file written under a
+// temporary name and renamed into place by Commit, so that a failed run
+// never clobbers an earlier result.
+type output struct {
+	w    *bufio.Writer
+	enc  *json.Encoder
+	file *os.File
+	dest string
+}
+
+func openOutput(dest string, stdout io.Writer) (*output, error) {
+	if dest == "" || dest == "-" {
+		w := bufio.NewWriter(stdout)
+		return &output{w: w, enc: json.NewEncoder(w)}, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.partial")
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<16)
+	return &output{w: w, enc: json.NewEncoder(w), file: f, dest: dest}, nil
+}
+
+// Record writes one JSON line; on stdout it is flushed at once, so that
+// consumers of a pipe see each record as it is made.
+func (o *output) Record(v any) error {
+	if err := o.enc.Encode(v); err != nil {
+		return err
+	}
+	if o.file == nil {
+		return o.w.Flush()
+	}
+	return nil
+}
+
+// Commit flushes, and moves a file output into place.
+func (o *output) Commit() error {
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	if o.file == nil {
+		return nil
+	}
+	f := o.file
+	o.file = nil
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), o.dest); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// Discard drops an uncommitted file output.
+func (o *output) Discard() {
+	if o.file != nil {
+		o.file.Close()
+		os.Remove(o.file.Name())
+		o.file = nil
+	}
+}

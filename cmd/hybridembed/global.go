@@ -1,0 +1,68 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hybridembed/hybridembed"
+)
+
+const envHelp = `
+ENVIRONMENT
+  HF_HUB_OFFLINE=1   never use the network (same as --offline)
+  HF_HOME            Hugging Face home (default ~/.cache/huggingface)
+  HF_HUB_CACHE       model cache (default $HF_HOME/hub)
+  HF_TOKEN           Hugging Face access token (default: $HF_HOME/token)
+  ONNXRUNTIME_LIB    path to libonnxruntime.so (default: hybridembed's cache,
+                     then the system loader path)
+  HYBRIDEMBED_CACHE  hybridembed's own cache (default ~/.cache/hybridembed)`
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	Offline   bool
+	Device    string
+	Threads   int
+	Variant   string
+	BatchSize int
+	Workers   int
+	Verbose   bool
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func (g *globalOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.BoolVar(&g.Offline, "offline", false, "never use the network; local models only (default: $HF_HUB_OFFLINE)")
+	f.StringVar(&g.Device, "device", "auto", "where local models run: cpu, cuda or auto")
+	f.IntVar(&g.Threads, "threads", 0, "ONNX Runtime threads (default: all cores)")
+	f.StringVar(&g.Variant, "variant", "", "ONNX file variant: quantized, fp16, ... (default: fp32)")
+	f.IntVar(&g.BatchSize, "batch-size", 0, "images per inference batch (default 16)")
+	f.IntVar(&g.Workers, "workers", 0, "image decoding goroutines (default: one per core)")
+	f.BoolVarP(&g.Verbose, "verbose", "v", false, "log routing and runtime notes to stderr")
+}
+
+// embedder builds the library client from the flags. Options that only
+// some commands have are passed in extra.
+func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Option) (*hybridembed.Embedder, error) {
+	level := slog.LevelWarn
+	if g.Verbose {
+		level = slog.LevelInfo
+	}
+	opts := []hybridembed.Option{
+		hybridembed.WithDevice(g.Device),
+		hybridembed.WithThreads(g.Threads),
+		hybridembed.WithVariant(g.Variant),
+		hybridembed.WithBatchSize(g.BatchSize, 0),
+		hybridembed.WithWorkers(g.Workers),
+		hybridembed.WithLogger(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))),
+	}
+	// An explicit --offline=false overrides $HF_HUB_OFFLINE.
+	if flags.Changed("offline") {
+		opts = append(opts, hybridembed.WithOffline(g.Offline))
+	}
+	return hybridembed.New(append(opts, extra...)...)
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/models"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+func records(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), "line %q", sc.Text())
+		out = append(out, m)
+	}
+	return out
+}
+
+func isolate(t *testing.T) string {
+	t.Helper()
+	ort.TestInit(t)
+	home := t.TempDir()
+	t.Setenv("HF_HOME", home)
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	return home
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+}
+
+// TestEmbedHostileFolder: every bad file gets its own error, the good ones
+// are embedded, the exit status is 3 and memory stays bounded.
+func TestEmbedHostileFolder(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	good, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	require.NoError(t, err)
+	jpg, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	require.NoError(t, err)
+	writeFile(t, filepath.Join(dir, "a_good.png"), good)
+	writeFile(t, filepath.Join(dir, "sub", "b_good.jpg"), jpg)
+	writeFile(t, filepath.Join(dir, "empty.jpg"), nil)
+	writeFile(t, filepath.Join(dir, "truncated.jpg"), jpg[:len(jpg)/2])
+	writeFile(t, filepath.Join(dir, "notes.png"), []byte("not an image at all\n"))
+	writeFile(t, filepath.Join(dir, "bomb.jpg"), testdata.BombJPEG())
+	writeFile(t, filepath.Join(dir, "bomb.png"), testdata.BombPNG())
+	writeFile(t, filepath.Join(dir, "readme.txt"), []byte("skipped: not an image extension"))
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := runCLI(t, "", "embed", "--model", testdata.Fixture("models", "tiny-clip"), dir)
+	runtime.ReadMemStats(&after)
+	require.Equal(t, exitPartial, r.code, r.stderr)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<20))
+
+	recs := records(t, r.stdout)
+	byName := map[string]map[string]any{}
+	var order []string
+	for _, rec := range recs {
+		name := filepath.Base(rec["path"].(string))
+		byName[name] = rec
+		order = append(order, name)
+	}
+	assert.Equal(t, []string{"a_good.png", "bomb.jpg", "bomb.png", "empty.jpg", "notes.png", "b_good.jpg", "truncated.jpg"}, order, "sorted walk order")
+	for _, ok := range []string{"a_good.png", "b_good.jpg"} {
+		assert.NotContains(t, byName[ok], "error")
+		assert.Len(t, byName[ok]["embedding"], 32)
+		assert.Equal(t, "local", byName[ok]["backend"])
+	}
+	for name, want := range map[string]string{
+		"empty.jpg":     "empty file",
+		"truncated.jpg": "corrupt or truncated",
+		"notes.png":     "not a supported image",
+		"bomb.jpg":      "65000x65000",
+		"bomb.png":      "20000x20000",
+	} {
+		assert.Contains(t, byName[name]["error"], want, name)
+		assert.Contains(t, r.stderr, name)
+	}
+	assert.Contains(t, r.stderr, "5 of 7 images failed")
+}
+
+func TestEmbedOutputFile(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "out.jsonl")
+	writeFile(t, dest, []byte("previous results\n"))
+
+	// A model that cannot load leaves an earlier output untouched.
+	r := runCLI(t, "", "embed", "--model", filepath.Join(dir, "nope"), "-o", dest, testdata.Fixture("images"))
+	assert.Equal(t, exitFatal, r.code)
+	got, _ := os.ReadFile(dest)
+	assert.Equal(t, "previous results\n", string(got))
+
+	r = runCLI(t, "", "embed", "--model", testdata.Fixture("models", "tiny-clip"), "-o", dest, testdata.Fixture("images"))
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
+	got, _ = os.ReadFile(dest)
+	assert.Len(t, records(t, string(got)), 4)
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".out.jsonl.*"))
+	assert.Empty(t, leftovers)
+}
+
+// TestModelFromHubCache: a model id resolves through a cache laid out as
+// huggingface_hub lays it out, offline, and vectors match the directory's.
+func TestModelFromHubCache(t *testing.T) {
+	home := isolate(t)
+	commit := models.TestCache(t, filepath.Join(home, "hub"), "acme/tiny-clip", testdata.Fixture("models", "tiny-clip"))
+
+	byID := runCLI(t, "", "text", "--model", "acme/tiny-clip", "a red circle")
+	require.Equal(t, exitOK, byID.code, byID.stderr)
+	byDir := runCLI(t, "", "text", "--model", testdata.Fixture("models", "tiny-clip"), "a red circle")
+	require.Equal(t, exitOK, byDir.code, byDir.stderr)
+	a, b := records(t, byID.stdout)[0], records(t, byDir.stdout)[0]
+	assert.Equal(t, a["embedding"], b["embedding"])
+	assert.Equal(t, commit, a["revision"])
+	assert.Equal(t, "acme/tiny-clip", a["model"])
+
+	img := runCLI(t, "", "embed", "--model", "acme/tiny-clip", testdata.Fixture("images", "red_circle.png"))
+	require.Equal(t, exitOK, img.code, img.stderr)
+
+	missing := runCLI(t, "", "text", "--model", "acme/not-here", "hi")
+	assert.Equal(t, exitFatal, missing.code)
+	assert.Contains(t, missing.stderr, "acme/not-here")
+	assert.Contains(t, missing.stderr, "hybridembed models pull acme/not-here")
+	assert.LessOrEqual(t, strings.Count(strings.TrimSpace(missing.stderr), "\n"), 1, "one or two lines")
+}
+
+func TestTextInputs(t *testing.T) {
+	isolate(t)
+	model := testdata.Fixture("models", "tiny-clip")
+
+	r := runCLI(t, "first line\r\nsecond line\n\nlast", "text", "--model", model)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	var texts []string
+	for _, rec := range records(t, r.stdout) {
+		texts = append(texts, rec["text"].(string))
+	}
+	assert.Equal(t, []string{"first line", "second line", "", "last"}, texts)
+
+	r = runCLI(t, "{\"text\": \"two\\nlines\"}\nnot json\n{\"text\": 5}\n{\"text\": \"ok\"}\n", "text", "--jsonl", "--model", model)
+	assert.Equal(t, exitPartial, r.code)
+	recs := records(t, r.stdout)
+	require.Len(t, recs, 4)
+	assert.Equal(t, "two\nlines", recs[0]["text"])
+	assert.Contains(t, recs[1]["error"], "not a JSON object")
+	assert.Equal(t, float64(2), recs[1]["line"])
+	assert.Contains(t, recs[2]["error"], "not a JSON object")
+	assert.Equal(t, "ok", recs[3]["text"])
+	assert.Len(t, recs[3]["embedding"], 32)
+
+	// Invalid UTF-8 fails alone.
+	r = runCLI(t, "good\n\xff\xfe bad\nalso good\n", "text", "--model", model)
+	assert.Equal(t, exitPartial, r.code)
+	recs = records(t, r.stdout)
+	require.Len(t, recs, 3)
+	assert.Contains(t, recs[1]["error"], "UTF-8")
+	assert.NotContains(t, recs[2], "error")
+}
+
+func TestBadFlags(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, "", "embed", testdata.Fixture("images"))
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, `"model" not set`)
+	r = runCLI(t, "", "embed", "--model", "x", "--device", "tpu", testdata.Fixture("images"))
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, "unknown device")
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-isatty"
+)
+
+// progress draws a one-line bar on stderr while work runs, and keeps
+// messages printed through it from tearing the bar. It draws nothing when
+// stderr is not a terminal. Its methods are safe for concurrent use.
+type progress struct {
+	w       io.Writer
+	enabled bool
+	total   int
+	start   time.Time
+
+	mu    sync.Mutex
+	done  int
+	drawn bool
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newProgress(w io.Writer, total int, label string) *progress {
+	p := &progress{w: w, total: total, start: time.Now(), stop: make(chan struct{})}
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) && total > 0 {
+		p.enabled = true
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					p.mu.Lock()
+					p.draw(label)
+					p.mu.Unlock()
+				case <-p.stop:
+					return
+				}
+			}
+		}()
+	}
+	return p
+}
+
+// Add records n finished items.
+func (p *progress) Add(n int) {
+	p.mu.Lock()
+	p.done += n
+	p.mu.Unlock()
+}
+
+// Println prints a message line, above the bar.
+func (p *progress) Println(a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	fmt.Fprintln(p.w, a...)
+}
+
+// Finish removes the bar.
+func (p *progress) Finish() {
+	if p.enabled {
+		close(p.stop)
+		p.wg.Wait()
+	}
+	p.mu.Lock()
+	p.clear()
+	p.mu.Unlock()
+}
+
+func (p *progress) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+func (p *progress) draw(label string) {
+	const width = 30
+	frac := float64(p.done) / float64(p.total)
+	n := int(frac * width)
+	elapsed := time.Since(p.start)
+	rate := float64(p.done) / elapsed.Seconds()
+	eta := "?"
+	if p.done > 0 {
+		eta = (time.Duration(float64(p.total-p.done)/rate) * time.Second / time.Second).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s [%s%s] %d/%d %.1f/s ETA %s", label,
+		strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, rate, eta)
+	p.drawn = true
+}

@@ -1,0 +1,431 @@
+package hybridembed
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hybridembed/hybridembed/local"
+	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/models"
+)
+
+// Backend says what computed a vector.
+type Backend string
+
+const (
+	// Local vectors come from ONNX Runtime on this machine.
+	Local Backend = "local"
+	// Remote vectors come from the Hugging Face router's hf-inference
+	// feature-extraction pipeline.
+	Remote Backend = "remote"
+)
+
+// Embedding is one input's vector and where it came from. Vectors of one
+// model from either backend live in the same space and can be mixed.
+type Embedding struct {
+	Vector     []float32
+	Model      string  // the model as asked for
+	Revision   string  // the commit the local files came from, when known
+	Backend    Backend // local or remote
+	Device     string  // cpu or cuda, for local vectors
+	Dim        int
+	Normalized bool   // L2-normalised (the default; see WithNormalize)
+	Reason     string // why this backend was used
+}
+
+type config struct {
+	threads      int
+	device       ort.Device
+	library      string
+	variant      string
+	batch        int
+	textBatch    int
+	workers      int
+	normalize    bool
+	maxPixels    int64
+	hubCache     string
+	logger       *slog.Logger
+	offline      bool
+	offlineIsSet bool
+}
+
+// Option configures an [Embedder].
+type Option func(*config) error
+
+// WithThreads sets ONNX Runtime's threads per session (default: all cores).
+func WithThreads(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("threads must be >= 0, got %d", n)
+		}
+		c.threads = n
+		return nil
+	}
+}
+
+// WithDevice selects "cpu", "cuda" or "auto" (the default: CUDA when it
+// works, else the CPU, with the reason logged).
+func WithDevice(device string) Option {
+	return func(c *config) error {
+		d, err := ort.ParseDevice(device)
+		c.device = d
+		return err
+	}
+}
+
+// WithRuntimeLibrary points at libonnxruntime explicitly (default: search
+// $ONNXRUNTIME_LIB, hybridembed's cache, the system loader path).
+func WithRuntimeLibrary(path string) Option {
+	return func(c *config) error { c.library = path; return nil }
+}
+
+// WithVariant picks transformers.js ONNX variants: "quantized", "fp16", ...
+// (default: the fp32 files).
+func WithVariant(v string) Option {
+	return func(c *config) error { c.variant = v; return nil }
+}
+
+// WithBatchSize sets how many images (and texts) run through the model at
+// once (defaults 16 and 32).
+func WithBatchSize(images, texts int) Option {
+	return func(c *config) error { c.batch, c.textBatch = images, texts; return nil }
+}
+
+// WithWorkers sets how many goroutines decode and preprocess images while
+// the model runs (default: one per core).
+func WithWorkers(n int) Option {
+	return func(c *config) error { c.workers = n; return nil }
+}
+
+// WithNormalize turns L2 normalisation of vectors on or off (default on).
+func WithNormalize(on bool) Option {
+	return func(c *config) error { c.normalize = on; return nil }
+}
+
+// WithMaxPixels refuses images with more pixels than n before decoding them
+// (default 178,956,970, PIL's decompression-bomb limit).
+func WithMaxPixels(n int64) Option {
+	return func(c *config) error { c.maxPixels = n; return nil }
+}
+
+// WithHubCache reads models from this Hugging Face hub cache directory
+// (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+func WithHubCache(dir string) Option {
+	return func(c *config) error { c.hubCache = dir; return nil }
+}
+
+// WithLogger receives notes such as CUDA fallbacks and routing decisions
+// (default: discarded).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithOffline forbids network use; only local models are used. Without
+// this option, $HF_HUB_OFFLINE=1 has the same effect.
+func WithOffline(on bool) Option {
+	return func(c *config) error { c.offline, c.offlineIsSet = on, true; return nil }
+}
+
+// Embedder turns text and images into vectors. Create one with [New] and
+// reuse it: it keeps models loaded. It is safe for concurrent use by
+// multiple goroutines. Close releases its models.
+type Embedder struct {
+	cfg   config
+	eng   *local.Engine
+	cache models.Cache
+
+	mu     sync.RWMutex // held shared by calls, exclusively by Close
+	closed bool
+}
+
+// New returns an Embedder. Nothing is loaded until the first call needs it.
+func New(opts ...Option) (*Embedder, error) {
+	c := config{normalize: true, maxPixels: imageprep.DefaultMaxPixels, device: ort.DeviceAuto}
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if !c.offlineIsSet {
+		c.offline = envTrue("HF_HUB_OFFLINE")
+	}
+	logger := c.logger
+	eng := local.New(local.Options{
+		Threads: c.threads, Device: c.device, Library: c.library,
+		BatchSize: c.batch, TextBatchSize: c.textBatch, Workers: c.workers,
+		Limits: imageprep.Limits{MaxPixels: c.maxPixels},
+		Logf:   func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+	})
+	return &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}}, nil
+}
+
+func envTrue(name string) bool {
+	switch strings.ToLower(os.Getenv(name)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// Close releases every loaded model. It is safe to call more than once.
+func (e *Embedder) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	return e.eng.Close()
+}
+
+func (e *Embedder) acquire() (release func(), err error) {
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	return e.mu.RUnlock, nil
+}
+
+// location is where a model's files are.
+type location struct {
+	dir      string
+	revision string
+	variant  string // the file suffix to load
+}
+
+// locate finds model: a directory (any layout the local engine reads), or
+// a Hugging Face id ("org/name", optionally "@revision") in the hub cache,
+// through the registry for known models.
+func (e *Embedder) locate(model string) (location, error) {
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		abs, err := filepath.Abs(model)
+		return location{dir: abs, variant: e.cfg.variant}, err
+	}
+	id, rev, _ := strings.Cut(model, "@")
+	if err := models.ValidateID(id); err != nil {
+		if strings.ContainsAny(model, `/\.`) && !strings.Contains(model, "@") {
+			return location{}, fmt.Errorf("model %s: no such directory, and %w", model, err)
+		}
+		return location{}, err
+	}
+	loc, err := e.cache.Locate(id, rev)
+	if err != nil {
+		return location{}, &NotCachedError{Model: model, Err: err}
+	}
+	variant, err := fileVariant(loc, e.cfg.variant)
+	if err != nil {
+		return location{}, err
+	}
+	return location{dir: loc.Dir, revision: loc.Commit, variant: variant}, nil
+}
+
+// fileVariant turns a variant name into the file suffix to load: known
+// models name their files in the registry (all-MiniLM-L6-v2's "quantized"
+// is model_quint8_avx2.onnx); elsewhere the name is the suffix.
+func fileVariant(loc models.Location, variant string) (string, error) {
+	if loc.Entry == nil || loc.Repo != loc.Entry.Repo {
+		return variant, nil
+	}
+	files, err := loc.Entry.Files(variant)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if base, ok := strings.CutSuffix(filepath.Base(f), ".onnx"); ok {
+			if _, sfx, found := strings.Cut(base, "model_"); found {
+				return sfx, nil
+			}
+			return "", nil
+		}
+	}
+	return variant, nil
+}
+
+// NotCachedError says a model is not on this machine and how to get it.
+type NotCachedError struct {
+	Model string
+	Err   error
+}
+
+func (e *NotCachedError) Error() string {
+	return fmt.Sprintf("model %s is not cached on this machine (%v); fetch it with `hybridembed models pull %s`", e.Model, e.Err, strings.SplitN(e.Model, "@", 2)[0])
+}
+
+func (e *NotCachedError) Unwrap() error { return e.Err }
+
+func (e *Embedder) loadLocal(model string) (*local.Model, location, error) {
+	loc, err := e.locate(model)
+	if err != nil {
+		return nil, loc, err
+	}
+	m, err := e.eng.Load(loc.dir, loc.variant)
+	if err != nil {
+		return nil, loc, fmt.Errorf("model %s: %w", model, err)
+	}
+	return m, loc, nil
+}
+
+// EmbedTexts embeds texts with model. Results are in input order. A text
+// that cannot be embedded (invalid UTF-8) fails alone: its Embedding has no
+// Vector and the returned *PartialError names it; the others are valid.
+func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string) ([]Embedding, error) {
+	release, err := e.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	m, loc, err := e.loadLocal(model)
+	if err != nil {
+		return nil, err
+	}
+	if !m.HasText() {
+		return nil, fmt.Errorf("model %s: %w: it has no text tower", model, ErrNoModality)
+	}
+	res, err := m.EmbedTexts(ctx, texts)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", model, err)
+	}
+	dev, err := m.Provider(false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Embedding, len(texts))
+	var failed []*InputError
+	for i, r := range res {
+		if r.Err != nil {
+			failed = append(failed, &InputError{Index: i, Source: excerpt(texts[i]), Err: r.Err})
+			continue
+		}
+		out[i] = e.embedding(model, loc, r.Vector, dev, "local model")
+	}
+	return out, partial(failed, len(texts))
+}
+
+// EmbedImages embeds images with model. Results are in input order. An
+// image that cannot be read or decoded (corrupt, truncated, too large)
+// fails alone, named in the returned *PartialError; the others are valid.
+func (e *Embedder) EmbedImages(ctx context.Context, model string, images []Image) ([]Embedding, error) {
+	out := make([]Embedding, len(images))
+	var failed []*InputError
+	err := e.EmbedImagesFunc(ctx, model, images, func(i int, emb Embedding, err error) error {
+		if err != nil {
+			failed = append(failed, &InputError{Index: i, Source: images[i].Name(), Err: err})
+			return nil
+		}
+		out[i] = emb
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, partial(failed, len(images))
+}
+
+// EmbedImagesFunc embeds images, calling fn for each in input order as
+// soon as it and those before it are done, so a caller can stream results.
+// fn gets the image's error instead of an embedding when it failed; if fn
+// returns an error, the run stops and EmbedImagesFunc returns it.
+func (e *Embedder) EmbedImagesFunc(ctx context.Context, model string, images []Image, fn func(i int, emb Embedding, err error) error) error {
+	release, err := e.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	m, loc, err := e.loadLocal(model)
+	if err != nil {
+		return err
+	}
+	if !m.HasImages() {
+		return fmt.Errorf("model %s: %w: it has no vision tower", model, ErrNoModality)
+	}
+	dev, err := m.Provider(true)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", model, err)
+	}
+	srcs := make([]local.ImageSource, len(images))
+	for i, im := range images {
+		srcs[i] = imageSource{im}
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type done struct {
+		emb Embedding
+		err error
+	}
+	pending := map[int]done{}
+	next := 0
+	runErr := m.EmbedImages(ctx, srcs, func(i int, vec []float32, err error) {
+		if err == nil {
+			pending[i] = done{emb: e.embedding(model, loc, vec, dev, "images are embedded locally")}
+		} else {
+			pending[i] = done{err: err}
+		}
+		for {
+			d, ok := pending[next]
+			if !ok || context.Cause(ctx) != nil {
+				return
+			}
+			delete(pending, next)
+			if ferr := fn(next, d.emb, d.err); ferr != nil {
+				cancel(ferr)
+				return
+			}
+			next++
+		}
+	})
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return cause // fn stopped the run
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return nil
+}
+
+func (e *Embedder) embedding(model string, loc location, vec []float32, dev ort.Device, reason string) Embedding {
+	emb := Embedding{Vector: vec, Model: model, Revision: loc.revision, Backend: Local, Device: string(dev), Dim: len(vec), Reason: reason}
+	if e.cfg.normalize {
+		emb.Normalized = normalize(vec)
+	}
+	return emb
+}
+
+// normalize scales v to unit L2 norm in place; a zero vector stays as it is
+// and reports false.
+func normalize(v []float32) bool {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
+		return false
+	}
+	inv := 1 / math.Sqrt(ss)
+	for i, x := range v {
+		v[i] = float32(float64(x) * inv)
+	}
+	return true
+}
+
+// excerpt names a text in errors without printing all of it.
+func excerpt(s string) string {
+	const n = 40
+	r := []rune(strings.ToValidUTF8(s, "\uFFFD"))
+	if len(r) > n {
+		return fmt.Sprintf("text %q…", string(r[:n]))
+	}
+	return fmt.Sprintf("text %q", string(r))
+}

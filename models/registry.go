@@ -1,0 +1,114 @@
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Family is what kind of model an id names, which decides routing: CLIP
+// models (text and images in one space) always run locally.
+type Family string
+
+const (
+	FamilyCLIP     Family = "clip"
+	FamilySentence Family = "sentence"
+)
+
+// Entry is a model hybridembed knows: which repo has its ONNX files and
+// which files make a working model, per variant.
+type Entry struct {
+	// ID is the name users know the model by.
+	ID string
+	// Repo is the Hub repo holding usable ONNX files, which for models
+	// published without ONNX is a conversion (transformers.js's Xenova/*).
+	Repo   string
+	Family Family
+	// Common are the files every variant needs (configs, tokenizer).
+	Common []string
+	// Variants maps a variant name ("fp32", "quantized", "fp16") to its
+	// ONNX files.
+	Variants map[string][]string
+	// Dim is the embedding width.
+	Dim int
+}
+
+// Files lists what a variant needs ("" means fp32).
+func (e Entry) Files(variant string) ([]string, error) {
+	if variant == "" {
+		variant = "fp32"
+	}
+	v, ok := e.Variants[variant]
+	if !ok {
+		return nil, fmt.Errorf("%s has no variant %q (known: %s)", e.ID, variant, strings.Join(e.VariantNames(), ", "))
+	}
+	return append(append([]string(nil), e.Common...), v...), nil
+}
+
+// VariantNames lists the variants, sorted.
+func (e Entry) VariantNames() []string {
+	var names []string
+	for v := range e.Variants {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func clipEntry(id, repo string, dim int) Entry {
+	tower := func(sfx string) []string {
+		return []string{"onnx/text_model" + sfx + ".onnx", "onnx/vision_model" + sfx + ".onnx"}
+	}
+	return Entry{
+		ID: id, Repo: repo, Family: FamilyCLIP, Dim: dim,
+		Common: []string{"config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"},
+		Variants: map[string][]string{
+			"fp32": tower(""), "quantized": tower("_quantized"), "fp16": tower("_fp16"),
+		},
+	}
+}
+
+func sentenceEntry(id string, dim int, variants map[string][]string) Entry {
+	return Entry{
+		ID: id, Repo: id, Family: FamilySentence, Dim: dim,
+		Common: []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+			"modules.json", "sentence_bert_config.json", "1_Pooling/config.json"},
+		Variants: variants,
+	}
+}
+
+// registry is the list of known models. Ids not listed are resolved by
+// inspecting their repo's files (see Inspect).
+var registry = []Entry{
+	clipEntry("openai/clip-vit-base-patch32", "Xenova/clip-vit-base-patch32", 512),
+	clipEntry("openai/clip-vit-base-patch16", "Xenova/clip-vit-base-patch16", 512),
+	clipEntry("openai/clip-vit-large-patch14", "Xenova/clip-vit-large-patch14", 768),
+	sentenceEntry("sentence-transformers/all-MiniLM-L6-v2", 384, map[string][]string{
+		"fp32": {"onnx/model.onnx"}, "quantized": {"onnx/model_quint8_avx2.onnx"},
+		"qint8_avx512": {"onnx/model_qint8_avx512.onnx"}, "qint8_arm64": {"onnx/model_qint8_arm64.onnx"},
+	}),
+	sentenceEntry("sentence-transformers/all-MiniLM-L12-v2", 384, map[string][]string{
+		"fp32": {"onnx/model.onnx"}, "quantized": {"onnx/model_quint8_avx2.onnx"},
+	}),
+	sentenceEntry("sentence-transformers/all-mpnet-base-v2", 768, map[string][]string{
+		"fp32": {"onnx/model.onnx"}, "quantized": {"onnx/model_quint8_avx2.onnx"},
+	}),
+	sentenceEntry("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", 384, map[string][]string{
+		"fp32": {"onnx/model.onnx"}, "quantized": {"onnx/model_quint8_avx2.onnx"},
+	}),
+	sentenceEntry("BAAI/bge-small-en-v1.5", 384, map[string][]string{"fp32": {"onnx/model.onnx"}}),
+}
+
+// Lookup finds a known model by id or by the repo that holds its files;
+// the match is case-sensitive, as Hub ids are.
+func Lookup(id string) (Entry, bool) {
+	for _, e := range registry {
+		if e.ID == id || e.Repo == id {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Known lists the registry.
+func Known() []Entry { return append([]Entry(nil), registry...) }

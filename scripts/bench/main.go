@@ -1,0 +1,191 @@
+// Command bench measures end-to-end image embedding throughput (decode,
+// preprocess and inference, as `hybridembed embed` runs them) against raw
+// ONNX Runtime session throughput on the same model, threads and batch size.
+//
+//	go run ./scripts/bench -model .bench/vit-b32
+//
+// It writes its JPEG folders under -work once and reuses them.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/models"
+)
+
+func main() {
+	model := flag.String("model", ".bench/vit-b32", "model directory (a full-size ViT-B/32 vision tower)")
+	work := flag.String("work", ".bench", "where the JPEG folders are kept")
+	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime threads")
+	batch := flag.Int("batch", 16, "batch size")
+	workers := flag.Int("workers", 0, "decode workers (0: one per core)")
+	n1 := flag.Int("n1024", 96, "1024x768 JPEGs")
+	n12 := flag.Int("n12mp", 16, "12-megapixel JPEGs")
+	runs := flag.Int("runs", 3, "timed passes per measurement (the best is kept)")
+	flag.Parse()
+	log.SetFlags(0)
+
+	folders := []struct {
+		name string
+		w, h int
+		n    int
+	}{{"1024x768", 1024, 768, *n1}, {"12mp", 4000, 3000, *n12}}
+	for _, f := range folders {
+		if err := makeFolder(filepath.Join(*work, "jpeg-"+f.name), f.w, f.h, f.n); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
+		log.Fatal(err)
+	}
+	raw, err := newRaw(filepath.Join(*model, "onnx", "vision_model.onnx"), *threads, *batch)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer raw.Close()
+	emb, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(*threads),
+		hybridembed.WithBatchSize(*batch, 0), hybridembed.WithWorkers(*workers), hybridembed.WithOffline(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer emb.Close()
+
+	fmt.Printf("model %s, ONNX Runtime %s, %d threads, batch %d, %d cores, best of %d interleaved passes\n",
+		*model, ort.Version(), *threads, *batch, runtime.NumCPU(), *runs)
+	// Each folder's passes alternate with raw passes, so that drift in the
+	// machine's speed hits both sides of the ratio alike.
+	for _, f := range folders {
+		images := folderImages(filepath.Join(*work, "jpeg-"+f.name))
+		if _, err := emb.EmbedImages(context.Background(), *model, images[:1]); err != nil { // load, warm up
+			log.Fatal(err)
+		}
+		var bestRaw, bestPipe float64
+		for r := 0; r < *runs; r++ {
+			rr, err := raw.pass(len(images))
+			if err != nil {
+				log.Fatal(err)
+			}
+			pr, err := pipeline(emb, *model, images)
+			if err != nil {
+				log.Fatal(err)
+			}
+			bestRaw, bestPipe = math.Max(bestRaw, rr), math.Max(bestPipe, pr)
+		}
+		fmt.Printf("%-4d %-9s JPEGs: embed %7.2f images/s, raw ONNX Runtime %7.2f images/s, ratio %.3f\n",
+			f.n, f.name, bestPipe, bestRaw, bestPipe/bestRaw)
+	}
+}
+
+// raw is the ceiling: the session alone, fed a ready batch of tensors.
+type raw struct {
+	s     *ort.Session
+	in    []ort.Tensor
+	batch int
+}
+
+func newRaw(path string, threads, batch int) (*raw, error) {
+	s, err := ort.NewSession(path, []string{"pixel_values"}, []string{"image_embeds"}, ort.SessionOptions{Threads: threads, Device: ort.DeviceCPU})
+	if err != nil {
+		return nil, err
+	}
+	px := make([]float32, batch*3*224*224)
+	for i := range px {
+		px[i] = float32(math.Sin(float64(i)))
+	}
+	r := &raw{s: s, in: []ort.Tensor{{Shape: []int64{int64(batch), 3, 224, 224}, Float32: px}}, batch: batch}
+	_, err = s.Run(context.Background(), r.in, nil) // warm-up
+	return r, err
+}
+
+// pass runs about n images' worth of batches and returns images/s.
+func (r *raw) pass(n int) (float64, error) {
+	iters := max(1, n/r.batch)
+	start := time.Now()
+	for i := 0; i < iters; i++ {
+		if _, err := r.s.Run(context.Background(), r.in, nil); err != nil {
+			return 0, err
+		}
+	}
+	return float64(iters*r.batch) / time.Since(start).Seconds(), nil
+}
+
+func (r *raw) Close() error { return r.s.Close() }
+
+func folderImages(dir string) []hybridembed.Image {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	sort.Strings(paths)
+	images := make([]hybridembed.Image, len(paths))
+	for i, p := range paths {
+		images[i] = hybridembed.ImageFile(p)
+	}
+	return images
+}
+
+// pipeline times one EmbedImages pass, as the embed command runs it.
+func pipeline(emb *hybridembed.Embedder, model string, images []hybridembed.Image) (float64, error) {
+	start := time.Now()
+	if _, err := emb.EmbedImages(context.Background(), model, images); err != nil {
+		return 0, err
+	}
+	return float64(len(images)) / time.Since(start).Seconds(), nil
+}
+
+// makeFolder writes n photo-like JPEGs (smooth shading, edges, sensor-like
+// noise; 4:2:0, quality 90) unless they are there already.
+func makeFolder(dir string, w, h, n int) error {
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.jpg")); len(m) >= n {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	log.Printf("writing %d %dx%d JPEGs to %s", n, w, h, dir)
+	for i := 0; i < n; i++ {
+		r := rand.New(rand.NewPCG(uint64(i), uint64(w)))
+		img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+		fx, fy := r.Float64()*0.02+0.002, r.Float64()*0.02+0.002
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				v := 128 + 90*math.Sin(float64(x)*fx+float64(i))*math.Cos(float64(y)*fy) + r.NormFloat64()*8
+				if (x/(w/7)+y/(h/5))%3 == 0 {
+					v = 255 - v
+				}
+				img.Y[y*img.YStride+x] = uint8(math.Max(0, math.Min(255, v)))
+			}
+		}
+		for y := 0; y < (h+1)/2; y++ {
+			for x := 0; x < (w+1)/2; x++ {
+				c := color.YCbCr{Cb: uint8(128 + 60*math.Sin(float64(x)*fy*2)), Cr: uint8(128 + 60*math.Cos(float64(y)*fx*2))}
+				img.Cb[y*img.CStride+x], img.Cr[y*img.CStride+x] = c.Cb, c.Cr
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("img%03d.jpg", i)))
+		if err != nil {
+			return err
+		}
+		if err := jpeg.Encode(f, img, &jpeg.Options{Quality: 90}); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
