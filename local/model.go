@@ -27,6 +27,7 @@ type Model struct {
 	dir     string
 	variant string
 	cfg     *hfConfig
+	st      *stConfig // sentence-transformers modules, when the repo has them
 	eng     *Engine
 	family  Family
 
@@ -76,7 +77,11 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{dir: dir, variant: variant, cfg: cfg, eng: e, family: FamilyCLIP}
+	stc, err := readSTConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{dir: dir, variant: variant, cfg: cfg, st: stc, eng: e, family: FamilyCLIP}
 	for _, p := range []struct {
 		path string
 		dst  **signature
@@ -102,6 +107,9 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 		if m.textSig == nil && m.visionSig == nil {
 			return nil, &LayoutError{Dir: dir, Variant: variant, Reason: fmt.Sprintf("%s takes neither input_ids nor pixel_values (%s)", p.path, sig.describe())}
 		}
+	}
+	if m.visionSig == nil && !IsCLIPFamily(cfg.ModelType) {
+		m.family = FamilySentence
 	}
 	for _, s := range []*signature{m.textSig, m.visionSig} {
 		if s == nil {
@@ -170,21 +178,20 @@ func (m *Model) textTower() (*textTower, error) {
 			m.textErr = fmt.Errorf("%s: %w", m.dir, ErrNoTextTower)
 			return
 		}
-		maxPos := m.cfg.text().MaxPositionEmbeddings
-		tok, err := tokenize.Load(m.dir, tokenize.Options{Cap: maxPos})
+		opts := tokenize.Options{Cap: m.cfg.text().MaxPositionEmbeddings}
+		if m.st != nil {
+			opts.MaxLength = m.st.maxSeq // sentence-transformers' max_seq_length wins
+		}
+		tok, err := tokenize.Load(m.dir, opts)
 		if err != nil {
 			m.textErr = fmt.Errorf("%s: tokenizer: %w", m.dir, err)
 			return
 		}
-		out, dim, err := m.textSig.pickOutput("text_embeds", "sentence_embedding", "embeddings")
+		t, err := m.newTextTower(tok)
 		if err != nil {
 			m.textErr = err
 			return
 		}
-		if dim == 0 {
-			dim = int64(m.cfg.ProjectionDim)
-		}
-		t := &textTower{feeds: m.feeds(m.textSig), dim: dim, tok: tok}
 		if m.joint() {
 			px := m.visionSig.input("pixel_values").Shape
 			p, err := m.processor()
@@ -195,7 +202,7 @@ func (m *Model) textTower() (*textTower, error) {
 			h, w, _ := p.OutputSize()
 			t.pixels = []int64{1, nonNeg(px[1], 3), nonNeg(px[2], int64(h)), nonNeg(px[3], int64(w))}
 		}
-		if t.sess, err = m.eng.session(m.textSig.path, t.feeds, out); err != nil {
+		if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output); err != nil {
 			m.textErr = err
 			return
 		}
@@ -203,6 +210,55 @@ func (m *Model) textTower() (*textTower, error) {
 	})
 	return m.text, m.textErr
 }
+
+// newTextTower picks the graph output and, for token states, the pooling.
+func (m *Model) newTextTower(tok *tokenize.Tokenizer) (*textTower, error) {
+	t := &textTower{feeds: m.feeds(m.textSig), tok: tok}
+	if m.family == FamilyCLIP {
+		out, dim, err := m.textSig.pickOutput("text_embeds", "sentence_embedding", "embeddings")
+		if err != nil {
+			return nil, err
+		}
+		if dim == 0 {
+			dim = int64(m.cfg.ProjectionDim)
+		}
+		t.output, t.dim = out, dim
+		return t, nil
+	}
+	// A sentence encoder: a pooled output if the graph has one, else token
+	// states pooled as the repo's Pooling module says.
+	for _, name := range []string{"sentence_embedding", "sentence_embeddings"} {
+		for _, o := range m.textSig.outputs {
+			if o.Name == name && len(o.Shape) == 2 {
+				t.output, t.dim = name, lastDim(o)
+				return t, nil
+			}
+		}
+	}
+	for _, name := range []string{"last_hidden_state", "token_embeddings"} {
+		for _, o := range m.textSig.outputs {
+			if o.Name != name || len(o.Shape) != 3 {
+				continue
+			}
+			switch {
+			case m.st == nil || m.st.pooling == nil:
+				return nil, fmt.Errorf("%s: the graph returns token states (%s) and there is no sentence-transformers Pooling config (modules.json, 1_Pooling/config.json) saying how to pool them", m.dir, name)
+			case m.st.dense != "":
+				return nil, fmt.Errorf("%s: modules.json has a Dense module (%s) that %s does not include; its weights are not in the ONNX graph", m.dir, m.st.dense, filepath.Base(m.textSig.path))
+			}
+			t.output, t.dim, t.pooling = name, lastDim(o), m.st.pooling
+			if t.dim == 0 {
+				t.dim = int64(m.cfg.HiddenSize)
+			}
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no embedding output: want sentence_embedding, or last_hidden_state with a pooling config; the graph has %s", m.dir, m.textSig.describe())
+}
+
+// Normalizes reports whether the model's own pipeline L2-normalises (a
+// sentence-transformers Normalize module), which a remote server applies too.
+func (m *Model) Normalizes() bool { return m.st != nil && m.st.normalize }
 
 func nonNeg(v, def int64) int64 {
 	if v > 0 {

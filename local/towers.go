@@ -113,6 +113,10 @@ type textTower struct {
 	dim    int64
 	tok    *tokenize.Tokenizer
 	pixels []int64 // joint models: the shape of the blank image to feed
+	// pooling is set for graphs that return token states [rows][cols][dim]
+	// (sentence encoders without pooling in the graph).
+	pooling []string
+	output  string
 }
 
 func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, error) {
@@ -140,7 +144,22 @@ func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, err
 			inputs[i] = ort.Tensor{Shape: t.pixels, Float32: make([]float32, n)}
 		}
 	}
-	return runRows(ctx, t.sess, inputs, b.Rows, t.dim)
+	if t.pooling == nil {
+		return runRows(ctx, t.sess, inputs, b.Rows, t.dim)
+	}
+	var shapes [][]int64
+	if t.dim > 0 {
+		shapes = [][]int64{{int64(b.Rows), int64(b.Cols), t.dim}}
+	}
+	out, err := t.sess.Run(ctx, inputs, shapes)
+	if err != nil {
+		return nil, err
+	}
+	o := out[0]
+	if len(o.Shape) != 3 || o.Shape[0] != int64(b.Rows) || o.Shape[1] != int64(b.Cols) {
+		return nil, fmt.Errorf("%s: token states have shape %v, want [%d, %d, hidden]", t.sess.Path(), o.Shape, b.Rows, b.Cols)
+	}
+	return pool(o.Float32, b.AttentionMask, b.Rows, b.Cols, int(o.Shape[2]), t.pooling)
 }
 
 // visionTower runs a CLIP vision tower, or the image half of a joint export

@@ -26,10 +26,12 @@ import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
+import bert  # noqa: E402
 import clip  # noqa: E402
 import onnxvariants  # noqa: E402
 import pilref  # noqa: E402
 import preprocess  # noqa: E402
+import tokgold  # noqa: E402
 import toybpe  # noqa: E402
 
 OPSET = 14
@@ -269,6 +271,79 @@ def tiny_clip_joint(out, golden_path, images_dir, image_names, vocab, merges):
     write_json(golden_path, golden)
 
 
+ST_TEXTS = [
+    "This is an example sentence",
+    "Each sentence is converted",
+    "Café résumé: naïve façade!",
+    "中文 mixed with English, and numbers 12345.",
+    "",
+    "a photo of a cat " * 30,  # longer than max_seq_length: truncated
+]
+
+
+def tiny_st(out, golden_path):
+    """A sentence-transformers repo: onnx/model.onnx (BERT, last_hidden_state),
+    modules.json with Transformer, Pooling (mean) and Normalize, and a
+    sentence_bert_config.json whose max_seq_length (64) overrides the
+    tokenizer's truncation (128)."""
+    torch.manual_seed(0)
+    vocab = bert.build_vocab(CORPUS.splitlines() + ST_TEXTS, 600)
+    cfg = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": len(vocab), "hidden_size": 48,
+           "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 96, "hidden_act": "gelu",
+           "max_position_embeddings": 128, "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0}
+    model = bert.Bert(cfg).eval()
+    bert.init(model, seed=6)
+    max_seq = 64
+
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    os.makedirs(os.path.join(out, "1_Pooling"), exist_ok=True)
+    os.makedirs(os.path.join(out, "2_Normalize"), exist_ok=True)
+    write_json(os.path.join(out, "config.json"), cfg)
+    write_json(os.path.join(out, "modules.json"), [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}])
+    write_json(os.path.join(out, "sentence_bert_config.json"), {"max_seq_length": max_seq, "do_lower_case": False})
+    write_json(os.path.join(out, "1_Pooling", "config.json"), {
+        "word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": False, "include_prompt": True})
+    write_json(os.path.join(out, "tokenizer.json"), bert.tokenizer_json(vocab, 128))
+    write_json(os.path.join(out, "tokenizer_config.json"), {
+        "tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512, "cls_token": "[CLS]",
+        "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]",
+        "tokenize_chinese_chars": True, "strip_accents": None})
+    write_json(os.path.join(out, "special_tokens_map.json"), {
+        "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]"})
+    with open(os.path.join(out, "vocab.txt"), "w") as f:
+        f.write("\n".join(sorted(vocab, key=vocab.get)) + "\n")
+
+    ids = torch.tensor([[vocab["[CLS]"], 7, vocab["[SEP]"]]])
+    export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), os.path.join(out, "onnx", "model.onnx"),
+           ["input_ids", "attention_mask", "token_type_ids"], ["last_hidden_state"],
+           {"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "sequence_length"},
+            "token_type_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}})
+
+    all_ids = [bert.encode(t, vocab, max_seq) for t in ST_TEXTS]
+    n = max(len(x) for x in all_ids)
+    ids = torch.zeros((len(all_ids), n), dtype=torch.int64)
+    mask = torch.zeros_like(ids)
+    for i, x in enumerate(all_ids):
+        ids[i, :len(x)] = torch.tensor(x)
+        mask[i, :len(x)] = 1
+    golden = {"model": "tiny-st", "texts": []}
+    with torch.no_grad():
+        hidden = model(ids, mask, torch.zeros_like(ids))
+        pooled = {m: bert.pool(hidden, mask, m) for m in ("mean", "cls", "max")}
+        normalized = torch.nn.functional.normalize(pooled["mean"], dim=-1)
+    for i, t in enumerate(ST_TEXTS):
+        golden["texts"].append({"text": t, "input_ids": all_ids[i], "embedding": normalized[i].tolist(),
+                                "mean": pooled["mean"][i].tolist(), "cls": pooled["cls"][i].tolist(),
+                                "max": pooled["max"][i].tolist()})
+    write_json(golden_path, golden)
+
+
 def bench_model(out):
     """Full-size ViT-B/32 vision tower (88M parameters, random weights)."""
     torch.manual_seed(0)
@@ -304,14 +379,17 @@ def main():
     models = os.path.join(td, "models")
     golden = os.path.join(td, "golden")
     prep = os.path.join(td, "preprocess")
-    for d in (images, models, golden, prep):
+    toks = os.path.join(td, "tokenizers")
+    for d in (images, models, golden, prep, toks):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
     preprocess.build(prep)
+    tokgold.build(toks, CORPUS.splitlines())
     names = sample_images(images)
     vocab, merges = toybpe.train(CORPUS.splitlines() + TEXTS, 400)
     tiny_clip(os.path.join(models, "tiny-clip"), os.path.join(golden, "tiny-clip.json"), images, names, vocab, merges)
     tiny_clip_joint(os.path.join(models, "tiny-clip-joint"), os.path.join(golden, "tiny-clip-joint.json"), images, names, vocab, merges)
+    tiny_st(os.path.join(models, "tiny-st"), os.path.join(golden, "tiny-st.json"))
 
 
 if __name__ == "__main__":

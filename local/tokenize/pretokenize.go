@@ -200,7 +200,8 @@ type metaspace struct {
 
 func (m metaspace) split(p piece) ([]piece, error) {
 	s := strings.ReplaceAll(p.text, " ", m.replacement)
-	if !strings.HasPrefix(s, m.replacement) && (m.prepend == "always" || m.prepend == "first" && p.first) {
+	// tokenizers' NormalizedString.prepend is a no-op on an empty string.
+	if s != "" && !strings.HasPrefix(s, m.replacement) && (m.prepend == "always" || m.prepend == "first" && p.first) {
 		s = m.replacement + s
 	}
 	q := piece{text: s, first: p.first}

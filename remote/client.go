@@ -1,0 +1,334 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero Client.
+const (
+	DefaultRouterURL = "https://router.huggingface.co"
+	DefaultHubURL    = "https://huggingface.co"
+)
+
+// Client talks to the Hugging Face router's hf-inference provider and to the
+// Hub API. The zero value is usable (default URLs, token from the
+// environment, http.DefaultClient); Clients are safe for concurrent use and
+// should be reused.
+type Client struct {
+	RouterURL string // default DefaultRouterURL
+	HubURL    string // default DefaultHubURL
+	// Token is the Hugging Face access token; "" means [TokenFromEnv].
+	Token      string
+	HTTPClient *http.Client
+	UserAgent  string
+	Retry      RetryPolicy
+	// MaxBatch caps inputs per request (default 32); longer lists are split
+	// and reassembled in order.
+	MaxBatch int
+	// WaitForModel sends X-Wait-For-Model: true, asking the router to hold
+	// the request while a cold model loads rather than answer 503.
+	WaitForModel bool
+	// Logf receives retry notes; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// RetryPolicy bounds retries of loading (503), rate-limited (429), server
+// (5xx) and transport failures. Every wait also stays inside the caller's
+// context deadline. Zero fields take the defaults.
+type RetryPolicy struct {
+	MaxAttempts int           // default 4
+	BaseDelay   time.Duration // first backoff, doubled each time, jittered (default 500ms)
+	MaxDelay    time.Duration // backoff cap (default 8s)
+	// MaxWait is the longest single wait a server may ask for with
+	// estimated_time or Retry-After (default 30s); longer asks end the retries.
+	MaxWait time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 4
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 500 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 8 * time.Second
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = 30 * time.Second
+	}
+	return p
+}
+
+// TokenFromEnv returns $HF_TOKEN (or the older $HUGGING_FACE_HUB_TOKEN), else
+// the token huggingface_hub stored in tokenPath.
+func TokenFromEnv(tokenPath string) string {
+	for _, k := range []string{"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"} {
+		if v := strings.TrimSpace(os.Getenv(k)); v != "" {
+			return v
+		}
+	}
+	if tokenPath != "" {
+		if b, err := os.ReadFile(tokenPath); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return ""
+}
+
+func (c *Client) router() string { return strings.TrimRight(or(c.RouterURL, DefaultRouterURL), "/") }
+func (c *Client) hub() string    { return strings.TrimRight(or(c.HubURL, DefaultHubURL), "/") }
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
+
+// HasToken reports whether a token is configured.
+func (c *Client) HasToken() bool { return c.Token != "" }
+
+// redact removes the token from anything that may reach an error or a log.
+func (c *Client) redact(s string) string {
+	if c.Token == "" || len(c.Token) < 4 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.Token, "[token redacted]")
+}
+
+// modelPath escapes each segment of an "org/name" id.
+func modelPath(model string) string {
+	parts := strings.Split(model, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// FeatureExtractionURL is the route that serves embeddings.
+func (c *Client) FeatureExtractionURL(model string) string {
+	return c.router() + "/hf-inference/models/" + modelPath(model) + "/pipeline/feature-extraction"
+}
+
+// maxResponse bounds a 200 body (token-level outputs can be large).
+const maxResponse = 256 << 20
+
+// attempt sends one request and returns its 200 body, or an *HTTPError or
+// *TransportError.
+func (c *Client) attempt(ctx context.Context, model, method, u string, body []byte, accept string) ([]byte, http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", or(c.UserAgent, "hybridembed"))
+	if c.WaitForModel && method == http.MethodPost {
+		req.Header.Set("X-Wait-For-Model", "true")
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, &TransportError{Model: model, URL: u, Err: errors.New(c.redact(err.Error()))}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, nil, newHTTPError(model, u, resp, b, c.redact)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, &TransportError{Model: model, URL: u, Err: fmt.Errorf("reading body: %s", c.redact(err.Error()))}
+	}
+	if len(b) > maxResponse {
+		return nil, nil, &TransportError{Model: model, URL: u, Err: fmt.Errorf("%w: body over %d bytes", ErrMalformed, maxResponse)}
+	}
+	if accept == "application/json" {
+		if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+			return nil, nil, &TransportError{Model: model, URL: u, Err: fmt.Errorf("%w: 200 with Content-Type %q, not JSON: %s", ErrMalformed, ct, c.redact(firstLine(b)))}
+		}
+	}
+	return b, resp.Header, nil
+}
+
+// do runs attempt with the retry policy: loading models are waited for as
+// long as they say (capped), 429s as long as Retry-After says, 5xx and
+// transport failures with jittered exponential backoff; never past ctx's
+// deadline.
+func (c *Client) do(ctx context.Context, model, method, u string, body []byte, accept string) ([]byte, http.Header, error) {
+	p := c.Retry.withDefaults()
+	for n := 1; ; n++ {
+		b, h, err := c.attempt(ctx, model, method, u, body, accept)
+		if err == nil || !IsRetryable(err) || ctx.Err() != nil {
+			return b, h, err
+		}
+		if n >= p.MaxAttempts {
+			return nil, nil, fmt.Errorf("giving up after %d attempts: %w", n, err)
+		}
+		wait := backoff(p, n)
+		var he *HTTPError
+		if errors.As(err, &he) {
+			switch {
+			case he.EstimatedTime > 0:
+				wait = max(he.EstimatedTime, time.Second)
+			case he.RetryAfter > 0:
+				wait = he.RetryAfter
+			}
+		}
+		if wait > p.MaxWait {
+			return nil, nil, fmt.Errorf("not retrying: the server asks to wait %s, more than %s: %w", wait.Round(time.Second), p.MaxWait, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, nil, fmt.Errorf("not retrying: the next attempt (in %s) would pass the deadline: %w", wait.Round(time.Millisecond), err)
+		}
+		c.logf("%s: attempt %d failed (%v); retrying in %s", model, n, err, wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is "full jitter" exponential backoff for attempt n (1-based).
+func backoff(p RetryPolicy, n int) time.Duration {
+	d := p.BaseDelay << min(n-1, 16)
+	if d > p.MaxDelay || d <= 0 {
+		d = p.MaxDelay
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// Params are the feature-extraction parameters (text-embeddings-inference's
+// set); nil fields are left to the server.
+type Params struct {
+	Normalize           *bool  `json:"normalize,omitempty"`
+	Truncate            *bool  `json:"truncate,omitempty"`
+	PromptName          string `json:"prompt_name,omitempty"`
+	TruncationDirection string `json:"truncation_direction,omitempty"` // "Left" or "Right"
+}
+
+// Pooling says how to pool token-level outputs ("mean", "cls", "max"); ""
+// refuses them.
+type Pooling string
+
+// FeatureExtraction returns one vector per input, in order. Inputs are sent
+// in requests of at most MaxBatch texts (halved again on 413). Token-level
+// answers are pooled as pool says, or refused when pool is "".
+func (c *Client) FeatureExtraction(ctx context.Context, model string, inputs []string, params Params, pool Pooling) ([][]float32, error) {
+	if len(inputs) == 0 {
+		return nil, nil
+	}
+	batch := c.MaxBatch
+	if batch <= 0 {
+		batch = 32
+	}
+	out := make([][]float32, 0, len(inputs))
+	for start := 0; start < len(inputs); start += batch {
+		vecs, err := c.extract(ctx, model, inputs[start:min(start+batch, len(inputs))], params, pool)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vecs...)
+	}
+	if err := sameWidth(out); err != nil {
+		return nil, &TransportError{Model: model, URL: c.FeatureExtractionURL(model), Err: err}
+	}
+	return out, nil
+}
+
+func (c *Client) extract(ctx context.Context, model string, inputs []string, params Params, pool Pooling) ([][]float32, error) {
+	req := struct {
+		Inputs     []string `json:"inputs"`
+		Parameters *Params  `json:"parameters,omitempty"`
+	}{Inputs: inputs}
+	if params != (Params{}) {
+		req.Parameters = &params
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	u := c.FeatureExtractionURL(model)
+	resp, _, err := c.do(ctx, model, http.MethodPost, u, body, "application/json")
+	if errors.Is(err, ErrTooLarge) && len(inputs) > 1 {
+		half := len(inputs) / 2
+		a, err := c.extract(ctx, model, inputs[:half], params, pool)
+		if err != nil {
+			return nil, err
+		}
+		b, err := c.extract(ctx, model, inputs[half:], params, pool)
+		if err != nil {
+			return nil, err
+		}
+		return append(a, b...), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := parseVectors(resp, len(inputs), pool)
+	if err != nil {
+		return nil, &TransportError{Model: model, URL: u, Err: err}
+	}
+	return vecs, nil
+}
+
+func sameWidth(vecs [][]float32) error {
+	for i, v := range vecs {
+		if len(v) == 0 {
+			return fmt.Errorf("%w: vector %d is empty", ErrMalformed, i)
+		}
+		if len(v) != len(vecs[0]) {
+			return fmt.Errorf("%w: vector %d has %d dimensions, vector 0 has %d", ErrMalformed, i, len(v), len(vecs[0]))
+		}
+	}
+	return nil
+}
+
+// hubGet fetches a Hub API path as JSON.
+func (c *Client) hubGet(ctx context.Context, model, path string) ([]byte, error) {
+	b, _, err := c.do(ctx, model, http.MethodGet, c.hub()+path, nil, "application/json")
+	return b, err
+}

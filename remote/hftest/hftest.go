@@ -1,0 +1,394 @@
+// Package hftest is an in-process emulator of the Hugging Face router
+// (hf-inference feature extraction) and Hub API over real HTTP, with fault
+// injection, for tests. Served models compute their vectors with a real
+// model run by hybridembed's local engine, so remote and local answers can
+// be compared; faults reproduce what the real services do wrong, from the
+// plain-text 404 to a connection cut mid-body.
+package hftest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// EmbedFunc computes one vector per text for a served model.
+type EmbedFunc func(ctx context.Context, texts []string) ([][]float32, error)
+
+// Fault is a failure to inject.
+type Fault struct {
+	Kind Kind
+	// EstimatedTime (Loading) and RetryAfter (RateLimited, Loading) are
+	// what the server announces.
+	EstimatedTime time.Duration
+	RetryAfter    time.Duration
+	// Delay is how long a Slow answer stalls before it starts.
+	Delay time.Duration
+}
+
+// Kind is what goes wrong.
+type Kind int
+
+const (
+	PlainNotFound   Kind = iota // 404 "Not Found", text/plain (the router's no-route answer)
+	JSONNotFound                // 404 {"error": "Model ... does not exist"}
+	Unauthorized                // 401 {"error": "Invalid credentials in Authorization header"}
+	Forbidden                   // 403 {"error": "...gated..."}
+	PaymentRequired             // 402
+	BadRequest                  // 422 {"error": ["..."]} (a list, as some deployments send)
+	Loading                     // 503 {"error": "Model X is currently loading", "estimated_time": N}
+	RateLimited                 // 429 with Retry-After
+	TooLarge                    // 413
+	ServerError                 // 500 {"error": "..."}
+	BadGateway                  // 502 with an HTML page
+	GatewayTimeout              // 504 text/plain
+	Slow                        // a correct answer after Delay
+	ResetMidBody                // 200, half a body, then the connection is cut
+	MalformedJSON               // 200 application/json that is not JSON
+	WrongDims                   // 200 with vectors of differing widths
+	WrongCount                  // 200 with one vector too few
+	HTMLBody                    // 200 text/html (a captive portal)
+	TokenLevel                  // 200 with token states [n][tokens][dim] instead of vectors
+)
+
+// Request is one request the server saw.
+type Request struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+type servedModel struct {
+	embed     EmbedFunc
+	normalize bool // the model's own pipeline L2-normalises
+}
+
+// Server is the emulator. Its zero value is not usable; call [New].
+type Server struct {
+	URL string // base URL: serves both the router and the Hub API
+
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	token    string // required bearer token; "" accepts any, including none
+	served   map[string]servedModel
+	mappings map[string]map[string]any // model -> inferenceProviderMapping (object form)
+	listForm bool
+	faults   map[string][]Fault // model ("" for any) -> queued faults
+	requests []Request
+	repos    map[string]*repo // Hub file hosting (files.go)
+}
+
+// New starts an emulator, closed when the test ends.
+func New(tb testing.TB) *Server {
+	s := &Server{served: map[string]servedModel{}, mappings: map[string]map[string]any{},
+		faults: map[string][]Fault{}, repos: map[string]*repo{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
+	s.URL = s.srv.URL
+	tb.Cleanup(s.srv.Close)
+	return s
+}
+
+// RequireToken makes the server answer 401 to requests without this bearer
+// token.
+func (s *Server) RequireToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// Serve makes model served: the Hub maps it to hf-inference (live) and the
+// router answers feature extraction with embed. normalize says whether the
+// model's pipeline normalises (as sentence-transformers models with a
+// Normalize module do).
+func (s *Server) Serve(model string, embed EmbedFunc, normalize bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.served[model] = servedModel{embed, normalize}
+	s.mappings[model] = map[string]any{"hf-inference": map[string]any{"status": "live", "providerId": model, "task": "feature-extraction"}}
+}
+
+// Map sets the Hub's provider mapping for model without serving it on the
+// router (e.g. {} for CLIP, or a "staging" entry).
+func (s *Server) Map(model string, mapping map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mappings[model] = mapping
+}
+
+// MappingAsList makes the Hub answer the mapping in the listing endpoint's
+// list form ([{"provider": ..., ...}]).
+func (s *Server) MappingAsList(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listForm = on
+}
+
+// Inject queues faults for the next requests about model ("" for any
+// model); each fault answers one request, in order.
+func (s *Server) Inject(model string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[model] = append(s.faults[model], faults...)
+}
+
+// Requests returns what the server saw, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Count is how many requests the server has seen whose path starts with
+// prefix ("" for all).
+func (s *Server) Count(prefix string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if strings.HasPrefix(r.Path, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) nextFault(model string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, key := range []string{model, ""} {
+		if q := s.faults[key]; len(q) > 0 {
+			s.faults[key] = q[1:]
+			return q[0], true
+		}
+	}
+	return Fault{}, false
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	token := s.token
+	s.mu.Unlock()
+
+	if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "Invalid credentials in Authorization header"})
+		return
+	}
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(path, "/hf-inference/models/") && strings.HasSuffix(path, "/pipeline/feature-extraction"):
+		model := strings.TrimSuffix(strings.TrimPrefix(path, "/hf-inference/models/"), "/pipeline/feature-extraction")
+		s.featureExtraction(w, r, model, body)
+	case strings.HasPrefix(path, "/api/models/"):
+		s.hubAPI(w, r, strings.TrimPrefix(path, "/api/models/"))
+	default:
+		if s.serveFile(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "Not Found")
+	}
+}
+
+func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model string, body []byte) {
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "POST only"})
+		return
+	}
+	f, faulty := s.nextFault(model)
+	if faulty && s.writeFault(w, f, model) {
+		return
+	}
+	s.mu.Lock()
+	m, ok := s.served[model]
+	s.mu.Unlock()
+	if !ok {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "Not Found")
+		return
+	}
+	var req struct {
+		Inputs     json.RawMessage `json:"inputs"`
+		Parameters struct {
+			Normalize *bool `json:"normalize"`
+		} `json:"parameters"`
+		Options map[string]any `json:"options"` // older clients; accepted and ignored
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Failed to deserialize the JSON body: " + err.Error()})
+		return
+	}
+	var texts []string
+	single := false
+	if err := json.Unmarshal(req.Inputs, &texts); err != nil {
+		var one string
+		if err := json.Unmarshal(req.Inputs, &one); err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": []string{"inputs must be a string or a list of strings"}})
+			return
+		}
+		texts, single = []string{one}, true
+	}
+	vecs, err := m.embed(r.Context(), texts)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	if m.normalize || (req.Parameters.Normalize != nil && *req.Parameters.Normalize) {
+		for _, v := range vecs {
+			l2(v)
+		}
+	}
+	if faulty {
+		switch f.Kind {
+		case WrongDims:
+			vecs[len(vecs)-1] = vecs[len(vecs)-1][:len(vecs[len(vecs)-1])-1]
+			if len(vecs) == 1 {
+				vecs = append(vecs, vecs[0][:1])
+			}
+		case WrongCount:
+			vecs = vecs[:len(vecs)-1]
+		case TokenLevel:
+			states := make([][][]float32, len(vecs))
+			for i, v := range vecs {
+				states[i] = [][]float32{v, v, v} // mean-pools back to v
+			}
+			writeJSON(w, http.StatusOK, states)
+			return
+		}
+	}
+	if single && len(vecs) == 1 {
+		writeJSON(w, http.StatusOK, vecs[0])
+		return
+	}
+	writeJSON(w, http.StatusOK, vecs)
+}
+
+// writeFault answers with the fault, or returns false for faults that
+// corrupt a correct answer (the caller computes it).
+func (s *Server) writeFault(w http.ResponseWriter, f Fault, model string) bool {
+	w.Header().Set("X-Request-Id", fmt.Sprintf("hftest-%d", time.Now().UnixNano()))
+	switch f.Kind {
+	case PlainNotFound:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, "Not Found")
+	case JSONNotFound:
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("Model %s does not exist", model)})
+	case Unauthorized:
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "Invalid credentials in Authorization header"})
+	case Forbidden:
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": "Access to model " + model + " is restricted; you must have access to it"})
+	case PaymentRequired:
+		writeJSON(w, http.StatusPaymentRequired, map[string]any{"error": "You have exceeded your monthly included credits for Inference Providers."})
+	case BadRequest:
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": []string{"Input validation error: `inputs` must have less than 512 tokens"}})
+	case Loading:
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int(f.RetryAfter.Seconds())))
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "Model " + model + " is currently loading", "estimated_time": f.EstimatedTime.Seconds()})
+	case RateLimited:
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(f.RetryAfter.Seconds()))))
+		}
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit reached. You reached free usage limit (reset hourly)."})
+	case TooLarge:
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "Payload too large"})
+	case ServerError:
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "Internal Server Error"})
+	case BadGateway:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center></body>\r\n</html>")
+	case GatewayTimeout:
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		fmt.Fprint(w, "upstream request timeout")
+	case Slow:
+		time.Sleep(f.Delay)
+		return false
+	case ResetMidBody:
+		w.Header().Set("Content-Type", "application/json")
+		cutAfter(w, []byte("[[0.1, 0.2, 0.3, 0.4]]"+strings.Repeat(" ", 4096)), 15)
+	case MalformedJSON:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, `[[0.1, 0.2,, "oops"`)
+	case HTMLBody:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, "<html><title>Sign in to the network</title></html>")
+	default: // WrongDims, WrongCount, TokenLevel: corrupt a real answer
+		return false
+	}
+	return true
+}
+
+func (s *Server) hubAPI(w http.ResponseWriter, r *http.Request, rest string) {
+	if s.serveRepoAPI(w, r, rest) {
+		return
+	}
+	model := rest
+	if f, ok := s.nextFault(model); ok && s.writeFault(w, f, model) {
+		return
+	}
+	s.mu.Lock()
+	mapping, ok := s.mappings[model]
+	listForm := s.listForm
+	_, hosted := s.repos[model]
+	s.mu.Unlock()
+	if !ok && !hosted {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Repository not found"})
+		return
+	}
+	if mapping == nil {
+		mapping = map[string]any{}
+	}
+	out := map[string]any{"_id": "hftest", "id": model}
+	var m any = mapping
+	if listForm {
+		var list []map[string]any
+		for name, v := range mapping {
+			entry := map[string]any{"provider": name}
+			for k, x := range v.(map[string]any) {
+				entry[k] = x
+			}
+			list = append(list, entry)
+		}
+		m = list
+	}
+	if strings.Contains(r.URL.RawQuery, "inferenceProviderMapping") {
+		out["inferenceProviderMapping"] = m
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func l2(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(s)
+	for i := range v {
+		v[i] = float32(float64(v[i]) * inv)
+	}
+}

@@ -1,0 +1,149 @@
+package remote
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// parseVectors reads a feature-extraction answer for n inputs. Sentence
+// models answer one vector per input ([n][dim]; one input may come back as a
+// bare [dim]); plain transformers answer token states ([n][tokens][dim]),
+// which are pooled as pool says or refused.
+func parseVectors(body []byte, n int, pool Pooling) ([][]float32, error) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	depth, err := nesting(v)
+	if err != nil {
+		return nil, err
+	}
+	switch depth {
+	case 1: // a bare vector, for a single input
+		if n != 1 {
+			return nil, fmt.Errorf("%w: one vector for %d inputs", ErrMalformed, n)
+		}
+		vec, err := floats(v)
+		return [][]float32{vec}, err
+	case 2:
+		rows := v.([]any)
+		if len(rows) == n {
+			return matrix(rows)
+		}
+		if n == 1 { // token states of the single input, unwrapped
+			tokens, err := matrix(rows)
+			if err != nil {
+				return nil, err
+			}
+			vec, err := pooled(tokens, pool)
+			return [][]float32{vec}, err
+		}
+		return nil, fmt.Errorf("%w: %d vectors for %d inputs", ErrMalformed, len(rows), n)
+	case 3, 4:
+		rows := v.([]any)
+		if len(rows) != n {
+			return nil, fmt.Errorf("%w: %d results for %d inputs", ErrMalformed, len(rows), n)
+		}
+		out := make([][]float32, n)
+		for i, r := range rows {
+			if depth == 4 { // [n][1][tokens][dim]
+				inner, ok := r.([]any)
+				if !ok || len(inner) != 1 {
+					return nil, fmt.Errorf("%w: result %d is not [1][tokens][dim]", ErrMalformed, i)
+				}
+				r = inner[0]
+			}
+			tokens, err := matrix(r.([]any))
+			if err != nil {
+				return nil, err
+			}
+			if out[i], err = pooled(tokens, pool); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: arrays nested %d deep", ErrMalformed, depth)
+}
+
+// nesting is the array depth down the first elements, checked to be numbers
+// at the bottom.
+func nesting(v any) (int, error) {
+	d := 0
+	for {
+		switch x := v.(type) {
+		case []any:
+			if len(x) == 0 {
+				return 0, fmt.Errorf("%w: empty array", ErrMalformed)
+			}
+			d++
+			v = x[0]
+		case float64:
+			return d, nil
+		default:
+			return 0, fmt.Errorf("%w: expected arrays of numbers, found %T", ErrMalformed, v)
+		}
+	}
+}
+
+func floats(v any) ([]float32, error) {
+	xs, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: expected an array of numbers", ErrMalformed)
+	}
+	out := make([]float32, len(xs))
+	for i, x := range xs {
+		f, ok := x.(float64)
+		if !ok || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > math.MaxFloat32 {
+			return nil, fmt.Errorf("%w: element %d is %v, not a finite number", ErrMalformed, i, x)
+		}
+		out[i] = float32(f)
+	}
+	return out, nil
+}
+
+func matrix(rows []any) ([][]float32, error) {
+	out := make([][]float32, len(rows))
+	for i, r := range rows {
+		var err error
+		if out[i], err = floats(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, sameWidth(out)
+}
+
+// pooled reduces token states to one vector.
+func pooled(tokens [][]float32, pool Pooling) ([]float32, error) {
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("%w: no token states", ErrMalformed)
+	}
+	dim := len(tokens[0])
+	out := make([]float32, dim)
+	switch pool {
+	case "mean":
+		for _, t := range tokens {
+			for j, x := range t {
+				out[j] += x
+			}
+		}
+		for j := range out {
+			out[j] /= float32(len(tokens))
+		}
+	case "cls":
+		copy(out, tokens[0])
+	case "max":
+		copy(out, tokens[0])
+		for _, t := range tokens[1:] {
+			for j, x := range t {
+				out[j] = max(out[j], x)
+			}
+		}
+	case "":
+		return nil, fmt.Errorf("the router returned token-level states ([tokens][dim]), not sentence vectors, and no pooling is configured for this model")
+	default:
+		return nil, fmt.Errorf("unknown pooling %q", pool)
+	}
+	return out, nil
+}
