@@ -2,19 +2,25 @@ package hybridembed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/remote"
 )
 
 // Backend says what computed a vector.
@@ -55,6 +61,17 @@ type config struct {
 	logger       *slog.Logger
 	offline      bool
 	offlineIsSet bool
+
+	policy       Policy
+	routerURL    string
+	hubURL       string
+	token        string
+	tokenSet     bool
+	httpClient   *http.Client
+	retry        remote.RetryPolicy
+	mappingTTL   time.Duration
+	notServedTTL time.Duration
+	waitForModel bool
 }
 
 // Option configures an [Embedder].
@@ -134,13 +151,63 @@ func WithOffline(on bool) Option {
 	return func(c *config) error { c.offline, c.offlineIsSet = on, true; return nil }
 }
 
+// WithPolicy overrides routing: "auto" (the default), "remote" or "local".
+func WithPolicy(p Policy) Option {
+	return func(c *config) error {
+		var err error
+		c.policy, err = ParsePolicy(string(p))
+		return err
+	}
+}
+
+// WithRouterURL sets the router (default $HYBRIDEMBED_ROUTER_URL, else
+// https://router.huggingface.co).
+func WithRouterURL(u string) Option {
+	return func(c *config) error { c.routerURL = u; return nil }
+}
+
+// WithHubURL sets the Hub (default $HF_ENDPOINT, else https://huggingface.co).
+func WithHubURL(u string) Option {
+	return func(c *config) error { c.hubURL = u; return nil }
+}
+
+// WithToken sets the Hugging Face access token (default $HF_TOKEN, else
+// the token file in $HF_HOME). An empty token means none.
+func WithToken(token string) Option {
+	return func(c *config) error { c.token, c.tokenSet = token, true; return nil }
+}
+
+// WithHTTPClient sets the HTTP client for the router and the Hub.
+func WithHTTPClient(h *http.Client) Option {
+	return func(c *config) error { c.httpClient = h; return nil }
+}
+
+// WithRetryPolicy bounds the router's retries (see [remote.RetryPolicy]).
+func WithRetryPolicy(p remote.RetryPolicy) Option {
+	return func(c *config) error { c.retry = p; return nil }
+}
+
+// WithRoutingCache sets how long Hub provider mappings (default 6h) and
+// router 404s (default 6h) are remembered on disk.
+func WithRoutingCache(mappings, notServed time.Duration) Option {
+	return func(c *config) error { c.mappingTTL, c.notServedTTL = mappings, notServed; return nil }
+}
+
+// WithWaitForModel asks the router to hold requests while a cold model
+// loads (X-Wait-For-Model) instead of answering 503.
+func WithWaitForModel(on bool) Option {
+	return func(c *config) error { c.waitForModel = on; return nil }
+}
+
 // Embedder turns text and images into vectors. Create one with [New] and
 // reuse it: it keeps models loaded. It is safe for concurrent use by
 // multiple goroutines. Close releases its models.
 type Embedder struct {
-	cfg   config
-	eng   *local.Engine
-	cache models.Cache
+	cfg      config
+	eng      *local.Engine
+	cache    models.Cache
+	client   *remote.Client
+	resolver *Resolver
 
 	mu     sync.RWMutex // held shared by calls, exclusively by Close
 	closed bool
@@ -148,7 +215,8 @@ type Embedder struct {
 
 // New returns an Embedder. Nothing is loaded until the first call needs it.
 func New(opts ...Option) (*Embedder, error) {
-	c := config{normalize: true, maxPixels: imageprep.DefaultMaxPixels, device: ort.DeviceAuto}
+	c := config{normalize: true, maxPixels: imageprep.DefaultMaxPixels, device: ort.DeviceAuto, policy: PolicyAuto,
+		mappingTTL: 6 * time.Hour, notServedTTL: 6 * time.Hour}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
 			return nil, err
@@ -167,7 +235,47 @@ func New(opts ...Option) (*Embedder, error) {
 		Limits: imageprep.Limits{MaxPixels: c.maxPixels},
 		Logf:   func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
 	})
-	return &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}}, nil
+	if !c.tokenSet {
+		c.token = remote.TokenFromEnv(models.TokenPath())
+	}
+	client := &remote.Client{
+		RouterURL: firstNonEmpty(c.routerURL, os.Getenv("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),
+		HubURL:    firstNonEmpty(c.hubURL, os.Getenv("HF_ENDPOINT"), remote.DefaultHubURL),
+		Token:     c.token, HTTPClient: c.httpClient, Retry: c.retry, WaitForModel: c.waitForModel,
+		UserAgent: "hybridembed/" + Version,
+		Logf:      func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+	}
+	e := &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}, client: client}
+	e.resolver = &Resolver{e: e, state: loadState(filepath.Join(models.HomeDir(), "router", "state.json")),
+		mappingTTL: c.mappingTTL, notServedFor: c.notServedTTL}
+	return e, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// hubClient is the client for the routing lookups: routing must not stall
+// on an unreachable Hub, so it retries once, briefly.
+func (e *Embedder) hubClient() *remote.Client {
+	c := *e.client
+	c.Retry = remote.RetryPolicy{MaxAttempts: 2, BaseDelay: e.client.Retry.BaseDelay, MaxDelay: time.Second, MaxWait: 5 * time.Second}
+	return &c
+}
+
+// Resolve reports where model's inputs of modality would go, and why.
+func (e *Embedder) Resolve(ctx context.Context, model string, modality Modality) (Decision, error) {
+	release, err := e.acquire()
+	if err != nil {
+		return Decision{}, err
+	}
+	defer release()
+	return e.resolver.Route(ctx, model, modality)
 }
 
 func envTrue(name string) bool {
@@ -202,6 +310,7 @@ func (e *Embedder) acquire() (release func(), err error) {
 type location struct {
 	dir      string
 	revision string
+	repo     string
 	variant  string // the file suffix to load
 }
 
@@ -228,7 +337,7 @@ func (e *Embedder) locate(model string) (location, error) {
 	if err != nil {
 		return location{}, err
 	}
-	return location{dir: loc.Dir, revision: loc.Commit, variant: variant}, nil
+	return location{dir: loc.Dir, revision: loc.Commit, repo: loc.Repo, variant: variant}, nil
 }
 
 // fileVariant turns a variant name into the file suffix to load: known
@@ -256,11 +365,16 @@ func fileVariant(loc models.Location, variant string) (string, error) {
 // NotCachedError says a model is not on this machine and how to get it.
 type NotCachedError struct {
 	Model string
+	Why   string // why the network could not help, when it was considered
 	Err   error
 }
 
 func (e *NotCachedError) Error() string {
-	return fmt.Sprintf("model %s is not cached on this machine (%v); fetch it with `hybridembed models pull %s`", e.Model, e.Err, strings.SplitN(e.Model, "@", 2)[0])
+	why := ""
+	if e.Why != "" {
+		why = "; remote: " + e.Why
+	}
+	return fmt.Sprintf("model %s is not cached on this machine%s; fetch it with `hybridembed models pull %s` (%v)", e.Model, why, modelID(e.Model), e.Err)
 }
 
 func (e *NotCachedError) Unwrap() error { return e.Err }
@@ -277,7 +391,9 @@ func (e *Embedder) loadLocal(model string) (*local.Model, location, error) {
 	return m, loc, nil
 }
 
-// EmbedTexts embeds texts with model. Results are in input order. A text
+// EmbedTexts embeds texts with model, through the router or the local
+// engine as the [Resolver] decides (falling back to the local model when the
+// router fails and the model is cached). Results are in input order. A text
 // that cannot be embedded (invalid UTF-8) fails alone: its Embedding has no
 // Vector and the returned *PartialError names it; the others are valid.
 func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string) ([]Embedding, error) {
@@ -286,31 +402,122 @@ func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string)
 		return nil, err
 	}
 	defer release()
-	m, loc, err := e.loadLocal(model)
-	if err != nil {
-		return nil, err
-	}
-	if !m.HasText() {
-		return nil, fmt.Errorf("model %s: %w: it has no text tower", model, ErrNoModality)
-	}
-	res, err := m.EmbedTexts(ctx, texts)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", model, err)
-	}
-	dev, err := m.Provider(false)
+	dec, err := e.resolver.Route(ctx, model, Text)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Embedding, len(texts))
 	var failed []*InputError
-	for i, r := range res {
-		if r.Err != nil {
-			failed = append(failed, &InputError{Index: i, Source: excerpt(texts[i]), Err: r.Err})
+	var idx []int
+	var valid []string
+	for i, t := range texts {
+		if !utf8.ValidString(t) {
+			failed = append(failed, &InputError{Index: i, Source: excerpt(t), Err: errors.New("text is not valid UTF-8")})
 			continue
 		}
-		out[i] = e.embedding(model, loc, r.Vector, dev, "local model")
+		idx, valid = append(idx, i), append(valid, t)
 	}
+	if len(valid) == 0 {
+		return out, partial(failed, len(texts))
+	}
+	if dec.Backend == Remote {
+		vecs, rerr := e.embedRemote(ctx, model, valid)
+		if rerr == nil {
+			for k, i := range idx {
+				out[i] = e.remoteEmbedding(model, vecs[k], dec.Reason)
+			}
+			return out, partial(failed, len(texts))
+		}
+		if dec.Reason, err = e.fallbackReason(ctx, model, rerr); err != nil {
+			return nil, err
+		}
+	}
+	res, loc, dev, err := e.embedLocalTexts(ctx, model, valid)
+	var nc *NotCachedError
+	switch {
+	case errors.As(err, &nc) && dec.Backend == Remote: // the router failed and there is no local copy
+		nc.Why = dec.Reason
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, nc)
+	case errors.As(err, &nc) && dec.Evidence.Hub != nil:
+		nc.Why = dec.Reason
+		return nil, nc
+	case err != nil:
+		return nil, err
+	}
+	for k, i := range idx {
+		if res[k].Err != nil {
+			failed = append(failed, &InputError{Index: i, Source: excerpt(texts[i]), Err: res[k].Err})
+			continue
+		}
+		out[i] = e.embedding(model, loc, res[k].Vector, dev, dec.Reason)
+	}
+	sortFailed(failed)
 	return out, partial(failed, len(texts))
+}
+
+// embedRemote calls the router's feature-extraction pipeline.
+func (e *Embedder) embedRemote(ctx context.Context, model string, texts []string) ([][]float32, error) {
+	var pooling remote.Pooling
+	if loc, err := e.locate(model); err == nil {
+		pooling = remote.Pooling(local.ReadPooling(loc.dir))
+	}
+	truncate := true // as the local tokenizer truncates to the model's max length
+	return e.client.FeatureExtraction(ctx, modelID(model), texts, remote.Params{Truncate: &truncate}, pooling)
+}
+
+// fallbackReason decides whether a router failure may fall back to the local
+// model: not for a cancelled call, an auth error or policy remote; a 404
+// also marks the model not served for a while.
+func (e *Embedder) fallbackReason(ctx context.Context, model string, rerr error) (string, error) {
+	switch {
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	case remote.IsAuth(rerr):
+		return "", fmt.Errorf("model %s: %w: %w", model, ErrAuth, rerr)
+	case e.cfg.policy == PolicyRemote:
+		return "", fmt.Errorf("model %s (policy remote): %w", model, rerr)
+	case remote.IsNotServed(rerr):
+		e.resolver.markNotServed(modelID(model), "404 Not Found")
+		return "the router answered 404 (not served); embedded with the local model", nil
+	}
+	return fmt.Sprintf("the router failed (%v); fell back to the local model", rerr), nil
+}
+
+func (e *Embedder) embedLocalTexts(ctx context.Context, model string, texts []string) ([]local.TextResult, location, ort.Device, error) {
+	m, loc, err := e.loadLocal(model)
+	if err != nil {
+		return nil, loc, "", err
+	}
+	if !m.HasText() {
+		return nil, loc, "", fmt.Errorf("model %s: %w: it has no text tower", model, ErrNoModality)
+	}
+	res, err := m.EmbedTexts(ctx, texts)
+	if err != nil {
+		return nil, loc, "", fmt.Errorf("model %s: %w", model, err)
+	}
+	dev, err := m.Provider(false)
+	if err != nil {
+		return nil, loc, "", err
+	}
+	if m.Normalizes() { // the model's own Normalize module, as the router applies it
+		for _, r := range res {
+			normalize(r.Vector)
+		}
+	}
+	return res, loc, dev, nil
+}
+
+func (e *Embedder) remoteEmbedding(model string, vec []float32, reason string) Embedding {
+	emb := Embedding{Vector: vec, Model: model, Backend: Remote, Dim: len(vec), Reason: reason}
+	if e.cfg.normalize {
+		normalize(vec)
+	}
+	emb.Normalized = isUnit(vec)
+	return emb
+}
+
+func sortFailed(f []*InputError) {
+	sort.Slice(f, func(a, b int) bool { return f[a].Index < f[b].Index })
 }
 
 // EmbedImages embeds images with model. Results are in input order. An
@@ -398,9 +605,20 @@ func (e *Embedder) EmbedImagesFunc(ctx context.Context, model string, images []I
 func (e *Embedder) embedding(model string, loc location, vec []float32, dev ort.Device, reason string) Embedding {
 	emb := Embedding{Vector: vec, Model: model, Revision: loc.revision, Backend: Local, Device: string(dev), Dim: len(vec), Reason: reason}
 	if e.cfg.normalize {
-		emb.Normalized = normalize(vec)
+		normalize(vec)
 	}
+	emb.Normalized = isUnit(vec)
 	return emb
+}
+
+// isUnit reports an L2 norm of 1 (within float32 rounding), whoever
+// normalised the vector: us, the model's Normalize module, or the router.
+func isUnit(v []float32) bool {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	return math.Abs(ss-1) < 1e-4
 }
 
 // normalize scales v to unit L2 norm in place; a zero vector stays as it is

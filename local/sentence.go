@@ -169,3 +169,35 @@ func pool(states []float32, mask []int64, rows, cols, hidden int, modes []string
 	}
 	return out, nil
 }
+
+// ReadFamily says what kind of model dir holds from its config files alone
+// (no ONNX Runtime needed): CLIP family by config.json's model_type, a
+// sentence encoder when there is a modules.json; "" when it cannot tell.
+func ReadFamily(dir string) (Family, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return "", err
+	}
+	if IsCLIPFamily(cfg.ModelType) {
+		return FamilyCLIP, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "modules.json")); err == nil {
+		return FamilySentence, nil
+	}
+	return "", nil
+}
+
+// ReadPooling returns the single pooling mode ("mean", "cls", "max") of a
+// sentence-transformers repo, for pooling token states a server returns;
+// "" when there is none or it is not one of those.
+func ReadPooling(dir string) string {
+	st, err := readSTConfig(dir)
+	if err != nil || st == nil || len(st.pooling) != 1 {
+		return ""
+	}
+	switch p := st.pooling[0]; p {
+	case "mean", "cls", "max":
+		return p
+	}
+	return ""
+}

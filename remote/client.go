@@ -161,75 +161,99 @@ func (c *Client) attempt(ctx context.Context, model, method, u string, body []by
 	if c.WaitForModel && method == http.MethodPost {
 		req.Header.Set("X-Wait-For-Model", "true")
 	}
+	shown := stripQuery(u)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, &TransportError{Model: model, URL: u, Err: errors.New(c.redact(err.Error()))}
+		var ue *url.Error // its message repeats the URL the TransportError names
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, &TransportError{Model: model, URL: shown, Err: errors.New(c.redact(err.Error()))}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, nil, newHTTPError(model, u, resp, b, c.redact)
+		return nil, nil, newHTTPError(model, shown, resp, b, c.redact)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, &TransportError{Model: model, URL: u, Err: fmt.Errorf("reading body: %s", c.redact(err.Error()))}
+		return nil, nil, &TransportError{Model: model, URL: shown, Err: fmt.Errorf("reading body: %s", c.redact(err.Error()))}
 	}
 	if len(b) > maxResponse {
-		return nil, nil, &TransportError{Model: model, URL: u, Err: fmt.Errorf("%w: body over %d bytes", ErrMalformed, maxResponse)}
+		return nil, nil, &TransportError{Model: model, URL: shown, Err: fmt.Errorf("%w: body over %d bytes", ErrMalformed, maxResponse)}
 	}
 	if accept == "application/json" {
 		if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" && !strings.HasSuffix(ct, "+json") {
-			return nil, nil, &TransportError{Model: model, URL: u, Err: fmt.Errorf("%w: 200 with Content-Type %q, not JSON: %s", ErrMalformed, ct, c.redact(firstLine(b)))}
+			return nil, nil, &TransportError{Model: model, URL: shown, Err: fmt.Errorf("%w: 200 with Content-Type %q, not JSON: %s", ErrMalformed, ct, c.redact(firstLine(b)))}
 		}
 	}
 	return b, resp.Header, nil
 }
 
-// do runs attempt with the retry policy: loading models are waited for as
-// long as they say (capped), 429s as long as Retry-After says, 5xx and
-// transport failures with jittered exponential backoff; never past ctx's
+// do runs attempt, and parse on its body, with the retry policy: loading
+// models are waited for as long as they say (capped), 429s as long as
+// Retry-After says, 5xx, transport failures and bodies parse rejects (a
+// garbled answer) with jittered exponential backoff; never past ctx's
 // deadline.
-func (c *Client) do(ctx context.Context, model, method, u string, body []byte, accept string) ([]byte, http.Header, error) {
+func (c *Client) do(ctx context.Context, model, method, u string, body []byte, accept string, parse func([]byte) error) error {
 	p := c.Retry.withDefaults()
 	for n := 1; ; n++ {
-		b, h, err := c.attempt(ctx, model, method, u, body, accept)
+		b, _, err := c.attempt(ctx, model, method, u, body, accept)
+		if err == nil && parse != nil {
+			if perr := parse(b); errors.Is(perr, ErrMalformed) {
+				err = &TransportError{Model: model, URL: stripQuery(u), Err: perr} // garbled: worth another try
+			} else if perr != nil {
+				return fmt.Errorf("%s: %w", stripQuery(u), perr) // a well-formed answer we cannot use
+			}
+		}
 		if err == nil || !IsRetryable(err) || ctx.Err() != nil {
-			return b, h, err
+			return err
 		}
 		if n >= p.MaxAttempts {
-			return nil, nil, fmt.Errorf("giving up after %d attempts: %w", n, err)
+			if n == 1 {
+				return err
+			}
+			return fmt.Errorf("giving up after %d attempts: %w", n, err)
 		}
 		wait := backoff(p, n)
 		var he *HTTPError
 		if errors.As(err, &he) {
 			switch {
 			case he.EstimatedTime > 0:
-				wait = max(he.EstimatedTime, time.Second)
+				wait = he.EstimatedTime
 			case he.RetryAfter > 0:
 				wait = he.RetryAfter
 			}
 		}
 		if wait > p.MaxWait {
-			return nil, nil, fmt.Errorf("not retrying: the server asks to wait %s, more than %s: %w", wait.Round(time.Second), p.MaxWait, err)
+			return fmt.Errorf("not retrying: the server asks to wait %s, more than %s: %w", wait.Round(time.Second), p.MaxWait, err)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, nil, fmt.Errorf("not retrying: the next attempt (in %s) would pass the deadline: %w", wait.Round(time.Millisecond), err)
+			return fmt.Errorf("not retrying: the next attempt (in %s) would pass the deadline: %w", wait.Round(time.Millisecond), err)
 		}
 		c.logf("%s: attempt %d failed (%v); retrying in %s", model, n, err, wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// stripQuery drops a URL's query from what errors and logs show.
+func stripQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
 }
 
 // backoff is "full jitter" exponential backoff for attempt n (1-based).
@@ -291,8 +315,12 @@ func (c *Client) extract(ctx context.Context, model string, inputs []string, par
 	if err != nil {
 		return nil, err
 	}
-	u := c.FeatureExtractionURL(model)
-	resp, _, err := c.do(ctx, model, http.MethodPost, u, body, "application/json")
+	var vecs [][]float32
+	err = c.do(ctx, model, http.MethodPost, c.FeatureExtractionURL(model), body, "application/json", func(b []byte) error {
+		var perr error
+		vecs, perr = parseVectors(b, len(inputs), pool)
+		return perr
+	})
 	if errors.Is(err, ErrTooLarge) && len(inputs) > 1 {
 		half := len(inputs) / 2
 		a, err := c.extract(ctx, model, inputs[:half], params, pool)
@@ -305,14 +333,7 @@ func (c *Client) extract(ctx context.Context, model string, inputs []string, par
 		}
 		return append(a, b...), nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	vecs, err := parseVectors(resp, len(inputs), pool)
-	if err != nil {
-		return nil, &TransportError{Model: model, URL: u, Err: err}
-	}
-	return vecs, nil
+	return vecs, err
 }
 
 func sameWidth(vecs [][]float32) error {
@@ -327,8 +348,12 @@ func sameWidth(vecs [][]float32) error {
 	return nil
 }
 
-// hubGet fetches a Hub API path as JSON.
-func (c *Client) hubGet(ctx context.Context, model, path string) ([]byte, error) {
-	b, _, err := c.do(ctx, model, http.MethodGet, c.hub()+path, nil, "application/json")
-	return b, err
+// hubGet fetches a Hub API path as JSON into v.
+func (c *Client) hubGet(ctx context.Context, model, path string, v any) error {
+	return c.do(ctx, model, http.MethodGet, c.hub()+path, nil, "application/json", func(b []byte) error {
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return nil
+	})
 }

@@ -64,17 +64,13 @@ func (m Mapping) ProviderNames() []string {
 // endpoint's list form (entries with a "provider" field) is read too.
 func (c *Client) ProviderMapping(ctx context.Context, model string) (Mapping, error) {
 	path := "/api/models/" + modelPath(model) + "?expand[]=inferenceProviderMapping&expand[]=inference&expand[]=pipeline_tag"
-	b, err := c.hubGet(ctx, model, path)
-	if err != nil {
-		return Mapping{}, err
-	}
 	var raw struct {
 		Mapping     json.RawMessage `json:"inferenceProviderMapping"`
 		Inference   string          `json:"inference"`
 		PipelineTag string          `json:"pipeline_tag"`
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return Mapping{}, &TransportError{Model: model, URL: c.hub() + path, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
+	if err := c.hubGet(ctx, model, path, &raw); err != nil {
+		return Mapping{}, err
 	}
 	m := Mapping{Model: model, Providers: map[string]Provider{}, Inference: raw.Inference, PipelineTag: raw.PipelineTag, Fetched: time.Now()}
 	if len(raw.Mapping) > 0 && string(raw.Mapping) != "null" {

@@ -66,6 +66,7 @@ type imageRecord struct {
 	Model     string    `json:"model,omitempty"`
 	Revision  string    `json:"revision,omitempty"`
 	Backend   string    `json:"backend,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
 	Dim       int       `json:"dim,omitempty"`
 	Embedding []float32 `json:"embedding,omitempty"`
 	Error     string    `json:"error,omitempty"`
@@ -116,7 +117,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		if err != nil {
 			return report(paths[i], err)
 		}
-		return out.Record(imageRecord{Path: paths[i], Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Dim: e.Dim, Embedding: e.Vector})
+		return out.Record(imageRecord{Path: paths[i], Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector})
 	})
 	if err != nil && !started && ctx.Err() == nil {
 		return err // the model never ran: leave any existing output alone

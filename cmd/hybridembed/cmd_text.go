@@ -52,6 +52,7 @@ type textRecord struct {
 	Model     string    `json:"model,omitempty"`
 	Revision  string    `json:"revision,omitempty"`
 	Backend   string    `json:"backend,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
 	Dim       int       `json:"dim,omitempty"`
 	Embedding []float32 `json:"embedding,omitempty"`
 	Error     string    `json:"error,omitempty"`
@@ -145,7 +146,7 @@ func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pfl
 			}
 			e := embs[k]
 			k++
-			rec.Model, rec.Revision, rec.Backend, rec.Dim, rec.Embedding = e.Model, e.Revision, string(e.Backend), e.Dim, e.Vector
+			rec.Model, rec.Revision, rec.Backend, rec.Reason, rec.Dim, rec.Embedding = e.Model, e.Revision, string(e.Backend), e.Reason, e.Dim, e.Vector
 			if err := out.Record(rec); err != nil {
 				return err
 			}

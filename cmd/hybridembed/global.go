@@ -16,6 +16,8 @@ ENVIRONMENT
   HF_HOME            Hugging Face home (default ~/.cache/huggingface)
   HF_HUB_CACHE       model cache (default $HF_HOME/hub)
   HF_TOKEN           Hugging Face access token (default: $HF_HOME/token)
+  HF_ENDPOINT        Hub URL (same as --hub-url)
+  HYBRIDEMBED_ROUTER_URL  router URL (same as --router-url)
   ONNXRUNTIME_LIB    path to libonnxruntime.so (default: hybridembed's cache,
                      then the system loader path)
   HYBRIDEMBED_CACHE  hybridembed's own cache (default ~/.cache/hybridembed)`
@@ -29,6 +31,9 @@ type globalOptions struct {
 	BatchSize int
 	Workers   int
 	Verbose   bool
+	Policy    string
+	RouterURL string
+	HubURL    string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -43,6 +48,9 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.IntVar(&g.BatchSize, "batch-size", 0, "images per inference batch (default 16)")
 	f.IntVar(&g.Workers, "workers", 0, "image decoding goroutines (default: one per core)")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "log routing and runtime notes to stderr")
+	f.StringVar(&g.Policy, "policy", "auto", "where text goes: auto (the routing rules), remote (router only) or local")
+	f.StringVar(&g.RouterURL, "router-url", "", "Hugging Face router (default: $HYBRIDEMBED_ROUTER_URL, else https://router.huggingface.co)")
+	f.StringVar(&g.HubURL, "hub-url", "", "Hugging Face Hub (default: $HF_ENDPOINT, else https://huggingface.co)")
 }
 
 // embedder builds the library client from the flags. Options that only
@@ -52,7 +60,14 @@ func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Opti
 	if g.Verbose {
 		level = slog.LevelInfo
 	}
+	policy, err := hybridembed.ParsePolicy(g.Policy)
+	if err != nil {
+		return nil, err
+	}
 	opts := []hybridembed.Option{
+		hybridembed.WithPolicy(policy),
+		hybridembed.WithRouterURL(g.RouterURL),
+		hybridembed.WithHubURL(g.HubURL),
 		hybridembed.WithDevice(g.Device),
 		hybridembed.WithThreads(g.Threads),
 		hybridembed.WithVariant(g.Variant),

@@ -164,7 +164,7 @@ func (s *Server) serveRepoAPI(w http.ResponseWriter, r *http.Request, rest strin
 	if !ok {
 		return true
 	}
-	if f, faulty := s.nextFault(id); faulty && s.writeFault(w, f, id) {
+	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, f, id) {
 		return true
 	}
 	commit, ok := rp.resolve(rev)
@@ -218,10 +218,10 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		return true
 	}
-	if f, faulty := s.nextFault(id); faulty && f.Kind != ResetMidBody && f.Kind != Slow && s.writeFault(w, f, id) {
+	if f, faulty := s.nextFault("hub", id); faulty && f.Kind != ResetMidBody && f.Kind != Slow && s.writeFault(w, f, id) {
 		return true
 	} else if faulty {
-		s.Inject(id+"@cdn", f) // cut or slow the body, not the metadata
+		s.inject("cdn:"+id, []Fault{f}) // cut or slow the content, not the metadata
 	}
 	commit, ok := rp.resolve(rev)
 	if !ok {
@@ -270,7 +270,7 @@ func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request, sha string) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	if fault, ok := s.nextFault(id + "@cdn"); ok {
+	if fault, ok := s.nextFault("cdn", id); ok {
 		switch fault.Kind {
 		case Slow:
 			select {

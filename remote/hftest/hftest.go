@@ -132,12 +132,19 @@ func (s *Server) MappingAsList(on bool) {
 	s.listForm = on
 }
 
-// Inject queues faults for the next requests about model ("" for any
-// model); each fault answers one request, in order.
-func (s *Server) Inject(model string, faults ...Fault) {
+// Inject queues faults for the router's next feature-extraction requests
+// for model ("" for any model); each fault answers one request, in order.
+func (s *Server) Inject(model string, faults ...Fault) { s.inject("router:"+model, faults) }
+
+// InjectHub queues faults for the Hub's next answers about model: its API
+// (provider mapping, revision, tree) and file metadata. ResetMidBody and
+// Slow apply to the file content that follows.
+func (s *Server) InjectHub(model string, faults ...Fault) { s.inject("hub:"+model, faults) }
+
+func (s *Server) inject(key string, faults []Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[model] = append(s.faults[model], faults...)
+	s.faults[key] = append(s.faults[key], faults...)
 }
 
 // Requests returns what the server saw, oldest first.
@@ -159,10 +166,12 @@ func (s *Server) Count(prefix string) int {
 	return n
 }
 
-func (s *Server) nextFault(model string) (Fault, bool) {
+// nextFault pops the next fault for a service ("router", "hub", "cdn")
+// and model, else for the service and any model.
+func (s *Server) nextFault(service, model string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, key := range []string{model, ""} {
+	for _, key := range []string{service + ":" + model, service + ":"} {
 		if q := s.faults[key]; len(q) > 0 {
 			s.faults[key] = q[1:]
 			return q[0], true
@@ -204,7 +213,7 @@ func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "POST only"})
 		return
 	}
-	f, faulty := s.nextFault(model)
+	f, faulty := s.nextFault("router", model)
 	if faulty && s.writeFault(w, f, model) {
 		return
 	}
@@ -339,7 +348,7 @@ func (s *Server) hubAPI(w http.ResponseWriter, r *http.Request, rest string) {
 		return
 	}
 	model := rest
-	if f, ok := s.nextFault(model); ok && s.writeFault(w, f, model) {
+	if f, ok := s.nextFault("hub", model); ok && s.writeFault(w, f, model) {
 		return
 	}
 	s.mu.Lock()

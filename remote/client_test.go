@@ -1,0 +1,218 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed/remote"
+	"github.com/hybridembed/hybridembed/remote/hftest"
+)
+
+const model = "sentence-transformers/all-MiniLM-L6-v2"
+
+// fakeVectors is a deterministic embedding: one 4-wide vector per text.
+func fakeVectors(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = []float32{float32(len(t)), 1, 2, float32(i)}
+	}
+	return out, nil
+}
+
+var fast = remote.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 3 * time.Second}
+
+func newClient(s *hftest.Server) *remote.Client {
+	return &remote.Client{RouterURL: s.URL, HubURL: s.URL, Token: "hf_secret_token_123", Retry: fast, UserAgent: "hybridembed/test"}
+}
+
+// TestFaults runs every fault the emulator can inject against the client:
+// what the caller gets, and how many requests it took.
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		faults   []hftest.Fault
+		wantErr  error  // nil: success
+		contains string // in the error message
+		requests int
+	}{
+		{"plain-text 404", []hftest.Fault{{Kind: hftest.PlainNotFound}}, remote.ErrNotServed, "404 Not Found (no provider serves", 1},
+		{"JSON 404", []hftest.Fault{{Kind: hftest.JSONNotFound}}, remote.ErrNotServed, "does not exist", 1},
+		{"401", []hftest.Fault{{Kind: hftest.Unauthorized}}, remote.ErrUnauthorized, "Invalid credentials", 1},
+		{"403 gated", []hftest.Fault{{Kind: hftest.Forbidden}}, remote.ErrUnauthorized, "restricted", 1},
+		{"402 credits", []hftest.Fault{{Kind: hftest.PaymentRequired}}, remote.ErrPayment, "credits", 1},
+		{"422 list error", []hftest.Fault{{Kind: hftest.BadRequest}}, remote.ErrBadRequest, "less than 512 tokens", 1},
+		{"503 loading then ok", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: 20 * time.Millisecond}}, nil, "", 2},
+		{"429 then ok", []hftest.Fault{{Kind: hftest.RateLimited, RetryAfter: time.Second}}, nil, "", 2},
+		{"500 then ok", []hftest.Fault{{Kind: hftest.ServerError}}, nil, "", 2},
+		{"502 HTML then ok", []hftest.Fault{{Kind: hftest.BadGateway}}, nil, "", 2},
+		{"504 then ok", []hftest.Fault{{Kind: hftest.GatewayTimeout}}, nil, "", 2},
+		{"reset mid-body then ok", []hftest.Fault{{Kind: hftest.ResetMidBody}}, nil, "", 2},
+		{"malformed JSON then ok", []hftest.Fault{{Kind: hftest.MalformedJSON}}, nil, "", 2},
+		{"wrong count then ok", []hftest.Fault{{Kind: hftest.WrongCount}}, nil, "", 2},
+		{"wrong dims then ok", []hftest.Fault{{Kind: hftest.WrongDims}}, nil, "", 2},
+		{"HTML 200 then ok", []hftest.Fault{{Kind: hftest.HTMLBody}}, nil, "", 2},
+		{"slow", []hftest.Fault{{Kind: hftest.Slow, Delay: 50 * time.Millisecond}}, nil, "", 1},
+		{"500 until retries run out", repeat(hftest.Fault{Kind: hftest.ServerError}, 4), remote.ErrServer, "giving up after 4 attempts", 4},
+		{"502 until retries run out", repeat(hftest.Fault{Kind: hftest.BadGateway}, 4), remote.ErrServer, "502 Bad Gateway", 4},
+		{"malformed until retries run out", repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 4), remote.ErrMalformed, "malformed", 4},
+		{"wrong dims until retries run out", repeat(hftest.Fault{Kind: hftest.WrongDims}, 4), remote.ErrMalformed, "dimensions", 4},
+		{"loading longer than allowed", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: time.Minute}}, remote.ErrLoading, "more than 3s", 1},
+		{"413 splits the batch", []hftest.Fault{{Kind: hftest.TooLarge}}, nil, "", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := hftest.New(t)
+			s.Serve(model, fakeVectors, false)
+			s.Inject(model, tc.faults...)
+			c := newClient(s)
+			vecs, err := c.FeatureExtraction(context.Background(), model, []string{"a", "bb", "ccc"}, remote.Params{}, "")
+			assert.Equal(t, tc.requests, s.Count("/hf-inference/"), "requests")
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				require.Len(t, vecs, 3)
+				assert.Equal(t, []float32{3, 1, 2}, vecs[2][:3])
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.wantErr)
+			assert.Contains(t, err.Error(), tc.contains)
+			assert.NotContains(t, err.Error(), c.Token, "the token never appears in errors")
+			if tc.wantErr == remote.ErrNotServed {
+				assert.True(t, remote.IsNotServed(err))
+				assert.False(t, remote.IsRetryable(err))
+			}
+		})
+	}
+}
+
+func repeat(f hftest.Fault, n int) []hftest.Fault {
+	out := make([]hftest.Fault, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+// TestRetryRespectsDeadline: a wait that would pass the caller's deadline
+// is not started.
+func TestRetryRespectsDeadline(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	s.Inject(model, hftest.Fault{Kind: hftest.Loading, EstimatedTime: 2 * time.Second})
+	c := newClient(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.FeatureExtraction(ctx, model, []string{"x"}, remote.Params{}, "")
+	assert.ErrorIs(t, err, remote.ErrLoading)
+	assert.Contains(t, err.Error(), "would pass the deadline")
+	assert.Less(t, time.Since(start), 250*time.Millisecond)
+	assert.Equal(t, 1, s.Count("/hf-inference/"))
+}
+
+func TestRequestShape(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	s.RequireToken("hf_secret_token_123")
+	c := newClient(s)
+	c.MaxBatch = 2
+	c.WaitForModel = true
+	truncate := true
+	vecs, err := c.FeatureExtraction(context.Background(), model, []string{"a", "bb", "ccc", "dddd", "eeeee"}, remote.Params{Truncate: &truncate}, "")
+	require.NoError(t, err)
+	require.Len(t, vecs, 5)
+	for i, v := range vecs {
+		assert.Equal(t, float32(i+1), v[0], "order is kept across split requests")
+	}
+	reqs := s.Requests()
+	require.Len(t, reqs, 3, "5 inputs in requests of at most 2")
+	r := reqs[0]
+	assert.Equal(t, http.MethodPost, r.Method)
+	assert.Equal(t, "/hf-inference/models/"+model+"/pipeline/feature-extraction", r.Path)
+	assert.Equal(t, "Bearer hf_secret_token_123", r.Header.Get("Authorization"))
+	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	assert.Equal(t, "true", r.Header.Get("X-Wait-For-Model"))
+	assert.Equal(t, "hybridembed/test", r.Header.Get("User-Agent"))
+	assert.JSONEq(t, `{"inputs":["a","bb"],"parameters":{"truncate":true}}`, string(r.Body))
+
+	// A wrong token: 401, and the token is not echoed anywhere.
+	c.Token = "hf_wrong_token_456"
+	_, err = c.FeatureExtraction(context.Background(), model, []string{"a"}, remote.Params{}, "")
+	assert.True(t, remote.IsAuth(err))
+	assert.NotContains(t, err.Error(), "hf_wrong_token_456")
+}
+
+// TestResponseShapes: a single vector, token states pooled or refused.
+func TestResponseShapes(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	c := newClient(s)
+	for _, pool := range []remote.Pooling{"mean", "cls", "max"} {
+		s.Inject(model, hftest.Fault{Kind: hftest.TokenLevel})
+		vecs, err := c.FeatureExtraction(context.Background(), model, []string{"a", "bb"}, remote.Params{}, pool)
+		require.NoError(t, err, pool)
+		assert.Equal(t, []float32{2, 1, 2, 1}, vecs[1], "pooling identical token states gives the vector back")
+	}
+	s.Inject(model, hftest.Fault{Kind: hftest.TokenLevel})
+	_, err := c.FeatureExtraction(context.Background(), model, []string{"a", "bb"}, remote.Params{}, "")
+	assert.ErrorContains(t, err, "token-level states")
+}
+
+func TestProviderMapping(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	s.Map("openai/clip-vit-base-patch32", map[string]any{})
+	s.Map("acme/staged", map[string]any{"hf-inference": map[string]any{"status": "staging", "task": "feature-extraction"}})
+	s.Map("acme/elsewhere", map[string]any{"together": map[string]any{"status": "live", "task": "feature-extraction"}})
+	c := newClient(s)
+	for _, list := range []bool{false, true} {
+		s.MappingAsList(list)
+		for id, want := range map[string]remote.Serving{
+			model: remote.Served, "openai/clip-vit-base-patch32": remote.NotServed,
+			"acme/staged": remote.Staging, "acme/elsewhere": remote.NotServed,
+		} {
+			m, err := c.ProviderMapping(context.Background(), id)
+			require.NoError(t, err, id)
+			assert.Equal(t, want, m.Serving(), fmt.Sprintf("%s (list form %v)", id, list))
+		}
+	}
+	_, err := c.ProviderMapping(context.Background(), "acme/missing")
+	assert.True(t, remote.IsNotServed(err))
+	assert.Contains(t, err.Error(), "Repository not found")
+}
+
+func TestUnreachable(t *testing.T) {
+	s := hftest.New(t)
+	url := s.URL
+	c := &remote.Client{RouterURL: url + "x", Retry: fast} // a port that refuses
+	c.RouterURL = "http://127.0.0.1:1"
+	_, err := c.FeatureExtraction(context.Background(), model, []string{"a"}, remote.Params{}, "")
+	var te *remote.TransportError
+	require.ErrorAs(t, err, &te)
+	assert.True(t, remote.IsRetryable(err))
+	assert.Contains(t, err.Error(), "giving up after 4 attempts")
+	assert.False(t, errors.Is(err, remote.ErrNotServed))
+	assert.True(t, strings.Contains(err.Error(), "127.0.0.1:1"))
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	s.Inject(model, hftest.Fault{Kind: hftest.RateLimited, RetryAfter: 10 * time.Second})
+	c := newClient(s)
+	_, err := c.FeatureExtraction(context.Background(), model, []string{"a"}, remote.Params{}, "")
+	var he *remote.HTTPError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, 10*time.Second, he.RetryAfter)
+	assert.Contains(t, err.Error(), "more than 3s")
+	assert.False(t, math.IsNaN(float64(he.RetryAfter)))
+}

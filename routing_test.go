@@ -1,0 +1,319 @@
+package hybridembed_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/remote"
+	"github.com/hybridembed/hybridembed/remote/hftest"
+)
+
+const miniLM = "sentence-transformers/all-MiniLM-L6-v2"
+
+var fastRetries = remote.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second}
+
+// world is one test's machine: an emulated router and Hub, an HF cache and
+// hybridembed's own cache, both empty unless a test fills them.
+type world struct {
+	t   *testing.T
+	srv *hftest.Server
+	hub string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ort.TestInit(t)
+	home := t.TempDir()
+	t.Setenv("HF_HOME", home)
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HYBRIDEMBED_CACHE", t.TempDir())
+	return &world{t: t, srv: hftest.New(t), hub: filepath.Join(home, "hub")}
+}
+
+// cache puts a fixture model into the HF cache under id.
+func (w *world) cache(id, fixture string) {
+	models.TestCache(w.t, w.hub, id, testdata.Fixture("models", fixture))
+}
+
+func (w *world) embedder(opts ...hybridembed.Option) *hybridembed.Embedder {
+	w.t.Helper()
+	base := []hybridembed.Option{
+		hybridembed.WithRouterURL(w.srv.URL), hybridembed.WithHubURL(w.srv.URL),
+		hybridembed.WithToken("hf_test_token_abc"), hybridembed.WithRetryPolicy(fastRetries),
+		hybridembed.WithDevice("cpu"),
+	}
+	e, err := hybridembed.New(append(base, opts...)...)
+	require.NoError(w.t, err)
+	w.t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func cos(a, b []float32) float64 {
+	var d, na, nb float64
+	for i := range a {
+		d += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	return d / math.Sqrt(na*nb)
+}
+
+var sentences = []string{"This is an example sentence", "Each sentence is converted", "Café résumé: naïve façade!"}
+
+// TestRemoteMatchesLocal: a served model goes to the router, and its
+// vectors agree with the local model's.
+func TestRemoteMatchesLocal(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+
+	remoteEmb, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences)
+	require.NoError(t, err)
+	localEmb, err := w.embedder(hybridembed.WithPolicy(hybridembed.PolicyLocal)).EmbedTexts(context.Background(), miniLM, sentences)
+	require.NoError(t, err)
+	for i := range sentences {
+		assert.Equal(t, hybridembed.Remote, remoteEmb[i].Backend)
+		assert.Contains(t, remoteEmb[i].Reason, "hf-inference (live)")
+		assert.Equal(t, hybridembed.Local, localEmb[i].Backend)
+		assert.True(t, remoteEmb[i].Normalized)
+		c := cos(remoteEmb[i].Vector, localEmb[i].Vector)
+		t.Logf("%q: cosine(remote, local) = %.7f", sentences[i], c)
+		assert.GreaterOrEqual(t, c, 0.9999)
+	}
+	assert.Equal(t, 1, w.srv.Count("/hf-inference/"))
+}
+
+// TestNotServedFallsBackAndIsRemembered: the router's plain-text 404 routes
+// to the local model, and the next run does not ask again.
+func TestNotServedFallsBackAndIsRemembered(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st")) // the Hub says live...
+	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound})     // ...the router 404s
+
+	embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Contains(t, embs[0].Reason, "404")
+	assert.Equal(t, 1, w.srv.Count("/hf-inference/"))
+
+	before := w.srv.Count("")
+	e2 := w.embedder() // a new process: the negative cache is on disk
+	embs, err = e2.EmbedTexts(context.Background(), miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Contains(t, embs[0].Reason, "treated as not served until")
+	assert.Equal(t, before, w.srv.Count(""), "no request at all")
+
+	d, err := e2.Resolve(context.Background(), miniLM, hybridembed.Text)
+	require.NoError(t, err)
+	assert.NotNil(t, d.Evidence.NotServedUntil)
+}
+
+// TestRouterFailures: what each failure does with and without a local copy.
+func TestRouterFailures(t *testing.T) {
+	tests := []struct {
+		name       string
+		faults     []hftest.Fault
+		cached     bool
+		wantBack   hybridembed.Backend
+		wantErr    error
+		wantReason string
+	}{
+		{"loading then served", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: 10 * time.Millisecond}}, true, hybridembed.Remote, nil, "live"},
+		{"429 then served", []hftest.Fault{{Kind: hftest.RateLimited}}, true, hybridembed.Remote, nil, "live"},
+		{"5xx exhausted, cached", repeat(hftest.Fault{Kind: hftest.ServerError}, 3), true, hybridembed.Local, nil, "fell back to the local model"},
+		{"reset exhausted, cached", repeat(hftest.Fault{Kind: hftest.ResetMidBody}, 3), true, hybridembed.Local, nil, "fell back"},
+		{"garbage exhausted, cached", repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 3), true, hybridembed.Local, nil, "malformed"},
+		{"5xx exhausted, not cached", repeat(hftest.Fault{Kind: hftest.BadGateway}, 3), false, "", hybridembed.ErrUnavailable, "models pull " + miniLM},
+		{"401", []hftest.Fault{{Kind: hftest.Unauthorized}}, true, "", hybridembed.ErrAuth, "HF_TOKEN"},
+		{"403", []hftest.Fault{{Kind: hftest.Forbidden}}, true, "", hybridembed.ErrAuth, "restricted"},
+		{"404, not cached", []hftest.Fault{{Kind: hftest.PlainNotFound}}, false, "", hybridembed.ErrNotCached, "models pull " + miniLM},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tc.cached {
+				w.cache(miniLM, "tiny-st")
+			}
+			w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+			w.srv.Inject(miniLM, tc.faults...)
+			embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:2])
+			if tc.wantErr != nil {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tc.wantErr)
+				assert.Contains(t, err.Error(), tc.wantReason)
+				assert.NotContains(t, err.Error(), "hf_test_token_abc")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantBack, embs[0].Backend)
+			assert.Contains(t, embs[0].Reason, tc.wantReason)
+			assert.Len(t, embs[1].Vector, 48)
+		})
+	}
+}
+
+func repeat(f hftest.Fault, n int) []hftest.Fault {
+	out := make([]hftest.Fault, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+func TestUnreachableRouterFallsBack(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	e := w.embedder(hybridembed.WithRouterURL("http://127.0.0.1:1"))
+	embs, err := e.EmbedTexts(context.Background(), miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Contains(t, embs[0].Reason, "fell back")
+
+	// A Hub that cannot be reached either (and no mapping cached from an
+	// earlier run): local.
+	t.Setenv("HYBRIDEMBED_CACHE", t.TempDir())
+	e = w.embedder(hybridembed.WithRouterURL("http://127.0.0.1:1"), hybridembed.WithHubURL("http://127.0.0.1:1"))
+	embs, err = e.EmbedTexts(context.Background(), miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Contains(t, embs[0].Reason, "could not be asked")
+}
+
+// TestDeadlineFallsBack: a model that says it needs a minute to load does
+// not hold a caller with a short deadline.
+func TestDeadlineFallsBack(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	embs, err := w.embedder().EmbedTexts(ctx, miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Contains(t, embs[0].Reason, "loading")
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
+}
+
+func TestOfflineMakesNoRequests(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.cache("openai/clip-vit-base-patch32", "tiny-clip")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	for name, e := range map[string]*hybridembed.Embedder{
+		"WithOffline": w.embedder(hybridembed.WithOffline(true)),
+		"env": func() *hybridembed.Embedder {
+			t.Setenv("HF_HUB_OFFLINE", "1")
+			return w.embedder()
+		}(),
+	} {
+		embs, err := e.EmbedTexts(context.Background(), miniLM, sentences)
+		require.NoError(t, err, name)
+		assert.Equal(t, hybridembed.Local, embs[0].Backend)
+		assert.Contains(t, embs[0].Reason, "offline")
+		_, err = e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
+		require.NoError(t, err)
+		_, err = e.EmbedTexts(context.Background(), "acme/not-cached", []string{"x"})
+		assert.ErrorIs(t, err, hybridembed.ErrNotCached)
+	}
+	assert.Zero(t, w.srv.Count(""), "offline touched the network")
+}
+
+// TestCLIPIsLocal: CLIP text goes local (same space as its images), by id,
+// without asking the router.
+func TestCLIPIsLocal(t *testing.T) {
+	w := newWorld(t)
+	w.cache("openai/clip-vit-base-patch32", "tiny-clip")
+	w.srv.Map("openai/clip-vit-base-patch32", map[string]any{})
+	e := w.embedder()
+	txt, err := e.EmbedTexts(context.Background(), "openai/clip-vit-base-patch32", []string{"a red circle"})
+	require.NoError(t, err)
+	img, err := e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, txt[0].Backend)
+	assert.Contains(t, txt[0].Reason, "CLIP-family")
+	assert.Equal(t, hybridembed.Local, img[0].Backend)
+	assert.Equal(t, txt[0].Dim, img[0].Dim)
+	assert.NotEmpty(t, img[0].Revision)
+	assert.Zero(t, w.srv.Count("/hf-inference/"))
+}
+
+// TestMappingIsCached: repeated runs ask the Hub once.
+func TestMappingIsCached(t *testing.T) {
+	w := newWorld(t)
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	for i := 0; i < 3; i++ {
+		_, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, w.srv.Count("/api/models/"))
+	assert.Equal(t, 3, w.srv.Count("/hf-inference/"))
+}
+
+func TestNoTokenMeansLocal(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	embs, err := w.embedder(hybridembed.WithToken("")).EmbedTexts(context.Background(), miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Contains(t, embs[0].Reason, "no Hugging Face token")
+	assert.Zero(t, w.srv.Count(""))
+}
+
+// TestConcurrentRemote: 8 goroutines through one Embedder (under -race in
+// make test), mixing remote and local answers.
+func TestConcurrentRemote(t *testing.T) {
+	w := newWorld(t)
+	w.cache(miniLM, "tiny-st")
+	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	e := w.embedder()
+	want, err := w.embedder(hybridembed.WithPolicy(hybridembed.PolicyLocal)).EmbedTexts(context.Background(), miniLM, sentences)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 4; i++ {
+				if g%2 == 0 && i == 1 {
+					w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.ServerError})
+				}
+				got, err := e.EmbedTexts(context.Background(), miniLM, sentences)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for k := range got {
+					if cos(got[k].Vector, want[k].Vector) < 0.9999 {
+						errs <- errors.New("vectors disagree")
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
