@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/hybridembed/hybridembed/models"
 )
 
 // ErrUnknownLayout is returned (wrapped in a *[LayoutError]) when a directory
@@ -38,7 +39,7 @@ func (e *LayoutError) Error() string {
 	}
 	if len(e.Found) > 0 {
 		b.WriteString("; the directory has " + strings.Join(e.Found, ", "))
-		if v := variantsOf(e.Found); len(v) > 0 {
+		if v := models.Variants(e.Found); len(v) > 0 {
 			b.WriteString(" (variants: " + strings.Join(v, ", ") + ")")
 		}
 	}
@@ -47,76 +48,21 @@ func (e *LayoutError) Error() string {
 
 func (e *LayoutError) Unwrap() error { return ErrUnknownLayout }
 
-// files are the ONNX graphs found in a model directory.
-type files struct {
-	text, vision string // separate towers (transformers.js/Xenova layout)
-	single       string // one model.onnx: a joint CLIPModel export or a single tower
-}
-
-// variantSuffix maps a variant name to its file-name suffix: "" and "fp32"
-// are the plain files; "quantized", "fp16", "int8", "q4"... are
-// transformers.js's *_<variant>.onnx.
-func variantSuffix(v string) string {
-	if v == "" || v == "fp32" {
-		return ""
-	}
-	return "_" + v
-}
-
-func variantsOf(found []string) []string {
-	seen := map[string]bool{}
-	for _, f := range found {
-		base := strings.TrimSuffix(filepath.Base(f), ".onnx")
-		for _, stem := range []string{"text_model", "vision_model", "model"} {
-			if base == stem {
-				seen["fp32"] = true
-			} else if v, ok := strings.CutPrefix(base, stem+"_"); ok && !strings.Contains(v, "model") {
-				seen[v] = true
-			}
+// findFiles looks for a model's graphs in dir (see [models.FindLayout]).
+func findFiles(dir, variant string) (models.Layout, error) {
+	l, looked := models.FindLayout(func(rel string) bool {
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
+		return err == nil && !st.IsDir()
+	}, variant)
+	for _, p := range []*string{&l.Text, &l.Vision, &l.Single} {
+		if *p != "" {
+			*p = filepath.Join(dir, filepath.FromSlash(*p))
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for v := range seen {
-		out = append(out, v)
+	if l.Files() == nil {
+		return l, &LayoutError{Dir: dir, Variant: variant, Looked: looked, Found: listONNX(dir)}
 	}
-	sort.Strings(out)
-	return out
-}
-
-// findFiles looks for the layouts users have: transformers.js/Xenova
-// (onnx/text_model.onnx + onnx/vision_model.onnx), a joint Optimum export or
-// a single tower (model.onnx, as fastembed and sentence-transformers use),
-// in onnx/ or at the top level.
-func findFiles(dir, variant string) (files, error) {
-	sfx := variantSuffix(variant)
-	var f files
-	var looked []string
-	exists := func(rel string) string {
-		looked = append(looked, rel)
-		p := filepath.Join(dir, rel)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-		return ""
-	}
-	for _, sub := range []string{"onnx", "."} {
-		rel := func(stem string) string { return filepath.ToSlash(filepath.Join(sub, stem+sfx+".onnx")) }
-		if f.text == "" {
-			f.text = exists(rel("text_model"))
-		}
-		if f.vision == "" {
-			f.vision = exists(rel("vision_model"))
-		}
-	}
-	if f.text != "" || f.vision != "" {
-		return f, nil
-	}
-	for _, sub := range []string{"onnx", "."} {
-		if f.single = exists(filepath.ToSlash(filepath.Join(sub, "model"+sfx+".onnx"))); f.single != "" {
-			return f, nil
-		}
-	}
-	return f, &LayoutError{Dir: dir, Variant: variant, Looked: looked, Found: listONNX(dir)}
+	return l, nil
 }
 
 func listONNX(dir string) []string {

@@ -85,7 +85,7 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 	for _, p := range []struct {
 		path string
 		dst  **signature
-	}{{f.text, &m.textSig}, {f.vision, &m.visionSig}, {f.single, nil}} {
+	}{{f.Text, &m.textSig}, {f.Vision, &m.visionSig}, {f.Single, nil}} {
 		if p.path == "" {
 			continue
 		}

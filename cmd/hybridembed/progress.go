@@ -22,6 +22,7 @@ type progress struct {
 
 	mu    sync.Mutex
 	done  int
+	bytes bool // counts are bytes: draw them as sizes
 	drawn bool
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -29,7 +30,7 @@ type progress struct {
 
 func newProgress(w io.Writer, total int, label string) *progress {
 	p := &progress{w: w, total: total, start: time.Now(), stop: make(chan struct{})}
-	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) && total > 0 {
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		p.enabled = true
 		p.wg.Add(1)
 		go func() {
@@ -51,10 +52,17 @@ func newProgress(w io.Writer, total int, label string) *progress {
 	return p
 }
 
-// Add records n finished items.
+// Add records n finished items (or bytes).
 func (p *progress) Add(n int) {
 	p.mu.Lock()
 	p.done += n
+	p.mu.Unlock()
+}
+
+// AddTotal grows the total as more work becomes known.
+func (p *progress) AddTotal(n int) {
+	p.mu.Lock()
+	p.total += n
 	p.mu.Unlock()
 }
 
@@ -86,7 +94,10 @@ func (p *progress) clear() {
 
 func (p *progress) draw(label string) {
 	const width = 30
-	frac := float64(p.done) / float64(p.total)
+	if p.total <= 0 {
+		return
+	}
+	frac := min(float64(p.done)/float64(p.total), 1)
 	n := int(frac * width)
 	elapsed := time.Since(p.start)
 	rate := float64(p.done) / elapsed.Seconds()
@@ -94,7 +105,12 @@ func (p *progress) draw(label string) {
 	if p.done > 0 {
 		eta = (time.Duration(float64(p.total-p.done)/rate) * time.Second / time.Second).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.w, "\r\033[K%s [%s%s] %d/%d %.1f/s ETA %s", label,
-		strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, rate, eta)
+	if p.bytes {
+		fmt.Fprintf(p.w, "\r\033[K%s [%s%s] %s/%s %s/s ETA %s", label, strings.Repeat("=", n), strings.Repeat(" ", width-n),
+			humanBytes(int64(p.done)), humanBytes(int64(p.total)), humanBytes(int64(rate)), eta)
+	} else {
+		fmt.Fprintf(p.w, "\r\033[K%s [%s%s] %d/%d %.1f/s ETA %s", label,
+			strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, rate, eta)
+	}
 	p.drawn = true
 }

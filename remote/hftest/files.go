@@ -17,9 +17,11 @@ import (
 	"time"
 )
 
-// lfsThreshold: files at least this big (and every .onnx) are served as
-// Git LFS files, the way the Hub serves model weights.
-const lfsThreshold = 1024
+// lfsThreshold: files at least this big, and weights by extension, are
+// served as Git LFS files, as the Hub's default .gitattributes does.
+const lfsThreshold = 10 << 20
+
+var lfsExts = map[string]bool{".onnx": true, ".onnx_data": true, ".data": true, ".bin": true, ".safetensors": true, ".pt": true, ".h5": true, ".msgpack": true}
 
 type file struct {
 	data   []byte
@@ -29,11 +31,11 @@ type file struct {
 }
 
 type repo struct {
-	id      string
-	commit  string
-	refs    map[string]string // branch or tag -> commit
-	files   map[string]*file  // path -> file, at commit
-	private bool              // needs the server's token (a gated repo)
+	id     string
+	commit string
+	refs   map[string]string // branch or tag -> commit
+	files  map[string]*file  // path -> file, at commit
+	gate   string            // a gated repo: the bearer token it needs
 }
 
 // Host serves the files under dir as model repo id at branch main, via the
@@ -74,14 +76,18 @@ func (s *Server) Host(tb testing.TB, id, dir string) string {
 	return r.commit
 }
 
-// Gate makes a hosted repo answer 401 to requests without the server's token.
-func (s *Server) Gate(id string) {
+// Gate makes a hosted repo answer 401 to requests without token.
+func (s *Server) Gate(id, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.repos[id]; ok {
-		r.private = true
+		r.gate = token
 	}
 }
+
+// InjectDownload queues faults (ResetMidBody, Slow) for the next file
+// contents of model the server sends, from the CDN or the resolve route.
+func (s *Server) InjectDownload(model string, faults ...Fault) { s.inject("cdn:"+model, faults) }
 
 // Corrupt replaces a hosted file's bytes while keeping the checksums the
 // Hub advertises, as a bad mirror or a flipped bit in transit would.
@@ -100,20 +106,19 @@ func newFile(path string, data []byte) *file {
 	fmt.Fprintf(h, "blob %d\x00", len(data))
 	h.Write(data)
 	return &file{data: data, sha256: hex.EncodeToString(s256[:]), gitSHA: hex.EncodeToString(h.Sum(nil)),
-		lfs: len(data) >= lfsThreshold || strings.HasSuffix(path, ".onnx")}
+		lfs: len(data) >= lfsThreshold || lfsExts[strings.ToLower(filepath.Ext(path))]}
 }
 
 func (s *Server) repoFor(id string, w http.ResponseWriter, r *http.Request) (*repo, bool) {
 	s.mu.Lock()
 	rp, ok := s.repos[id]
-	token := s.token
 	s.mu.Unlock()
 	if !ok {
 		w.Header().Set("X-Error-Code", "RepoNotFound")
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Repository not found"})
 		return nil, false
 	}
-	if rp.private && (token == "" || r.Header.Get("Authorization") != "Bearer "+token) {
+	if rp.gate != "" && r.Header.Get("Authorization") != "Bearer "+rp.gate {
 		w.Header().Set("X-Error-Code", "GatedRepo")
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "Access to model " + id + " is restricted. You must have access to it and be authenticated to access it. Please log in."})
 		return nil, false
@@ -199,13 +204,9 @@ func (s *Server) serveRepoAPI(w http.ResponseWriter, r *http.Request, rest strin
 	return true
 }
 
-// serveFile answers /{id}/resolve/{rev}/{path} and /cdn/{sha256}.
+// serveFile answers /{id}/resolve/{rev}/{path}.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) bool {
 	p := strings.TrimPrefix(r.URL.Path, "/")
-	if sha, ok := strings.CutPrefix(p, "cdn/"); ok {
-		s.serveCDN(w, r, sha)
-		return true
-	}
 	id, sub, ok := s.splitRepoPath(p)
 	if !ok {
 		return false
@@ -218,10 +219,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		return true
 	}
-	if f, faulty := s.nextFault("hub", id); faulty && f.Kind != ResetMidBody && f.Kind != Slow && s.writeFault(w, f, id) {
+	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, f, id) {
 		return true
-	} else if faulty {
-		s.inject("cdn:"+id, []Fault{f}) // cut or slow the content, not the metadata
 	}
 	commit, ok := rp.resolve(rev)
 	if !ok {
@@ -240,18 +239,42 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("X-Linked-Etag", `"`+f.sha256+`"`)
 		w.Header().Set("X-Linked-Size", strconv.Itoa(len(f.data)))
 		w.Header().Set("ETag", `"`+f.sha256+`"`)
-		w.Header().Set("Location", s.URL+"/cdn/"+f.sha256+"?repo="+id)
+		w.Header().Set("Location", s.CDNURL+"/cdn/"+f.sha256+"?repo="+id)
 		w.WriteHeader(http.StatusFound)
 		return true
 	}
 	w.Header().Set("ETag", `"`+f.gitSHA+`"`)
+	if r.Method == http.MethodGet && s.contentFault(w, r, id, f.data) {
+		return true
+	}
 	serveBytes(w, r, f.data)
 	return true
 }
 
+// contentFault applies a queued download fault; it reports whether it
+// answered the request.
+func (s *Server) contentFault(w http.ResponseWriter, r *http.Request, id string, data []byte) bool {
+	fault, ok := s.nextFault("cdn", id)
+	if !ok {
+		return false
+	}
+	switch fault.Kind {
+	case Slow:
+		select {
+		case <-r.Context().Done():
+			return true
+		case <-time.After(fault.Delay):
+		}
+	case ResetMidBody:
+		cutAfter(w, data, len(data)/2)
+		return true
+	}
+	return false
+}
+
 func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request, sha string) {
 	if r.Header.Get("Authorization") != "" {
-		// The real CDN is another host: a client must not send the token there.
+		// A client must not send the Hub token to another host.
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Authorization header sent to the CDN"})
 		return
 	}
@@ -270,18 +293,8 @@ func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request, sha string) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	if fault, ok := s.nextFault("cdn", id); ok {
-		switch fault.Kind {
-		case Slow:
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(fault.Delay):
-			}
-		case ResetMidBody:
-			cutAfter(w, f.data, len(f.data)/2)
-			return
-		}
+	if s.contentFault(w, r, id, f.data) {
+		return
 	}
 	serveBytes(w, r, f.data)
 }

@@ -73,9 +73,10 @@ type servedModel struct {
 
 // Server is the emulator. Its zero value is not usable; call [New].
 type Server struct {
-	URL string // base URL: serves both the router and the Hub API
+	URL    string // base URL: serves both the router and the Hub API
+	CDNURL string // where LFS content is redirected: another host, as on the real Hub
 
-	srv *httptest.Server
+	srv, cdn *httptest.Server
 
 	mu       sync.Mutex
 	token    string // required bearer token; "" accepts any, including none
@@ -92,8 +93,10 @@ func New(tb testing.TB) *Server {
 	s := &Server{served: map[string]servedModel{}, mappings: map[string]map[string]any{},
 		faults: map[string][]Fault{}, repos: map[string]*repo{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
-	s.URL = s.srv.URL
+	s.cdn = httptest.NewServer(http.HandlerFunc(s.handleCDN))
+	s.URL, s.CDNURL = s.srv.URL, s.cdn.URL
 	tb.Cleanup(s.srv.Close)
+	tb.Cleanup(s.cdn.Close)
 	return s
 }
 
@@ -180,10 +183,27 @@ func (s *Server) nextFault(service, model string) (Fault, bool) {
 	return Fault{}, false
 }
 
-func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+func (s *Server) record(r *http.Request) []byte {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	return body
+}
+
+func (s *Server) handleCDN(w http.ResponseWriter, r *http.Request) {
+	s.record(r)
+	sha, ok := strings.CutPrefix(r.URL.Path, "/cdn/")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	s.serveCDN(w, r, sha)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	body := s.record(r)
+	s.mu.Lock()
 	token := s.token
 	s.mu.Unlock()
 

@@ -1,0 +1,459 @@
+package models
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// A bundle carries cached models into an air-gapped network: a tar (plain,
+// gzip or zstd) whose first entry is manifest.json, followed by the
+// models' cache subtrees exactly as the hub cache lays them out
+// (models--org--name/{blobs,snapshots,refs}), so that it can even be
+// unpacked into a cache by hand. The manifest lists every file with its
+// size and sha256.
+
+// ErrBadBundle is returned (wrapped, naming the entry) for bundles that are
+// refused: path traversal, absolute paths, links out of the cache, files
+// the manifest does not list, checksum mismatches.
+var ErrBadBundle = errors.New("bad bundle")
+
+const bundleFormat = "hybridembed-bundle"
+
+type manifest struct {
+	Format  string          `json:"format"`
+	Version int             `json:"version"`
+	Created time.Time       `json:"created"`
+	Models  []manifestModel `json:"models"`
+}
+
+type manifestModel struct {
+	ID     string            `json:"id"`
+	Repo   string            `json:"repo"`
+	Commit string            `json:"commit"`
+	Refs   map[string]string `json:"refs"`
+	Files  []manifestFile    `json:"files"`
+}
+
+type manifestFile struct {
+	Path   string `json:"path"`
+	Blob   string `json:"blob"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Compression of a bundle.
+type Compression string
+
+const (
+	NoCompression Compression = "none"
+	Gzip          Compression = "gzip"
+	Zstd          Compression = "zstd"
+)
+
+// CompressionFor picks the compression from a bundle's file name: .tar.gz
+// or .tgz is gzip, .tar.zst zstd, anything else a plain tar.
+func CompressionFor(name string) Compression {
+	n := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(n, ".gz"), strings.HasSuffix(n, ".tgz"):
+		return Gzip
+	case strings.HasSuffix(n, ".zst"), strings.HasSuffix(n, ".zstd"):
+		return Zstd
+	}
+	return NoCompression
+}
+
+// Export writes the cached models ids (at their main revision, or
+// "id@revision") as a bundle. Snapshot entries that are plain files are
+// carried as blobs named by their sha256.
+func (c Cache) Export(w io.Writer, comp Compression, ids []string) error {
+	m := manifest{Format: bundleFormat, Version: 1, Created: time.Now().UTC()}
+	type pending struct {
+		repoDir string
+		mm      *manifestModel
+		sources map[string]string // blob name -> file to read
+	}
+	var all []pending
+	for _, arg := range ids {
+		id, rev, _ := strings.Cut(arg, "@")
+		loc, err := c.Locate(id, rev)
+		if err != nil {
+			return err
+		}
+		repoDir := filepath.Dir(filepath.Dir(loc.Dir))
+		mm := manifestModel{ID: id, Repo: loc.Repo, Commit: loc.Commit, Refs: map[string]string{}}
+		repos, _ := c.List()
+		for _, r := range repos {
+			if r.ID == loc.Repo {
+				for name, commit := range r.Refs {
+					if commit == loc.Commit {
+						mm.Refs[name] = commit
+					}
+				}
+			}
+		}
+		p := pending{repoDir: repoDir, sources: map[string]string{}}
+		err = filepath.WalkDir(loc.Dir, func(fp string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(loc.Dir, fp)
+			real, err := filepath.EvalSymlinks(fp)
+			if err != nil {
+				return fmt.Errorf("%s: %w", fp, err)
+			}
+			sum, size, err := sha256File(real)
+			if err != nil {
+				return err
+			}
+			blob := sum
+			if d.Type()&fs.ModeSymlink != 0 {
+				if etag, err := normalizeETag(filepath.Base(real)); err == nil {
+					blob = etag
+				}
+			}
+			mm.Files = append(mm.Files, manifestFile{Path: filepath.ToSlash(rel), Blob: blob, Size: size, SHA256: sum})
+			p.sources[blob] = real
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		sort.Slice(mm.Files, func(a, b int) bool { return mm.Files[a].Path < mm.Files[b].Path })
+		m.Models = append(m.Models, mm)
+		p.mm = &m.Models[len(m.Models)-1]
+		all = append(all, p)
+	}
+
+	cw, err := compressor(w, comp)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(cw)
+	mdata, _ := json.MarshalIndent(m, "", " ")
+	if err := writeTarFile(tw, "manifest.json", bytes.NewReader(mdata), int64(len(mdata))); err != nil {
+		return err
+	}
+	for i, p := range all {
+		mm := m.Models[i]
+		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
+		blobs := make([]string, 0, len(p.sources))
+		for b := range p.sources {
+			blobs = append(blobs, b)
+		}
+		sort.Strings(blobs)
+		for _, b := range blobs {
+			f, err := os.Open(p.sources[b])
+			if err != nil {
+				return err
+			}
+			st, err := f.Stat()
+			if err == nil {
+				err = writeTarFile(tw, top+"/blobs/"+b, f, st.Size())
+			}
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		for _, f := range mm.Files {
+			link := top + "/snapshots/" + mm.Commit + "/" + f.Path
+			target := strings.Repeat("../", strings.Count(f.Path, "/")+2) + "blobs/" + f.Blob
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: link, Linkname: target, Mode: 0o777, ModTime: m.Created}); err != nil {
+				return err
+			}
+		}
+		for name, commit := range mm.Refs {
+			if err := writeTarFile(tw, top+"/refs/"+name, strings.NewReader(commit), int64(len(commit))); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return cw.Close()
+}
+
+func writeTarFile(tw *tar.Writer, name string, r io.Reader, size int64) error {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: time.Now().UTC()}); err != nil {
+		return err
+	}
+	_, err := io.CopyN(tw, r, size)
+	return err
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+func compressor(w io.Writer, comp Compression) (io.WriteCloser, error) {
+	switch comp {
+	case Gzip:
+		return gzip.NewWriter(w), nil
+	case Zstd:
+		return zstd.NewWriter(w)
+	case NoCompression, "":
+		return nopWriteCloser{w}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", comp)
+}
+
+// decompressor detects gzip and zstd by their magic bytes.
+func decompressor(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		return zr, func() {}, err
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// Imported is one model an import added.
+type Imported struct {
+	ID, Repo, Commit string
+	Files            int
+}
+
+// Import reads a bundle into the cache. Everything is checked before the
+// cache is touched: each entry's path (no absolute paths, no "..", nothing
+// outside models--*/), its type (regular files in blobs/ and refs/,
+// symlinks in snapshots/ that resolve to a blob of the same repo), that
+// the manifest lists it, and every blob's sha256 (and its name's hash).
+// On any failure the cache is left as it was.
+func (c Cache) Import(r io.Reader) ([]Imported, error) {
+	root := c.dir()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	// Staged inside the cache root, so that moving into place is a rename.
+	stage, err := os.MkdirTemp(root, ".import-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+
+	dr, closeDR, err := decompressor(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
+	}
+	defer closeDR()
+	entries, m, err := readBundle(tar.NewReader(dr), stage)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBundle(entries, m, stage); err != nil {
+		return nil, err
+	}
+
+	// Verified: move into the cache, blobs first, refs last.
+	var out []Imported
+	for _, mm := range m.Models {
+		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
+		repoDir := filepath.Join(root, top)
+		if err := os.MkdirAll(filepath.Join(repoDir, "blobs"), 0o755); err != nil {
+			return out, err
+		}
+		for _, f := range mm.Files {
+			dst := filepath.Join(repoDir, "blobs", f.Blob)
+			if _, err := os.Stat(dst); err == nil {
+				continue // already there (verified when it arrived)
+			}
+			src := filepath.Join(stage, top, "blobs", f.Blob)
+			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+				continue // moved for an earlier file with the same blob
+			}
+			if err := os.Rename(src, dst); err != nil {
+				return out, err
+			}
+		}
+		snap := filepath.Join(repoDir, "snapshots", mm.Commit)
+		for _, f := range mm.Files {
+			if err := linkSnapshot(snap, f.Path, f.Blob); err != nil {
+				return out, err
+			}
+		}
+		for name, commit := range mm.Refs {
+			if err := writeRef(repoDir, name, commit); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, Imported{ID: mm.ID, Repo: mm.Repo, Commit: mm.Commit, Files: len(mm.Files)})
+	}
+	return out, nil
+}
+
+type bundleEntry struct {
+	kind   byte   // tar.TypeReg or tar.TypeSymlink
+	target string // symlinks: where they point, resolved within the bundle
+}
+
+// readBundle unpacks the tar into stage, refusing dangerous entries.
+func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest, error) {
+	var m manifest
+	entries := map[string]bundleEntry{}
+	sawManifest := false
+	bad := func(name, why string) error { return fmt.Errorf("%w: entry %q: %s", ErrBadBundle, name, why) }
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, m, fmt.Errorf("%w: %v", ErrBadBundle, err)
+		}
+		name := h.Name
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(name, "/") || filepath.IsAbs(name) || strings.Contains(name, "\\"):
+			return nil, m, bad(name, "absolute path")
+		case !safeRepoPath(name):
+			return nil, m, bad(name, "path traversal or empty path element")
+		}
+		if _, dup := entries[name]; dup {
+			return nil, m, bad(name, "appears twice")
+		}
+		if name == "manifest.json" {
+			if h.Typeflag != tar.TypeReg || h.Size > 64<<20 {
+				return nil, m, bad(name, "not a regular file of plausible size")
+			}
+			if err := json.NewDecoder(io.LimitReader(tr, h.Size)).Decode(&m); err != nil {
+				return nil, m, bad(name, err.Error())
+			}
+			if m.Format != bundleFormat || m.Version != 1 {
+				return nil, m, bad(name, fmt.Sprintf("format %q version %d, want %q version 1", m.Format, m.Version, bundleFormat))
+			}
+			sawManifest = true
+			continue
+		}
+		parts := strings.SplitN(name, "/", 3)
+		if len(parts) < 3 || !strings.HasPrefix(parts[0], "models--") {
+			return nil, m, bad(name, "not under a models--org--name/ directory")
+		}
+		sub := parts[1]
+		switch {
+		case h.Typeflag == tar.TypeReg && (sub == "blobs" || sub == "refs"):
+			if sub == "refs" && h.Size > 256 {
+				return nil, m, bad(name, "a ref larger than a commit hash")
+			}
+			dst := filepath.Join(stage, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, m, err
+			}
+			f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err != nil {
+				return nil, m, err
+			}
+			_, err = io.CopyN(f, tr, h.Size)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, m, fmt.Errorf("%w: entry %q: %v", ErrBadBundle, name, err)
+			}
+			entries[name] = bundleEntry{kind: tar.TypeReg}
+		case h.Typeflag == tar.TypeSymlink && sub == "snapshots":
+			if path.IsAbs(h.Linkname) || strings.HasPrefix(h.Linkname, "/") {
+				return nil, m, bad(name, "symlink to an absolute path "+h.Linkname)
+			}
+			target := path.Join(path.Dir(name), h.Linkname)
+			tparts := strings.Split(target, "/")
+			if len(tparts) != 3 || tparts[0] != parts[0] || tparts[1] != "blobs" {
+				return nil, m, bad(name, "symlink points out of its repo's blobs/ ("+h.Linkname+")")
+			}
+			entries[name] = bundleEntry{kind: tar.TypeSymlink, target: target}
+		default:
+			return nil, m, bad(name, fmt.Sprintf("type %q is not allowed there", string(h.Typeflag)))
+		}
+	}
+	if !sawManifest {
+		return nil, m, fmt.Errorf("%w: no manifest.json", ErrBadBundle)
+	}
+	return entries, m, nil
+}
+
+// checkBundle verifies the unpacked bundle against its manifest.
+func checkBundle(entries map[string]bundleEntry, m manifest, stage string) error {
+	listed := map[string]bool{}
+	for _, mm := range m.Models {
+		if err := ValidateID(mm.Repo); err != nil {
+			return fmt.Errorf("%w: manifest: %v", ErrBadBundle, err)
+		}
+		if !IsCommit(mm.Commit) {
+			return fmt.Errorf("%w: manifest: %s commit %q is not a commit hash", ErrBadBundle, mm.Repo, mm.Commit)
+		}
+		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
+		for name, commit := range mm.Refs {
+			ref := top + "/refs/" + name
+			data, err := os.ReadFile(filepath.Join(stage, filepath.FromSlash(ref)))
+			if err != nil || strings.TrimSpace(string(data)) != commit || commit != mm.Commit || !safeRepoPath(name) {
+				return fmt.Errorf("%w: %s does not hold the manifest's commit", ErrBadBundle, ref)
+			}
+			listed[ref] = true
+		}
+		for _, f := range mm.Files {
+			if !safeRepoPath(f.Path) {
+				return fmt.Errorf("%w: manifest: unsafe path %q", ErrBadBundle, f.Path)
+			}
+			etag, err := normalizeETag(f.Blob)
+			if err != nil || etag != f.Blob {
+				return fmt.Errorf("%w: manifest: %s: blob name %q", ErrBadBundle, f.Path, f.Blob)
+			}
+			blob := top + "/blobs/" + f.Blob
+			link := top + "/snapshots/" + mm.Commit + "/" + f.Path
+			if e, ok := entries[link]; !ok || e.kind != tar.TypeSymlink || e.target != blob {
+				return fmt.Errorf("%w: %s is missing or does not point to %s", ErrBadBundle, link, blob)
+			}
+			listed[link] = true
+			if listed[blob] {
+				continue
+			}
+			if e, ok := entries[blob]; !ok || e.kind != tar.TypeReg {
+				return fmt.Errorf("%w: %s is missing", ErrBadBundle, blob)
+			}
+			p := filepath.Join(stage, filepath.FromSlash(blob))
+			sum, size, err := sha256File(p)
+			if err != nil {
+				return err
+			}
+			if sum != f.SHA256 || size != f.Size {
+				return fmt.Errorf("%w: %s: %w: manifest says sha256 %s (%d bytes), got %s (%d bytes)", ErrBadBundle, blob, ErrChecksum, f.SHA256, f.Size, sum, size)
+			}
+			if err := verifyFile(p, f.Blob); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadBundle, err)
+			}
+			listed[blob] = true
+		}
+	}
+	for name := range entries {
+		if !listed[name] {
+			return fmt.Errorf("%w: entry %q is not in the manifest", ErrBadBundle, name)
+		}
+	}
+	return nil
+}

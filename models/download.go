@@ -1,0 +1,655 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Errors a pull may return (wrapped), matched with errors.Is.
+var (
+	ErrOffline  = errors.New("offline: the network is not used (HF_HUB_OFFLINE or --offline)")
+	ErrNotFound = errors.New("not found on the Hub")
+	ErrGated    = errors.New("access denied (gated or private repo)")
+	ErrNoONNX   = errors.New("no usable ONNX files")
+)
+
+// Downloader fetches model repos from the Hub into a [Cache], in the layout
+// huggingface_hub writes (so Python can use what it fetched, and the
+// reverse). The zero value is usable; it is safe for concurrent use, and
+// concurrent processes share a cache safely (per-blob file locks, temporary
+// names, renames).
+type Downloader struct {
+	Cache      Cache
+	HubURL     string // default $HF_ENDPOINT, else https://huggingface.co
+	Token      string // for gated and private repos
+	HTTPClient *http.Client
+	UserAgent  string
+	// Parallel is how many files download at once (default 4).
+	Parallel int
+	// Attempts per file; each retry resumes where the last one was cut
+	// (default 5).
+	Attempts int
+	// Offline refuses to touch the network.
+	Offline bool
+	// Progress receives byte counts as files download; it must be safe for
+	// concurrent use.
+	Progress func(Progress)
+}
+
+// Progress reports one file's download.
+type Progress struct {
+	Repo, File       string
+	Completed, Total int64
+	Cached, Done     bool
+}
+
+// PullOptions choose what to fetch.
+type PullOptions struct {
+	Revision string // branch, tag or commit (default main)
+	Variant  string // ONNX variant: "" (fp32), "quantized", "fp16", ...
+}
+
+func (d *Downloader) hub() string {
+	u := d.HubURL
+	if u == "" {
+		u = os.Getenv("HF_ENDPOINT")
+	}
+	if u == "" {
+		u = "https://huggingface.co"
+	}
+	return strings.TrimRight(u, "/")
+}
+
+func (d *Downloader) client() *http.Client {
+	if d.HTTPClient != nil {
+		return d.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+// noRedirect is the client for metadata: the first hop's headers (ETag,
+// X-Linked-Etag, Location) are the point.
+func (d *Downloader) noRedirect() *http.Client {
+	c := *d.client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// Pull fetches the files id needs (its registry entry's, or a usable layout
+// found in its file list) at one commit, verifies every byte, and lays them
+// out in the cache: blobs, then snapshot links, then refs/ last. Files
+// already in the cache are not fetched again. It returns where the model is.
+func (d *Downloader) Pull(ctx context.Context, id string, opts PullOptions) (Location, error) {
+	if err := ValidateID(id); err != nil {
+		return Location{}, err
+	}
+	if d.Offline {
+		return Location{}, fmt.Errorf("pull %s: %w", id, ErrOffline)
+	}
+	repo := id
+	var entry *Entry
+	if e, ok := Lookup(id); ok {
+		entry, repo = &e, e.Repo
+	}
+	rev := opts.Revision
+	if rev == "" {
+		rev = "main"
+	}
+	info, err := d.revision(ctx, repo, rev)
+	if err != nil {
+		return Location{}, err
+	}
+	files, err := chooseFiles(repo, info.siblings, entry, opts.Variant)
+	if err != nil {
+		return Location{}, err
+	}
+	repoDir, err := d.Cache.RepoDir(repo)
+	if err != nil {
+		return Location{}, err
+	}
+
+	metas := make([]fileMeta, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(d.Parallel, 1) * 2)
+	for i, f := range files {
+		g.Go(func() error {
+			m, err := d.head(gctx, repo, info.commit, f)
+			metas[i] = m
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Location{}, err
+	}
+
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(positive(d.Parallel, 4))
+	for _, m := range metas {
+		g.Go(func() error { return d.fetchBlob(gctx, repo, repoDir, m) })
+	}
+	if err := g.Wait(); err != nil {
+		return Location{}, err
+	}
+
+	// Every blob is verified and in place: now the snapshot, then the ref.
+	snap := filepath.Join(repoDir, "snapshots", info.commit)
+	for _, m := range metas {
+		if err := linkSnapshot(snap, m.path, m.etag); err != nil {
+			return Location{}, err
+		}
+	}
+	if !IsCommit(rev) {
+		if err := writeRef(repoDir, rev, info.commit); err != nil {
+			return Location{}, err
+		}
+	}
+	return Location{ID: id, Repo: repo, Dir: snap, Commit: info.commit, Entry: entry}, nil
+}
+
+func positive(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+type revisionInfo struct {
+	commit   string
+	siblings []string
+}
+
+// revision asks the Hub which commit rev is and which files it has.
+func (d *Downloader) revision(ctx context.Context, repo, rev string) (revisionInfo, error) {
+	u := d.hub() + "/api/models/" + escapePath(repo) + "/revision/" + url.PathEscape(rev)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return revisionInfo{}, err
+	}
+	resp, err := d.do(req)
+	if err != nil {
+		return revisionInfo{}, fmt.Errorf("%s@%s: %w", repo, rev, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return revisionInfo{}, hubError(repo, "", resp)
+	}
+	var body struct {
+		SHA      string `json:"sha"`
+		Siblings []struct {
+			RFilename string `json:"rfilename"`
+		} `json:"siblings"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
+		return revisionInfo{}, fmt.Errorf("%s@%s: revision info: %w", repo, rev, err)
+	}
+	if !IsCommit(body.SHA) {
+		return revisionInfo{}, fmt.Errorf("%s@%s: the Hub answered commit %q, not a 40-hex hash", repo, rev, body.SHA)
+	}
+	info := revisionInfo{commit: body.SHA}
+	for _, s := range body.Siblings {
+		info.siblings = append(info.siblings, s.RFilename)
+	}
+	return info, nil
+}
+
+// chooseFiles picks what to download: the graphs of a usable layout (the
+// registry's files for known models) with their external weights, and
+// whichever config files the repo has.
+func chooseFiles(repo string, siblings []string, entry *Entry, variant string) ([]string, error) {
+	have := map[string]bool{}
+	for _, s := range siblings {
+		if safeRepoPath(s) {
+			have[s] = true
+		}
+	}
+	var graphs []string
+	if entry != nil && entry.Repo == repo {
+		want, err := entry.Files(variant)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range want {
+			if strings.HasSuffix(f, ".onnx") {
+				if !have[f] {
+					return nil, fmt.Errorf("%s: %w: the registry expects %s, which the repo does not have (it has variants: %s)", repo, ErrNoONNX, f, strings.Join(Variants(siblings), ", "))
+				}
+				graphs = append(graphs, f)
+			}
+		}
+	} else {
+		l, looked := FindLayout(func(p string) bool { return have[p] }, variant)
+		graphs = l.Files()
+		if graphs == nil {
+			var onnx []string
+			for _, s := range siblings {
+				if strings.HasSuffix(s, ".onnx") {
+					onnx = append(onnx, s)
+				}
+			}
+			if len(onnx) > 0 {
+				return nil, fmt.Errorf("%s: %w for variant %q (looked for %s); the repo has %s (variants: %s)", repo, ErrNoONNX, variant, strings.Join(looked, ", "), strings.Join(onnx, ", "), strings.Join(Variants(onnx), ", "))
+			}
+			return nil, fmt.Errorf("%s: %w: the repo has no .onnx files (it has %s); hybridembed runs ONNX exports, such as the Xenova/ or onnx-community/ conversions", repo, ErrNoONNX, sample(siblings))
+		}
+	}
+	files := append([]string(nil), graphs...)
+	for _, g := range graphs {
+		files = append(files, externalData(g, have)...)
+	}
+	for _, s := range siblings {
+		if have[s] && isConfigFile(s) {
+			files = append(files, s)
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func sample(xs []string) string {
+	if len(xs) > 8 {
+		return strings.Join(xs[:8], ", ") + ", ..."
+	}
+	if len(xs) == 0 {
+		return "no files"
+	}
+	return strings.Join(xs, ", ")
+}
+
+// safeRepoPath rejects file names that could escape a snapshot directory.
+func safeRepoPath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsRune(p, 0) {
+		return false
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
+
+// fileMeta is what the Hub says about one file at a commit.
+type fileMeta struct {
+	path     string
+	etag     string // sha256 for LFS files, git sha1 otherwise
+	size     int64
+	location string // where to GET the content (a CDN for LFS files)
+}
+
+// head asks for a file's metadata without following the redirect to the
+// CDN, as huggingface_hub does: X-Linked-Etag and X-Linked-Size describe LFS
+// content; ETag and Content-Length small files. Relative redirects (same
+// host) are followed.
+func (d *Downloader) head(ctx context.Context, repo, commit, file string) (fileMeta, error) {
+	u := d.hub() + "/" + escapePath(repo) + "/resolve/" + commit + "/" + escapePath(file)
+	for hops := 0; ; hops++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+		if err != nil {
+			return fileMeta{}, err
+		}
+		req.Header.Set("Accept-Encoding", "identity")
+		resp, err := d.doWith(d.noRedirect(), req)
+		if err != nil {
+			return fileMeta{}, fmt.Errorf("%s/%s: %w", repo, file, err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		isRedirect := resp.StatusCode/100 == 3
+		if isRedirect && loc != "" && hops < 5 && resp.Header.Get("X-Linked-Etag") == "" {
+			next, err := resp.Request.URL.Parse(loc)
+			if err == nil && next.Host == resp.Request.URL.Host { // a relative redirect: follow for the headers
+				u = next.String()
+				continue
+			}
+		}
+		if resp.StatusCode != http.StatusOK && !isRedirect {
+			return fileMeta{}, hubError(repo, file, resp)
+		}
+		if c := resp.Header.Get("X-Repo-Commit"); c != "" && c != commit {
+			return fileMeta{}, fmt.Errorf("%s/%s: asked for commit %s, the Hub answered for %s", repo, file, commit, c)
+		}
+		raw := resp.Header.Get("X-Linked-Etag")
+		if raw == "" {
+			raw = resp.Header.Get("ETag")
+		}
+		etag, err := normalizeETag(raw)
+		if err != nil {
+			return fileMeta{}, fmt.Errorf("%s/%s: %w", repo, file, err)
+		}
+		size := int64(-1)
+		for _, h := range []string{"X-Linked-Size", "Content-Length"} {
+			if v := resp.Header.Get(h); v != "" {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					size = n
+					break
+				}
+			}
+		}
+		m := fileMeta{path: file, etag: etag, size: size, location: u}
+		if isRedirect && loc != "" {
+			next, err := resp.Request.URL.Parse(loc)
+			if err != nil {
+				return fileMeta{}, fmt.Errorf("%s/%s: bad redirect %q", repo, file, loc)
+			}
+			m.location = next.String()
+		}
+		return m, nil
+	}
+}
+
+// fetchBlob makes sure blobs/<etag> holds the verified content, resuming a
+// partial download (blobs/<etag>.incomplete) with Range, under a per-blob
+// lock shared with other processes.
+func (d *Downloader) fetchBlob(ctx context.Context, repo, repoDir string, m fileMeta) error {
+	blob := filepath.Join(repoDir, "blobs", m.etag)
+	report := func(p Progress) {
+		if d.Progress != nil {
+			p.Repo, p.File, p.Total = repo, m.path, m.size
+			d.Progress(p)
+		}
+	}
+	if st, err := os.Stat(blob); err == nil && (m.size < 0 || st.Size() == m.size) {
+		report(Progress{Completed: st.Size(), Cached: true, Done: true})
+		return nil
+	}
+	unlock, err := fileLock(ctx, filepath.Join(d.Cache.dir(), ".locks", filepath.Base(repoDir), m.etag+".lock"))
+	if err != nil {
+		return fmt.Errorf("%s/%s: lock: %w", repo, m.path, err)
+	}
+	defer unlock()
+	if _, err := os.Stat(blob); err == nil { // another process finished it while we waited
+		report(Progress{Completed: m.size, Cached: true, Done: true})
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil { // another file failed: do not start this one
+		return err
+	}
+	incomplete := blob + ".incomplete"
+	attempts := positive(d.Attempts, 5)
+	var lastErr error
+	for n := 1; n <= attempts; n++ {
+		lastErr = d.download(ctx, m, incomplete, report)
+		if lastErr == nil {
+			break
+		}
+		if ctx.Err() != nil || errors.Is(lastErr, ErrChecksum) || errors.Is(lastErr, ErrNotFound) || errors.Is(lastErr, ErrGated) {
+			break
+		}
+		if n < attempts {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(n*n) * 100 * time.Millisecond):
+			}
+		}
+	}
+	if lastErr != nil {
+		if st, err := os.Stat(incomplete); err == nil && st.Size() == 0 {
+			os.Remove(incomplete) // nothing to resume from
+		}
+		return fmt.Errorf("%s/%s: %w", repo, m.path, lastErr)
+	}
+	if err := os.Rename(incomplete, blob); err != nil {
+		return err
+	}
+	report(Progress{Completed: m.size, Done: true})
+	return nil
+}
+
+// download continues incomplete from where it ends, then verifies the whole
+// file against the etag; a mismatch deletes it.
+func (d *Downloader) download(ctx context.Context, m fileMeta, incomplete string, report func(Progress)) error {
+	f, err := os.OpenFile(incomplete, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if m.size >= 0 && have > m.size {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		have = 0
+	}
+	var resp *http.Response
+	if m.size < 0 || have < m.size {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.location, nil)
+		if err != nil {
+			return err
+		}
+		if have > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
+		}
+		if resp, err = d.do(req); err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusPartialContent:
+		case http.StatusOK: // the server ignored Range: start over
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			have = 0
+		default:
+			return hubError("", m.path, resp)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	size := m.size
+	if size < 0 && resp != nil && resp.ContentLength >= 0 {
+		size = have + resp.ContentLength
+	}
+	ch := newContentHash(m.etag, size)
+	if _, err := io.CopyN(ch, f, have); err != nil { // hash what is already there
+		return err
+	}
+	if resp != nil {
+		pw := &progressWriter{w: io.MultiWriter(f, ch), done: have, report: report}
+		if _, err := io.Copy(pw, resp.Body); err != nil {
+			return fmt.Errorf("download cut after %d bytes (will resume): %w", pw.done, err)
+		}
+		have = pw.done
+	}
+	if size >= 0 && have != size {
+		return fmt.Errorf("download ended at %d of %d bytes (will resume)", have, size)
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := ch.check(m.path); err != nil {
+		f.Close()
+		os.Remove(incomplete) // never resume from bytes that do not verify
+		return err
+	}
+	return nil
+}
+
+type progressWriter struct {
+	w      io.Writer
+	done   int64
+	last   time.Time
+	report func(Progress)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.done += int64(n)
+	if time.Since(p.last) > 100*time.Millisecond {
+		p.last = time.Now()
+		p.report(Progress{Completed: p.done})
+	}
+	return n, err
+}
+
+// do sends req with the token, except to other hosts (a CDN must not see
+// it), and follows redirects the same way.
+func (d *Downloader) do(req *http.Request) (*http.Response, error) {
+	return d.doWith(d.client(), req)
+}
+
+func (d *Downloader) doWith(c *http.Client, req *http.Request) (*http.Response, error) {
+	hub, _ := url.Parse(d.hub())
+	if d.Token != "" && hub != nil && req.URL.Host == hub.Host {
+		req.Header.Set("Authorization", "Bearer "+d.Token)
+	}
+	req.Header.Set("User-Agent", or(d.UserAgent, "hybridembed"))
+	cc := *c
+	prev := c.CheckRedirect
+	cc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if hub == nil || r.URL.Host != hub.Host {
+			r.Header.Del("Authorization")
+		}
+		if prev != nil {
+			return prev(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("too many redirects")
+		}
+		return nil
+	}
+	resp, err := cc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", req.Method, stripQuery(ue.URL), ue.Err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func stripQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// hubError describes a Hub error answer, using huggingface_hub's X-Error-Code
+// when present.
+func hubError(repo, file string, resp *http.Response) error {
+	what := repo
+	if file != "" {
+		what = strings.TrimPrefix(repo+"/"+file, "/")
+	}
+	msg := ""
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/json" {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil {
+			msg = e.Error
+		}
+	}
+	if msg == "" {
+		msg = strings.TrimSpace(strings.SplitN(string(body), "\n", 2)[0])
+	}
+	code := resp.Header.Get("X-Error-Code")
+	var kind error
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || code == "GatedRepo":
+		kind = ErrGated
+		msg += " (set HF_TOKEN to a token with access, after accepting the repo's terms on the Hub)"
+	case resp.StatusCode == http.StatusNotFound:
+		kind = ErrNotFound
+	default:
+		kind = fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if code != "" {
+		msg = code + ": " + msg
+	}
+	return fmt.Errorf("%s: %w: %s", what, kind, msg)
+}
+
+// linkSnapshot points snapshots/<commit>/<file> at its blob with a relative
+// symlink, as huggingface_hub does.
+func linkSnapshot(snap, file, etag string) error {
+	link := filepath.Join(snap, filepath.FromSlash(file))
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	depth := strings.Count(file, "/")
+	target := strings.Repeat("../", depth+2) + "blobs/" + etag
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return nil
+	}
+	// A unique temporary name: concurrent pulls may link the same file.
+	tmp := fmt.Sprintf("%s.tmp-%d-%d", link, os.Getpid(), rand.Int64())
+	if err := os.Symlink(filepath.FromSlash(target), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// writeRef records that rev points at commit, atomically.
+func writeRef(repoDir, rev, commit string) error {
+	if !safeRepoPath(rev) {
+		return fmt.Errorf("invalid revision name %q", rev)
+	}
+	ref := filepath.Join(repoDir, "refs", filepath.FromSlash(rev))
+	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(ref, []byte(commit))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
