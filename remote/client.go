@@ -136,6 +136,9 @@ func (c *Client) FeatureExtractionURL(model string) string {
 	return c.router() + "/hf-inference/models/" + modelPath(model) + "/pipeline/feature-extraction"
 }
 
+// maxRequestBytes bounds the texts in one request.
+const maxRequestBytes = 512 << 10
+
 // maxResponse bounds a 200 body (token-level outputs can be large).
 const maxResponse = 256 << 20
 
@@ -290,12 +293,19 @@ func (c *Client) FeatureExtraction(ctx context.Context, model string, inputs []s
 		batch = 32
 	}
 	out := make([][]float32, 0, len(inputs))
-	for start := 0; start < len(inputs); start += batch {
-		vecs, err := c.extract(ctx, model, inputs[start:min(start+batch, len(inputs))], params, pool)
+	for start := 0; start < len(inputs); {
+		// Bounded by count and by size: well under 1 MB of JSON a request.
+		end, size := start, 0
+		for end < len(inputs) && end-start < batch && (end == start || size+len(inputs[end]) <= maxRequestBytes) {
+			size += len(inputs[end]) + 8
+			end++
+		}
+		vecs, err := c.extract(ctx, model, inputs[start:end], params, pool)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, vecs...)
+		start = end
 	}
 	if err := sameWidth(out); err != nil {
 		return nil, &TransportError{Model: model, URL: c.FeatureExtractionURL(model), Err: err}

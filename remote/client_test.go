@@ -151,6 +151,19 @@ func TestRequestShape(t *testing.T) {
 	assert.NotContains(t, err.Error(), "hf_wrong_token_456")
 }
 
+func TestLargeInputsSplitBySize(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	big := strings.Repeat("x", 200<<10)
+	vecs, err := newClient(s).FeatureExtraction(context.Background(), model, []string{big, big, big, "short"}, remote.Params{}, "")
+	require.NoError(t, err)
+	assert.Len(t, vecs, 4)
+	for _, r := range s.Requests() {
+		assert.Less(t, len(r.Body), 1<<20, "each request stays under 1 MB")
+	}
+	assert.Equal(t, 2, s.Count("/hf-inference/"))
+}
+
 // TestResponseShapes: a single vector, token states pooled or refused.
 func TestResponseShapes(t *testing.T) {
 	s := hftest.New(t)

@@ -36,7 +36,7 @@ func ParseDevice(s string) (Device, error) {
 const EnvLibrary = "ONNXRUNTIME_LIB"
 
 // InstallHint is the command that installs the runtime where [Init] looks.
-const InstallHint = "scripts/install-onnxruntime.sh (from a hybridembed checkout; add --gpu for CUDA), or set " + EnvLibrary + "=/path/to/libonnxruntime.so"
+const InstallHint = "`scripts/install-onnxruntime.sh` (from a hybridembed checkout; `--gpu` for CUDA) or set " + EnvLibrary + "=/path/to/libonnxruntime.so"
 
 // ErrRuntimeNotFound is returned (wrapped in a *[LoadError]) when no ONNX
 // Runtime library could be loaded.
@@ -69,14 +69,14 @@ type LoadError struct {
 func (e *LoadError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.err.Error())
-	b.WriteString(" (tried ")
+	b.WriteString("; install it with " + InstallHint + " (tried ")
 	for i, a := range e.tried {
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		fmt.Fprintf(&b, "%s: %s", a.where, a.why)
 	}
-	b.WriteString("); install it with " + InstallHint)
+	b.WriteString(")")
 	return b.String()
 }
 

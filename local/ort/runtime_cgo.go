@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -44,7 +45,11 @@ func Init(cfg Config) (string, error) {
 		}
 		onnx.SetSharedLibraryPath(c.path)
 		if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
-			tried = append(tried, attempt{c.label, err.Error()})
+			why := err.Error()
+			if strings.Contains(why, "cannot open shared object file") {
+				why = "not found"
+			}
+			tried = append(tried, attempt{c.label, why})
 			continue
 		}
 		env.library = c.path
