@@ -611,6 +611,21 @@ func (e *Embedder) embedding(model string, loc location, vec []float32, dev ort.
 	return emb
 }
 
+// Cosine is the cosine similarity of two vectors of one model (0 when
+// either is zero). For normalised vectors it is their dot product.
+func Cosine(a, b []float32) float64 {
+	var dot, na, nb float64
+	for i := range min(len(a), len(b)) {
+		dot += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(na*nb)
+}
+
 // isUnit reports an L2 norm of 1 (within float32 rounding), whoever
 // normalised the vector: us, the model's Normalize module, or the router.
 func isUnit(v []float32) bool {

@@ -66,16 +66,19 @@ type Evidence struct {
 		Revision string `json:"revision,omitempty"`
 		Err      string `json:"error,omitempty"`
 	} `json:"local"`
-	Hub *struct {
-		Serving   remote.Serving `json:"serving,omitempty"`
-		Providers []string       `json:"providers,omitempty"`
-		Task      string         `json:"task,omitempty"`
-		Inference string         `json:"inference,omitempty"`
-		Fetched   time.Time      `json:"fetched,omitempty"`
-		Cached    bool           `json:"from_cache"`
-		Err       string         `json:"error,omitempty"`
-	} `json:"hub,omitempty"`
-	NotServedUntil *time.Time `json:"not_served_until,omitempty"`
+	Hub            *HubEvidence `json:"hub,omitempty"`
+	NotServedUntil *time.Time   `json:"not_served_until,omitempty"`
+}
+
+// HubEvidence is what the Hub said about serving a model.
+type HubEvidence struct {
+	Serving   remote.Serving `json:"serving,omitempty"`
+	Providers []string       `json:"providers,omitempty"`
+	Task      string         `json:"task,omitempty"`
+	Inference string         `json:"inference,omitempty"`
+	Fetched   time.Time      `json:"fetched,omitempty"`
+	Cached    bool           `json:"from_cache"`
+	Err       string         `json:"error,omitempty"`
 }
 
 // Resolver decides, per model and modality, whether to use the router or
@@ -152,15 +155,7 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 		return d, nil
 	}
 	m, cached, err := r.mapping(ctx, modelID(model))
-	ev.Hub = &struct {
-		Serving   remote.Serving `json:"serving,omitempty"`
-		Providers []string       `json:"providers,omitempty"`
-		Task      string         `json:"task,omitempty"`
-		Inference string         `json:"inference,omitempty"`
-		Fetched   time.Time      `json:"fetched,omitempty"`
-		Cached    bool           `json:"from_cache"`
-		Err       string         `json:"error,omitempty"`
-	}{Cached: cached}
+	ev.Hub = &HubEvidence{Cached: cached}
 	if err != nil {
 		ev.Hub.Err = err.Error()
 		switch {

@@ -3,7 +3,6 @@ package hybridembed_test
 import (
 	"context"
 	"errors"
-	"math"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -62,16 +61,6 @@ func (w *world) embedder(opts ...hybridembed.Option) *hybridembed.Embedder {
 	return e
 }
 
-func cos(a, b []float32) float64 {
-	var d, na, nb float64
-	for i := range a {
-		d += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	return d / math.Sqrt(na*nb)
-}
-
 var sentences = []string{"This is an example sentence", "Each sentence is converted", "Café résumé: naïve façade!"}
 
 // TestRemoteMatchesLocal: a served model goes to the router, and its
@@ -90,7 +79,7 @@ func TestRemoteMatchesLocal(t *testing.T) {
 		assert.Contains(t, remoteEmb[i].Reason, "hf-inference (live)")
 		assert.Equal(t, hybridembed.Local, localEmb[i].Backend)
 		assert.True(t, remoteEmb[i].Normalized)
-		c := cos(remoteEmb[i].Vector, localEmb[i].Vector)
+		c := hybridembed.Cosine(remoteEmb[i].Vector, localEmb[i].Vector)
 		t.Logf("%q: cosine(remote, local) = %.7f", sentences[i], c)
 		assert.GreaterOrEqual(t, c, 0.9999)
 	}
@@ -304,7 +293,7 @@ func TestConcurrentRemote(t *testing.T) {
 					return
 				}
 				for k := range got {
-					if cos(got[k].Vector, want[k].Vector) < 0.9999 {
+					if hybridembed.Cosine(got[k].Vector, want[k].Vector) < 0.9999 {
 						errs <- errors.New("vectors disagree")
 					}
 				}

@@ -2,12 +2,12 @@ package hybridembed
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/remote"
 )
 
@@ -68,9 +68,8 @@ func (s *routerState) update(fn func()) error {
 	return s.saveLocked()
 }
 
-// saveLocked writes atomically (temp file + rename), so that concurrent
-// processes never read half a file; the last writer wins, which is fine
-// for a cache.
+// saveLocked writes atomically, so that concurrent processes never read
+// half a file; the last writer wins, which is fine for a cache.
 func (s *routerState) saveLocked() error {
 	if s.path == "" {
 		return nil
@@ -82,15 +81,5 @@ func (s *routerState) saveLocked() error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(s.path), ".state-*.json")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), s.path)
+	return models.WriteFileAtomic(s.path, data)
 }

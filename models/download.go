@@ -637,10 +637,13 @@ func writeRef(repoDir, rev, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(ref, []byte(commit))
+	return WriteFileAtomic(ref, []byte(commit))
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data under a temporary name in path's directory
+// and renames it into place, so that readers (other processes too) never
+// see half a file.
+func WriteFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err

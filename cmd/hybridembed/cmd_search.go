@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"text/tabwriter"
 
@@ -97,7 +96,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	for qi, q := range queries {
 		hits := make([]hit, len(vecs))
 		for i, v := range vecs {
-			hits[i] = hit{names[i], cosine(q.Vector, v)}
+			hits[i] = hit{names[i], hybridembed.Cosine(q.Vector, v)}
 		}
 		sort.SliceStable(hits, func(a, b int) bool { return hits[a].Score > hits[b].Score })
 		hits = hits[:min(opts.Top, len(hits))]
@@ -123,17 +122,4 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 		return errPartial
 	}
 	return nil
-}
-
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(na*nb)
 }

@@ -28,25 +28,13 @@ func FromImage(img image.Image) *RGB {
 		ycbcrToRGB(&m.YCbCr, out)
 		return out
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			src := m.Pix[(y)*m.Stride:]
-			dst := out.Pix[y*w*3:]
-			for x := 0; x < w; x++ {
-				dst[3*x], dst[3*x+1], dst[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
-			}
-		}
+		dropAlpha(out, m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride)
 		return out
 	case *image.RGBA:
 		// Decoders return RGBA for opaque images, where premultiplication
 		// is the identity; a translucent RGBA (a TIFF with associated alpha)
 		// is taken as stored, as PIL does.
-		for y := 0; y < h; y++ {
-			src := m.Pix[(y)*m.Stride:]
-			dst := out.Pix[y*w*3:]
-			for x := 0; x < w; x++ {
-				dst[3*x], dst[3*x+1], dst[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
-			}
-		}
+		dropAlpha(out, m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride)
 		return out
 	case *image.Gray:
 		for y := 0; y < h; y++ {
@@ -101,6 +89,17 @@ func FromImage(img image.Image) *RGB {
 		}
 	}
 	return out
+}
+
+// dropAlpha copies 4-byte pixels' first three channels.
+func dropAlpha(out *RGB, pix []uint8, stride int) {
+	for y := 0; y < out.H; y++ {
+		src := pix[y*stride:]
+		dst := out.Pix[y*out.W*3:]
+		for x := 0; x < out.W; x++ {
+			dst[3*x], dst[3*x+1], dst[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
+		}
+	}
 }
 
 // straightRGB returns a colour's stored (non-premultiplied) RGB.

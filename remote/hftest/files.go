@@ -126,6 +126,25 @@ func (s *Server) repoFor(id string, w http.ResponseWriter, r *http.Request) (*re
 	return rp, true
 }
 
+// repoAt finds a hosted repo at a revision, answering the request itself
+// (404, 401, an injected fault) when it cannot go on.
+func (s *Server) repoAt(w http.ResponseWriter, r *http.Request, id, rev string) (*repo, string, bool) {
+	rp, ok := s.repoFor(id, w, r)
+	if !ok {
+		return nil, "", false
+	}
+	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, f, id) {
+		return nil, "", false
+	}
+	commit, ok := rp.resolve(rev)
+	if !ok {
+		w.Header().Set("X-Error-Code", "RevisionNotFound")
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Invalid rev id: " + rev})
+		return nil, "", false
+	}
+	return rp, commit, true
+}
+
 func (rp *repo) resolve(rev string) (string, bool) {
 	if c, ok := rp.refs[rev]; ok {
 		return c, true
@@ -165,17 +184,8 @@ func (s *Server) serveRepoAPI(w http.ResponseWriter, r *http.Request, rest strin
 	if kind != "revision" && kind != "tree" {
 		return false
 	}
-	rp, ok := s.repoFor(id, w, r)
+	rp, commit, ok := s.repoAt(w, r, id, rev)
 	if !ok {
-		return true
-	}
-	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, f, id) {
-		return true
-	}
-	commit, ok := rp.resolve(rev)
-	if !ok {
-		w.Header().Set("X-Error-Code", "RevisionNotFound")
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Invalid rev id: " + rev})
 		return true
 	}
 	var names []string
@@ -215,17 +225,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) bool {
 	if !strings.HasPrefix(sub, "resolve/") || !ok {
 		return false
 	}
-	rp, ok := s.repoFor(id, w, r)
+	rp, commit, ok := s.repoAt(w, r, id, rev)
 	if !ok {
-		return true
-	}
-	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, f, id) {
-		return true
-	}
-	commit, ok := rp.resolve(rev)
-	if !ok {
-		w.Header().Set("X-Error-Code", "RevisionNotFound")
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Invalid rev id: " + rev})
 		return true
 	}
 	f, ok := rp.files[path]
