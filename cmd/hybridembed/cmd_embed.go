@@ -60,9 +60,9 @@ line on stderr, and the run goes on.` + "\n" + exitStatusHelp,
 	return cmd
 }
 
-// imageRecord is one line of embed's output.
-type imageRecord struct {
-	Path      string    `json:"path"`
+// vector is the part of an output record that describes an embedding, or
+// why there is none.
+type vector struct {
 	Model     string    `json:"model,omitempty"`
 	Revision  string    `json:"revision,omitempty"`
 	Backend   string    `json:"backend,omitempty"`
@@ -70,6 +70,16 @@ type imageRecord struct {
 	Dim       int       `json:"dim,omitempty"`
 	Embedding []float32 `json:"embedding,omitempty"`
 	Error     string    `json:"error,omitempty"`
+}
+
+func vectorOf(e hybridembed.Embedding) vector {
+	return vector{Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector}
+}
+
+// imageRecord is one line of embed's output.
+type imageRecord struct {
+	Path string `json:"path"`
+	vector
 }
 
 func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
@@ -99,7 +109,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	report := func(path string, err error) error {
 		failed++
 		prog.Println(fmt.Sprintf("hybridembed: %s: %v", path, err))
-		return out.Record(imageRecord{Path: path, Error: err.Error()})
+		return out.Record(imageRecord{Path: path, vector: vector{Error: err.Error()}})
 	}
 	for _, p := range problems {
 		if err := report(p.path, p.err); err != nil {
@@ -117,7 +127,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		if err != nil {
 			return report(paths[i], err)
 		}
-		return out.Record(imageRecord{Path: paths[i], Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector})
+		return out.Record(imageRecord{Path: paths[i], vector: vectorOf(e)})
 	})
 	if err != nil && !started && ctx.Err() == nil {
 		return err // the model never ran: leave any existing output alone

@@ -47,15 +47,9 @@ on stderr, and the run goes on.` + "\n" + exitStatusHelp,
 }
 
 type textRecord struct {
-	Text      string    `json:"text"`
-	Line      int       `json:"line,omitempty"`
-	Model     string    `json:"model,omitempty"`
-	Revision  string    `json:"revision,omitempty"`
-	Backend   string    `json:"backend,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Dim       int       `json:"dim,omitempty"`
-	Embedding []float32 `json:"embedding,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	Text string `json:"text"`
+	Line int    `json:"line,omitempty"`
+	vector
 }
 
 // textChunk bounds memory on long inputs: texts are embedded and written a
@@ -144,9 +138,8 @@ func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pfl
 				}
 				continue
 			}
-			e := embs[k]
+			rec.vector = vectorOf(embs[k])
 			k++
-			rec.Model, rec.Revision, rec.Backend, rec.Reason, rec.Dim, rec.Embedding = e.Model, e.Revision, string(e.Backend), e.Reason, e.Dim, e.Vector
 			if err := out.Record(rec); err != nil {
 				return err
 			}
