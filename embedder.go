@@ -397,6 +397,9 @@ func (e *Embedder) loadLocal(model string) (*local.Model, location, error) {
 // that cannot be embedded (invalid UTF-8) fails alone: its Embedding has no
 // Vector and the returned *PartialError names it; the others are valid.
 func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string) ([]Embedding, error) {
+	if len(texts) == 0 {
+		return nil, nil
+	}
 	release, err := e.acquire()
 	if err != nil {
 		return nil, err

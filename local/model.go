@@ -32,6 +32,7 @@ type Model struct {
 	family  Family
 
 	textSig, visionSig *signature
+	proc               imageprep.Processor // the vision tower's preprocessing
 
 	textOnce   sync.Once
 	text       *textTower
@@ -122,7 +123,7 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 	if m.visionSig != nil {
 		// Fail at load, not at the first image, on a preprocessor that
 		// does not fit the graph.
-		if _, err := m.processor(); err != nil {
+		if m.proc, err = m.readProcessor(); err != nil {
 			return nil, err
 		}
 	}
@@ -133,10 +134,10 @@ func (m *Model) joint() bool {
 	return m.textSig != nil && m.visionSig != nil && m.textSig.path == m.visionSig.path
 }
 
-// processor reads preprocessor_config.json (CLIP's defaults at the vision
-// config's image_size when there is none) and checks it against the
+// readProcessor reads preprocessor_config.json (CLIP's defaults at the
+// vision config's image_size when there is none) and checks it against the
 // graph's declared pixel_values shape.
-func (m *Model) processor() (imageprep.Processor, error) {
+func (m *Model) readProcessor() (imageprep.Processor, error) {
 	path := filepath.Join(m.dir, "preprocessor_config.json")
 	var p imageprep.Processor
 	if _, err := os.Stat(path); err == nil {
@@ -194,12 +195,7 @@ func (m *Model) textTower() (*textTower, error) {
 		}
 		if m.joint() {
 			px := m.visionSig.input("pixel_values").Shape
-			p, err := m.processor()
-			if err != nil {
-				m.textErr = err
-				return
-			}
-			h, w, _ := p.OutputSize()
+			h, w, _ := m.proc.OutputSize()
 			t.pixels = []int64{1, nonNeg(px[1], 3), nonNeg(px[2], int64(h)), nonNeg(px[3], int64(w))}
 		}
 		if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output); err != nil {
@@ -273,11 +269,6 @@ func (m *Model) visionTower() (*visionTower, error) {
 			m.visionErr = fmt.Errorf("%s: %w", m.dir, ErrNoVisionTower)
 			return
 		}
-		p, err := m.processor()
-		if err != nil {
-			m.visionErr = err
-			return
-		}
 		out, dim, err := m.visionSig.pickOutput("image_embeds", "embeddings")
 		if err != nil {
 			m.visionErr = err
@@ -286,7 +277,7 @@ func (m *Model) visionTower() (*visionTower, error) {
 		if dim == 0 {
 			dim = int64(m.cfg.ProjectionDim)
 		}
-		v := &visionTower{feeds: m.feeds(m.visionSig), dim: dim, proc: p}
+		v := &visionTower{feeds: m.feeds(m.visionSig), dim: dim, proc: m.proc}
 		if m.joint() {
 			v.ids, err = m.blankText()
 			if err != nil {

@@ -167,7 +167,11 @@ func collectImages(args []string) ([]string, []inputProblem) {
 			continue
 		}
 		var found []string
-		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+		root := arg
+		if lst, err := os.Lstat(arg); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			root = arg + string(filepath.Separator) // walk the linked folder itself
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				problems = append(problems, inputProblem{p, errors.Unwrap(err)})
 				if d != nil && d.IsDir() {

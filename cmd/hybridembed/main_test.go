@@ -199,3 +199,18 @@ func TestBadFlags(t *testing.T) {
 	assert.Equal(t, exitFatal, r.code)
 	assert.Contains(t, r.stderr, "unknown device")
 }
+
+// TestEmbedSymlinkedFolder: a folder given through a symlink is walked.
+func TestEmbedSymlinkedFolder(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	require.NoError(t, err)
+	writeFile(t, filepath.Join(dir, "photos", "a.png"), data)
+	require.NoError(t, os.Symlink(filepath.Join(dir, "photos"), filepath.Join(dir, "link")))
+	r := runCLI(t, "", "embed", "--model", testdata.Fixture("models", "tiny-clip"), filepath.Join(dir, "link"))
+	require.Equal(t, exitOK, r.code, r.stderr)
+	recs := records(t, r.stdout)
+	require.Len(t, recs, 1)
+	assert.Equal(t, filepath.Join(dir, "link", "a.png"), recs[0]["path"])
+}
