@@ -3,7 +3,7 @@
 //
 // It implements the parts of the tokenizer.json format that embedding models
 // use: normalizers (NFC/NFD/NFKC/NFKD, Lowercase, Strip, StripAccents,
-// Replace, Prepend, BertNormalizer, Sequence), pre-tokenizers (Split,
+// Replace, Prepend, BertNormalizer, SentencePiece's Precompiled, Sequence), pre-tokenizers (Split,
 // ByteLevel, BertPreTokenizer, Whitespace, WhitespaceSplit, Metaspace,
 // Punctuation, Digits, Sequence), the BPE, WordPiece, WordLevel and Unigram
 // models, added and special tokens, truncation, and the Roberta, Bert and

@@ -176,6 +176,7 @@ type normalizerSpec struct {
 	ChineseChars *bool             `json:"handle_chinese_chars"`
 	StripAccents *bool             `json:"strip_accents"`
 	Lowercase    *bool             `json:"lowercase"`
+	Charsmap     *string           `json:"precompiled_charsmap"`
 }
 
 func orTrue(b *bool) bool { return b == nil || *b }
@@ -223,6 +224,11 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		return replace{p, s.Content}, nil
 	case "Prepend":
 		return prepend{s.Prepend}, nil
+	case "Precompiled":
+		if s.Charsmap == nil || *s.Charsmap == "" {
+			return nil, nil // an empty charsmap normalizes nothing
+		}
+		return parsePrecompiled(*s.Charsmap)
 	case "BertNormalizer":
 		lc := orTrue(s.Lowercase)
 		sa := lc
