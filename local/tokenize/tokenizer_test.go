@@ -95,7 +95,7 @@ func TestReferenceTokenizers(t *testing.T) {
 			dir := testdata.Fixture("tokenizers", name)
 			tok, err := tokenize.Load(dir, tokenize.Options{})
 			require.NoError(t, err)
-			cases := readGolden(t, filepath.Join(dir, "golden_tokens.jsonl"))
+			cases := readGolden(t, filepath.Join(dir, "reference_ids.jsonl"))
 			pass := 0
 			for _, c := range cases {
 				enc, err := tok.Encode(c.Text)
