@@ -211,6 +211,26 @@ type Embedder struct {
 
 	mu     sync.RWMutex // held shared by calls, exclusively by Close
 	closed bool
+
+	dirs sync.Map // model directory -> dirInfo, read once
+}
+
+// dirInfo is what routing needs from a local model's config files.
+type dirInfo struct {
+	family  local.Family
+	pooling remote.Pooling
+}
+
+// modelInfo reads a model directory's family and pooling once: routing
+// runs on every call, and snapshot directories do not change.
+func (e *Embedder) modelInfo(dir string) dirInfo {
+	if v, ok := e.dirs.Load(dir); ok {
+		return v.(dirInfo)
+	}
+	fam, _ := local.ReadFamily(dir)
+	info := dirInfo{family: fam, pooling: remote.Pooling(local.ReadPooling(dir))}
+	e.dirs.Store(dir, info)
+	return info
 }
 
 // New returns an Embedder. Nothing is loaded until the first call needs it.
@@ -229,11 +249,11 @@ func New(opts ...Option) (*Embedder, error) {
 		c.offline = envTrue("HF_HUB_OFFLINE")
 	}
 	logger := c.logger
+	logf := func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
 	eng := local.New(local.Options{
 		Threads: c.threads, Device: c.device, Library: c.library,
 		BatchSize: c.batch, TextBatchSize: c.textBatch, Workers: c.workers,
-		Limits: imageprep.Limits{MaxPixels: c.maxPixels},
-		Logf:   func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+		Limits: imageprep.Limits{MaxPixels: c.maxPixels}, Logf: logf,
 	})
 	if !c.tokenSet {
 		c.token = remote.TokenFromEnv(models.TokenPath())
@@ -242,8 +262,7 @@ func New(opts ...Option) (*Embedder, error) {
 		RouterURL: firstNonEmpty(c.routerURL, os.Getenv("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),
 		HubURL:    firstNonEmpty(c.hubURL, os.Getenv("HF_ENDPOINT"), remote.DefaultHubURL),
 		Token:     c.token, HTTPClient: c.httpClient, Retry: c.retry, WaitForModel: c.waitForModel,
-		UserAgent: "hybridembed/" + Version,
-		Logf:      func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+		UserAgent: "hybridembed/" + Version, Logf: logf,
 	}
 	e := &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}, client: client}
 	e.resolver = &Resolver{e: e, state: loadState(filepath.Join(models.HomeDir(), "router", "state.json")),
@@ -462,7 +481,7 @@ func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string)
 func (e *Embedder) embedRemote(ctx context.Context, model string, texts []string) ([][]float32, error) {
 	var pooling remote.Pooling
 	if loc, err := e.locate(model); err == nil {
-		pooling = remote.Pooling(local.ReadPooling(loc.dir))
+		pooling = e.modelInfo(loc.dir).pooling
 	}
 	truncate := true // as the local tokenizer truncates to the model's max length
 	return e.client.FeatureExtraction(ctx, modelID(model), texts, remote.Params{Truncate: &truncate}, pooling)

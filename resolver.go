@@ -113,9 +113,7 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 	loc, locErr := e.locate(model)
 	if locErr == nil {
 		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo = loc.dir, loc.revision, loc.repo
-		if fam, err := local.ReadFamily(loc.dir); err == nil && fam != "" {
-			ev.Family = string(fam)
-		}
+		ev.Family = string(e.modelInfo(loc.dir).family)
 	} else {
 		ev.Local.Err = locErr.Error()
 	}
