@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +229,20 @@ func TestParseRetryAfter(t *testing.T) {
 	assert.Equal(t, 10*time.Second, he.RetryAfter)
 	assert.Contains(t, err.Error(), "more than 3s")
 	assert.False(t, math.IsNaN(float64(he.RetryAfter)))
+}
+
+// TestTokenRedacted: a server that echoes the token back in an error body
+// (a misconfigured proxy) does not get it into our error messages.
+func TestTokenRedacted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error": "rejected header %s"}`, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	c := &remote.Client{RouterURL: srv.URL, Token: "hf_secret_token_123", Retry: fast}
+	_, err := c.FeatureExtraction(context.Background(), model, []string{"a"}, remote.Params{}, "")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hf_secret_token_123")
+	assert.Contains(t, err.Error(), "[token redacted]")
 }
