@@ -100,8 +100,6 @@ type Resolver struct {
 	notServedFor time.Duration
 }
 
-func (r *Resolver) now() time.Time { return time.Now() }
-
 // Route decides where model's inputs of modality go. It may ask the Hub for
 // the provider mapping (cached on disk), but never when offline.
 func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (Decision, error) {
@@ -145,7 +143,7 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 		d.Reason = "no Hugging Face token (set HF_TOKEN, or log in with huggingface-cli) to use the router"
 		return d, nil
 	}
-	now := r.now()
+	now := time.Now()
 	if ns, ok := r.state.notServed(modelID(model), now); ok {
 		until := ns.Until
 		ev.NotServedUntil = &until
@@ -199,7 +197,7 @@ func isImageTask(tag string) bool {
 // mapping returns the provider mapping from the disk cache, or asks the Hub
 // (briefly: routing must not hang on a slow Hub) and caches the answer.
 func (r *Resolver) mapping(ctx context.Context, model string) (remote.Mapping, bool, error) {
-	if m, ok := r.state.mapping(model, r.mappingTTL, r.now()); ok {
+	if m, ok := r.state.mapping(model, r.mappingTTL, time.Now()); ok {
 		return m, true, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -215,7 +213,7 @@ func (r *Resolver) mapping(ctx context.Context, model string) (remote.Mapping, b
 // markNotServed remembers a router 404 so that later calls (and later runs)
 // go straight to the local model.
 func (r *Resolver) markNotServed(model, why string) {
-	now := r.now()
+	now := time.Now()
 	_ = r.state.update(func() {
 		r.state.NotServed[model] = notServed{Since: now, Until: now.Add(r.notServedFor), Reason: why}
 	})

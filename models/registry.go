@@ -109,6 +109,3 @@ func Lookup(id string) (Entry, bool) {
 	}
 	return Entry{}, false
 }
-
-// Known lists the registry.
-func Known() []Entry { return append([]Entry(nil), registry...) }
