@@ -246,7 +246,7 @@ func New(opts ...Option) (*Embedder, error) {
 		c.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if !c.offlineIsSet {
-		c.offline = envTrue("HF_HUB_OFFLINE")
+		c.offline = models.OfflineFromEnv()
 	}
 	logger := c.logger
 	logf := func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
@@ -295,14 +295,6 @@ func (e *Embedder) Resolve(ctx context.Context, model string, modality Modality)
 	}
 	defer release()
 	return e.resolver.Route(ctx, model, modality)
-}
-
-func envTrue(name string) bool {
-	switch strings.ToLower(os.Getenv(name)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
 }
 
 // Close releases every loaded model. It is safe to call more than once.

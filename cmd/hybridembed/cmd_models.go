@@ -107,12 +107,9 @@ func humanBytes(n int64) string {
 
 // downloader builds the Hub downloader from the flags and environment.
 func (g *globalOptions) downloader(flags *pflag.FlagSet) *models.Downloader {
-	offline := g.Offline
-	if !flags.Changed("offline") {
-		switch strings.ToLower(os.Getenv("HF_HUB_OFFLINE")) {
-		case "1", "true", "yes", "on":
-			offline = true
-		}
+	offline := models.OfflineFromEnv()
+	if flags.Changed("offline") {
+		offline = g.Offline
 	}
 	return &models.Downloader{
 		HubURL:    g.HubURL,
