@@ -435,7 +435,7 @@ func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string)
 		return out, partial(failed, len(texts))
 	}
 	if dec.Backend == Remote {
-		vecs, rerr := e.embedRemote(ctx, model, valid)
+		vecs, rerr := e.embedRemote(ctx, model, valid, dec.Evidence.Local.Dir)
 		if rerr == nil {
 			for k, i := range idx {
 				out[i] = e.remoteEmbedding(model, vecs[k], dec.Reason)
@@ -469,11 +469,13 @@ func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string)
 	return out, partial(failed, len(texts))
 }
 
-// embedRemote calls the router's feature-extraction pipeline.
-func (e *Embedder) embedRemote(ctx context.Context, model string, texts []string) ([][]float32, error) {
+// embedRemote calls the router's feature-extraction pipeline. localDir is
+// the cached copy the Resolver found ("" if none): its pooling config says
+// how to pool token states, should the router return them.
+func (e *Embedder) embedRemote(ctx context.Context, model string, texts []string, localDir string) ([][]float32, error) {
 	var pooling remote.Pooling
-	if loc, err := e.locate(model); err == nil {
-		pooling = e.modelInfo(loc.dir).pooling
+	if localDir != "" {
+		pooling = e.modelInfo(localDir).pooling
 	}
 	truncate := true // as the local tokenizer truncates to the model's max length
 	return e.client.FeatureExtraction(ctx, modelID(model), texts, remote.Params{Truncate: &truncate}, pooling)
