@@ -125,10 +125,10 @@ func TestRouterFailures(t *testing.T) {
 	}{
 		{"loading then served", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: 10 * time.Millisecond}}, true, hybridembed.Remote, nil, "live"},
 		{"429 then served", []hftest.Fault{{Kind: hftest.RateLimited}}, true, hybridembed.Remote, nil, "live"},
-		{"5xx exhausted, cached", repeat(hftest.Fault{Kind: hftest.ServerError}, 3), true, hybridembed.Local, nil, "fell back to the local model"},
-		{"reset exhausted, cached", repeat(hftest.Fault{Kind: hftest.ResetMidBody}, 3), true, hybridembed.Local, nil, "fell back"},
-		{"garbage exhausted, cached", repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 3), true, hybridembed.Local, nil, "malformed"},
-		{"5xx exhausted, not cached", repeat(hftest.Fault{Kind: hftest.BadGateway}, 3), false, "", hybridembed.ErrUnavailable, "models pull " + miniLM},
+		{"5xx exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.ServerError}, 3), true, hybridembed.Local, nil, "fell back to the local model"},
+		{"reset exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.ResetMidBody}, 3), true, hybridembed.Local, nil, "fell back"},
+		{"garbage exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 3), true, hybridembed.Local, nil, "malformed"},
+		{"5xx exhausted, not cached", hftest.Repeat(hftest.Fault{Kind: hftest.BadGateway}, 3), false, "", hybridembed.ErrUnavailable, "models pull " + miniLM},
 		{"401", []hftest.Fault{{Kind: hftest.Unauthorized}}, true, "", hybridembed.ErrAuth, "HF_TOKEN"},
 		{"403", []hftest.Fault{{Kind: hftest.Forbidden}}, true, "", hybridembed.ErrAuth, "restricted"},
 		{"404, not cached", []hftest.Fault{{Kind: hftest.PlainNotFound}}, false, "", hybridembed.ErrNotCached, "models pull " + miniLM},
@@ -155,14 +155,6 @@ func TestRouterFailures(t *testing.T) {
 			assert.Len(t, embs[1].Vector, 48)
 		})
 	}
-}
-
-func repeat(f hftest.Fault, n int) []hftest.Fault {
-	out := make([]hftest.Fault, n)
-	for i := range out {
-		out[i] = f
-	}
-	return out
 }
 
 func TestUnreachableRouterFallsBack(t *testing.T) {

@@ -62,10 +62,10 @@ func TestFaults(t *testing.T) {
 		{"wrong dims then ok", []hftest.Fault{{Kind: hftest.WrongDims}}, nil, "", 2},
 		{"HTML 200 then ok", []hftest.Fault{{Kind: hftest.HTMLBody}}, nil, "", 2},
 		{"slow", []hftest.Fault{{Kind: hftest.Slow, Delay: 50 * time.Millisecond}}, nil, "", 1},
-		{"500 until retries run out", repeat(hftest.Fault{Kind: hftest.ServerError}, 4), remote.ErrServer, "giving up after 4 attempts", 4},
-		{"502 until retries run out", repeat(hftest.Fault{Kind: hftest.BadGateway}, 4), remote.ErrServer, "502 Bad Gateway", 4},
-		{"malformed until retries run out", repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 4), remote.ErrMalformed, "malformed", 4},
-		{"wrong dims until retries run out", repeat(hftest.Fault{Kind: hftest.WrongDims}, 4), remote.ErrMalformed, "dimensions", 4},
+		{"500 until retries run out", hftest.Repeat(hftest.Fault{Kind: hftest.ServerError}, 4), remote.ErrServer, "giving up after 4 attempts", 4},
+		{"502 until retries run out", hftest.Repeat(hftest.Fault{Kind: hftest.BadGateway}, 4), remote.ErrServer, "502 Bad Gateway", 4},
+		{"malformed until retries run out", hftest.Repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 4), remote.ErrMalformed, "malformed", 4},
+		{"wrong dims until retries run out", hftest.Repeat(hftest.Fault{Kind: hftest.WrongDims}, 4), remote.ErrMalformed, "dimensions", 4},
 		{"loading longer than allowed", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: time.Minute}}, remote.ErrLoading, "more than 3s", 1},
 		{"413 splits the batch", []hftest.Fault{{Kind: hftest.TooLarge}}, nil, "", 3},
 	}
@@ -93,14 +93,6 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
-}
-
-func repeat(f hftest.Fault, n int) []hftest.Fault {
-	out := make([]hftest.Fault, n)
-	for i := range out {
-		out[i] = f
-	}
-	return out
 }
 
 // TestRetryRespectsDeadline: a wait that would pass the caller's deadline

@@ -37,6 +37,22 @@ func readGolden(t *testing.T, path string) []goldenCase {
 	return out
 }
 
+// matchAll encodes every case in a {"text","input_ids"} JSON Lines file and
+// requires the reference's ids exactly, logging how many matched.
+func matchAll(t *testing.T, tok *tokenize.Tokenizer, path string) {
+	t.Helper()
+	cases := readGolden(t, path)
+	pass := 0
+	for _, c := range cases {
+		enc, err := tok.Encode(c.Text)
+		require.NoError(t, err)
+		if assert.Equalf(t, c.InputIDs, enc.IDs, "text %q", c.Text) {
+			pass++
+		}
+	}
+	t.Logf("%s: %d/%d cases exact", path, pass, len(cases))
+}
+
 // TestGoldenTokenizers compares with the reference tokenizers' own output:
 // CLIPTokenizerFast (max length 77) and BertTokenizerFast (max length 128).
 func TestGoldenTokenizers(t *testing.T) {
@@ -52,16 +68,7 @@ func TestGoldenTokenizers(t *testing.T) {
 			dir := testdata.Golden(t, tc.dir)
 			tok, err := tokenize.Load(dir, tokenize.Options{MaxLength: tc.maxLength})
 			require.NoError(t, err)
-			cases := readGolden(t, filepath.Join(dir, "golden_tokens.jsonl"))
-			pass := 0
-			for _, c := range cases {
-				enc, err := tok.Encode(c.Text)
-				require.NoError(t, err)
-				if assert.Equalf(t, c.InputIDs, enc.IDs, "text %q", c.Text) {
-					pass++
-				}
-			}
-			t.Logf("%s: %d/%d golden cases exact", tc.dir, pass, len(cases))
+			matchAll(t, tok, filepath.Join(dir, "golden_tokens.jsonl"))
 		})
 	}
 }
@@ -95,16 +102,7 @@ func TestReferenceTokenizers(t *testing.T) {
 			dir := testdata.Fixture("tokenizers", name)
 			tok, err := tokenize.Load(dir, tokenize.Options{})
 			require.NoError(t, err)
-			cases := readGolden(t, filepath.Join(dir, "reference_ids.jsonl"))
-			pass := 0
-			for _, c := range cases {
-				enc, err := tok.Encode(c.Text)
-				require.NoError(t, err)
-				if assert.Equalf(t, c.InputIDs, enc.IDs, "text %q", c.Text) {
-					pass++
-				}
-			}
-			t.Logf("%s: %d/%d reference cases exact", name, pass, len(cases))
+			matchAll(t, tok, filepath.Join(dir, "reference_ids.jsonl"))
 		})
 	}
 }

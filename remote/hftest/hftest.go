@@ -421,3 +421,12 @@ func l2(v []float32) {
 		v[i] = float32(float64(v[i]) * inv)
 	}
 }
+
+// Repeat is n copies of f, for faults that should outlast the retries.
+func Repeat(f Fault, n int) []Fault {
+	out := make([]Fault, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
