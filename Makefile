@@ -27,7 +27,7 @@ vet:
 
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector
 test: onnxruntime vet
-	HYBRIDEMBED_REQUIRE_ORT=1 $(GO) test -race -count=1 ./...
+	HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=1 $(GO) test -race -count=1 ./...
 
 ## demo: rank the sample images against captions
 demo: onnxruntime build

@@ -3,6 +3,7 @@ package hybridembed_test
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -63,27 +64,51 @@ func (w *world) embedder(opts ...hybridembed.Option) *hybridembed.Embedder {
 
 var sentences = []string{"This is an example sentence", "Each sentence is converted", "Café résumé: naïve façade!"}
 
-// TestRemoteMatchesLocal: a served model goes to the router, and its
-// vectors agree with the local model's.
-func TestRemoteMatchesLocal(t *testing.T) {
+// TestRemoteLocalAndReferenceAgree: a served model goes to the router; the
+// router's vectors (served from the PyTorch reference), the local model's
+// and the reference agree, element by element, so a change to pooling or to
+// normalisation on either path fails here.
+func TestRemoteLocalAndReferenceAgree(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	ref := testdata.TinySTReference(t)
+	w.srv.ServeReference(t, miniLM, ref)
 
 	remoteEmb, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences)
 	require.NoError(t, err)
 	localEmb, err := w.embedder(hybridembed.WithPolicy(hybridembed.PolicyLocal)).EmbedTexts(context.Background(), miniLM, sentences)
 	require.NoError(t, err)
-	for i := range sentences {
+	cls, err := hftest.LoadReference(testdata.Fixture("golden", "tiny-st.json"), "cls")
+	require.NoError(t, err)
+	for i, text := range sentences {
+		want := ref.Pipeline[text]
+		require.NotEmpty(t, want, text)
 		assert.Equal(t, hybridembed.Remote, remoteEmb[i].Backend)
 		assert.Contains(t, remoteEmb[i].Reason, "hf-inference (live)")
 		assert.Equal(t, hybridembed.Local, localEmb[i].Backend)
 		assert.True(t, remoteEmb[i].Normalized)
-		c := hybridembed.Cosine(remoteEmb[i].Vector, localEmb[i].Vector)
-		t.Logf("%q: cosine(remote, local) = %.7f", sentences[i], c)
-		assert.GreaterOrEqual(t, c, 0.9999)
+		for name, got := range map[string][]float32{"remote": remoteEmb[i].Vector, "local": localEmb[i].Vector} {
+			c := hybridembed.Cosine(got, want)
+			t.Logf("%q: cosine(%s, reference) = %.8f, max |diff| = %.2g", text, name, c, maxAbsDiff(got, want))
+			assert.GreaterOrEqual(t, c, 0.99999, name)
+			assert.Less(t, maxAbsDiff(got, want), 1e-5, "%s: same vector, same scale", name)
+		}
+		// The check can fail: CLS pooling of the same model is far off.
+		assert.Less(t, hybridembed.Cosine(localEmb[i].Vector, cls.Raw[text]), 0.99999, "CLS-pooled reference")
+		assert.Greater(t, maxAbsDiff(localEmb[i].Vector, ref.Raw[text]), 1e-3, "the un-normalised reference")
 	}
 	assert.Equal(t, 1, w.srv.Count("/hf-inference/"))
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	d := math.Inf(1)
+	if len(a) == len(b) {
+		d = 0
+		for i := range a {
+			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+		}
+	}
+	return d
 }
 
 // TestNotServedFallsBackAndIsRemembered: the router's plain-text 404 routes
@@ -91,8 +116,8 @@ func TestRemoteMatchesLocal(t *testing.T) {
 func TestNotServedFallsBackAndIsRemembered(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st")) // the Hub says live...
-	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound})     // ...the router 404s
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))   // the Hub says live...
+	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound}) // ...the router 404s
 
 	embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
@@ -139,7 +164,7 @@ func TestRouterFailures(t *testing.T) {
 			if tc.cached {
 				w.cache(miniLM, "tiny-st")
 			}
-			w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+			w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 			w.srv.Inject(miniLM, tc.faults...)
 			embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:2])
 			if tc.wantErr != nil {
@@ -160,7 +185,7 @@ func TestRouterFailures(t *testing.T) {
 func TestUnreachableRouterFallsBack(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	e := w.embedder(hybridembed.WithRouterURL("http://127.0.0.1:1"))
 	embs, err := e.EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
@@ -182,7 +207,7 @@ func TestUnreachableRouterFallsBack(t *testing.T) {
 func TestDeadlineFallsBack(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -196,7 +221,7 @@ func TestOfflineMakesNoRequests(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
 	w.cache("openai/clip-vit-base-patch32", "tiny-clip")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	for name, e := range map[string]*hybridembed.Embedder{
 		"WithOffline": w.embedder(hybridembed.WithOffline(true)),
 		"env": func() *hybridembed.Embedder {
@@ -238,7 +263,7 @@ func TestCLIPIsLocal(t *testing.T) {
 // TestMappingIsCached: repeated runs ask the Hub once.
 func TestMappingIsCached(t *testing.T) {
 	w := newWorld(t)
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	for i := 0; i < 3; i++ {
 		_, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
 		require.NoError(t, err)
@@ -250,7 +275,7 @@ func TestMappingIsCached(t *testing.T) {
 func TestNoTokenMeansLocal(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	embs, err := w.embedder(hybridembed.WithToken("")).EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
 	assert.Equal(t, hybridembed.Local, embs[0].Backend)
@@ -263,7 +288,7 @@ func TestNoTokenMeansLocal(t *testing.T) {
 func TestConcurrentRemote(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	e := w.embedder()
 	want, err := w.embedder(hybridembed.WithPolicy(hybridembed.PolicyLocal)).EmbedTexts(context.Background(), miniLM, sentences)
 	require.NoError(t, err)

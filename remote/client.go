@@ -314,14 +314,14 @@ func (c *Client) FeatureExtraction(ctx context.Context, model string, inputs []s
 }
 
 func (c *Client) extract(ctx context.Context, model string, inputs []string, params Params, pool Pooling) ([][]float32, error) {
-	req := struct {
-		Inputs     []string `json:"inputs"`
-		Parameters *Params  `json:"parameters,omitempty"`
-	}{Inputs: inputs}
-	if params != (Params{}) {
-		req.Parameters = &params
-	}
-	body, err := json.Marshal(req)
+	// Feature-extraction parameters sit at the root of the body, beside
+	// inputs (text-embeddings-inference's schema; huggingface_hub and
+	// @huggingface/inference send them so). A nested "parameters" object is
+	// other tasks' form, which a feature-extraction server ignores or refuses.
+	body, err := json.Marshal(struct {
+		Inputs []string `json:"inputs"`
+		Params
+	}{inputs, params})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -135,7 +136,8 @@ func TestRequestShape(t *testing.T) {
 	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	assert.Equal(t, "true", r.Header.Get("X-Wait-For-Model"))
 	assert.Equal(t, "hybridembed/test", r.Header.Get("User-Agent"))
-	assert.JSONEq(t, `{"inputs":["a","bb"],"parameters":{"truncate":true}}`, string(r.Body))
+	// Parameters at the root, beside inputs: the feature-extraction schema.
+	assert.Equal(t, `{"inputs":["a","bb"],"truncate":true}`, string(r.Body))
 
 	// A wrong token: 401, and the token is not echoed anywhere.
 	c.Token = "hf_wrong_token_456"
@@ -237,4 +239,97 @@ func TestTokenRedacted(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hf_secret_token_123")
 	assert.Contains(t, err.Error(), "[token redacted]")
+}
+
+// TestWireBody: every parameter the client sets goes at the root of the
+// body, exactly; an unset one is left out.
+func TestWireBody(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		name   string
+		params remote.Params
+		want   string
+	}{
+		{"none", remote.Params{}, `{"inputs":["a"]}`},
+		{"truncate", remote.Params{Truncate: &yes}, `{"inputs":["a"],"truncate":true}`},
+		{"all", remote.Params{Normalize: &no, Truncate: &yes, PromptName: "query", TruncationDirection: "Left"},
+			`{"inputs":["a"],"normalize":false,"truncate":true,"prompt_name":"query","truncation_direction":"Left"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := hftest.New(t)
+			s.Serve(model, fakeVectors, false)
+			_, err := newClient(s).FeatureExtraction(context.Background(), model, []string{"a"}, tc.params, "")
+			require.NoError(t, err)
+			require.Len(t, s.Requests(), 1)
+			assert.Equal(t, tc.want, string(s.Requests()[0].Body))
+		})
+	}
+}
+
+// TestEmulatorIsStrict: the emulated route refuses what a TEI-backed server
+// refuses, so a client that sends the wrong shape fails here first.
+func TestEmulatorIsStrict(t *testing.T) {
+	s := hftest.New(t)
+	s.Serve(model, fakeVectors, false)
+	s.Limit(model, 3, func(text string) int { return len(text) })
+	post := func(body string) (int, string) {
+		resp, err := http.Post(s.URL+"/hf-inference/models/"+model+"/pipeline/feature-extraction", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tests := []struct {
+		name, body string
+		status     int
+		contains   string
+	}{
+		{"nested parameters", `{"inputs":["a"],"parameters":{"truncate":true}}`, 422, "unknown field `parameters`"},
+		{"unknown field", `{"inputs":["a"],"pooling":"mean"}`, 422, "unknown field `pooling`"},
+		{"wrong type", `{"inputs":["a"],"truncate":"yes"}`, 422, "truncate"},
+		{"bad direction", `{"inputs":["a"],"truncation_direction":"Up"}`, 422, "unknown variant"},
+		{"no inputs", `{"truncate":true}`, 422, "missing field `inputs`"},
+		{"empty inputs", `{"inputs":[]}`, 400, "cannot be empty"},
+		{"over the limit", `{"inputs":["a","abcdef"]}`, 413, "must have less than 3 tokens. Given: 6"},
+		{"over the limit, truncate false", `{"inputs":["abcdef"],"truncate":false}`, 413, "Input validation error"},
+		{"over the limit, truncated", `{"inputs":["a","abcdef"],"truncate":true}`, 200, "[[1,1,2,0],[6,1,2,1]]"},
+		{"old options accepted", `{"inputs":"a","options":{"wait_for_model":true}}`, 200, "[1,1,2,0]"},
+		{"normalize", `{"inputs":["ab"],"normalize":true}`, 200, "0.6"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := post(tc.body)
+			assert.Equal(t, tc.status, status, body)
+			assert.Contains(t, body, tc.contains)
+		})
+	}
+	// Through the client, the validation error is a 413 the client reports
+	// (after halving the batch down to the one text over the limit).
+	_, err := newClient(s).FeatureExtraction(context.Background(), model, []string{"a", "abcdef"}, remote.Params{}, "")
+	assert.ErrorIs(t, err, remote.ErrTooLarge)
+	assert.ErrorContains(t, err, "must have less than 3 tokens")
+}
+
+// TestErrorBodyShapes: the error text is found in each shape servers use.
+func TestErrorBodyShapes(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"error":"Model is overloaded"}`, "Model is overloaded"},
+		{`{"error":["first problem","second problem"]}`, "first problem; second problem"},
+		{`{"detail":"Not allowed"}`, "Not allowed"},
+		{`{"error":{"message":"Invalid input","type":"invalid_request_error"}}`, "Invalid input"},
+	}
+	for _, tc := range tests {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, tc.body)
+		}))
+		c := &remote.Client{RouterURL: srv.URL, Retry: fast}
+		_, err := c.FeatureExtraction(context.Background(), model, []string{"a"}, remote.Params{}, "")
+		srv.Close()
+		var he *remote.HTTPError
+		require.ErrorAs(t, err, &he, tc.body)
+		assert.Equal(t, tc.want, he.Message, tc.body)
+	}
 }

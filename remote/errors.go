@@ -132,11 +132,17 @@ func newHTTPError(model, url string, resp *http.Response, body []byte, redact fu
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct == "application/json" || strings.HasSuffix(ct, "+json") {
 		var obj struct {
-			Error         json.RawMessage `json:"error"`
+			Error json.RawMessage `json:"error"`
+			// detail is FastAPI's and the Hub's form; @huggingface/inference
+			// reads it when there is no error field.
+			Detail        json.RawMessage `json:"detail"`
 			EstimatedTime float64         `json:"estimated_time"`
 		}
 		if json.Unmarshal(body, &obj) == nil {
 			e.Message = jsonErrorText(obj.Error)
+			if e.Message == "" {
+				e.Message = jsonErrorText(obj.Detail)
+			}
 			if obj.EstimatedTime > 0 {
 				e.EstimatedTime = time.Duration(obj.EstimatedTime * float64(time.Second))
 			}
@@ -152,10 +158,18 @@ func newHTTPError(model, url string, resp *http.Response, body []byte, redact fu
 	return e
 }
 
+// jsonErrorText reads an error field: a string, a list (422s), or an
+// object with a message (OpenAI-compatible providers).
 func jsonErrorText(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
+	}
+	var obj struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+		return obj.Message
 	}
 	var list []any
 	if json.Unmarshal(raw, &list) == nil {

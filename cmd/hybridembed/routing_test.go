@@ -32,7 +32,7 @@ func online(t *testing.T) (*hftest.Server, string) {
 func TestTextRouting(t *testing.T) {
 	t.Run("served: remote", func(t *testing.T) {
 		s, _ := online(t)
-		s.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+		s.ServeReference(t, miniLM, testdata.TinySTReference(t))
 		r := runCLI(t, "", "text", "--model", miniLM, "hi")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		rec := records(t, r.stdout)[0]
@@ -42,7 +42,7 @@ func TestTextRouting(t *testing.T) {
 	t.Run("404ing router, cached: local with the reason", func(t *testing.T) {
 		s, hub := online(t)
 		models.TestCache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
-		s.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+		s.ServeReference(t, miniLM, testdata.TinySTReference(t))
 		s.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound})
 		r := runCLI(t, "", "text", "--model", miniLM, "hi")
 		require.Equal(t, exitOK, r.code, r.stderr)
@@ -79,13 +79,13 @@ func TestResolveCommand(t *testing.T) {
 		backend   string
 		diagnosis string
 	}{
-		{"served", func(s *hftest.Server) { s.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st")) }, nil, "remote", "served"},
+		{"served", func(s *hftest.Server) { s.ServeReference(t, miniLM, testdata.TinySTReference(t)) }, nil, "remote", "served"},
 		{"warming up", func(s *hftest.Server) {
-			s.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st"))
+			s.ServeReference(t, miniLM, testdata.TinySTReference(t))
 			s.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: 20e9}, hftest.Fault{Kind: hftest.Loading, EstimatedTime: 20e9}) // one per run
 		}, nil, "remote", "warming up"},
 		{"not served", func(s *hftest.Server) { s.Map(miniLM, map[string]any{}) }, nil, "local", "not served"},
-		{"wrong URL", func(s *hftest.Server) { s.ServeLocal(t, miniLM, testdata.Fixture("models", "tiny-st")) },
+		{"wrong URL", func(s *hftest.Server) { s.ServeReference(t, miniLM, testdata.TinySTReference(t)) },
 			[]string{"--router-url", "ROUTER/v1/embeddings"}, "remote", "wrong URL"},
 	}
 	for _, tc := range tests {

@@ -7,11 +7,17 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
 // EnvGolden overrides where the shared golden data is.
@@ -38,7 +44,7 @@ func Golden(tb testing.TB, elem ...string) string {
 	}
 	p := filepath.Join(append([]string{dir}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("golden data not found at %s (set %s to its directory): %v", p, EnvGolden, err)
+		skipOrFail(tb, "golden data not found at %s (set %s to its directory): %v", p, EnvGolden, err)
 	}
 	return p
 }
@@ -76,4 +82,56 @@ func BombPNG() []byte {
 	chunk("IDAT", z.Bytes())
 	chunk("IEND", nil)
 	return buf.Bytes()
+}
+
+// TinySTReference is the PyTorch reference for the tiny-st fixture (mean
+// pooling, then Normalize), for the emulated router to serve.
+func TinySTReference(tb testing.TB) *hftest.Reference {
+	tb.Helper()
+	ref, err := hftest.LoadReference(Fixture("golden", "tiny-st.json"), "mean")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ref
+}
+
+// EnvStrict, set to 1 (make test does), turns the skips for absent shared
+// goldens and unavailable Node.js clients into failures.
+const EnvStrict = "HYBRIDEMBED_TEST_STRICT"
+
+func skipOrFail(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv(EnvStrict) == "1" {
+		tb.Fatalf(format+" ("+EnvStrict+"=1 makes this a failure)", args...)
+	}
+	tb.Skipf(format, args...)
+}
+
+var nodeClients struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// NodeClients installs the official Node.js clients (scripts/clients) once
+// per test binary and returns their directory; without node and npm the
+// test is skipped with a message.
+func NodeClients(tb testing.TB) string {
+	tb.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		skipOrFail(tb, "node is not installed: the official Node.js clients cannot be run")
+	}
+	nodeClients.once.Do(func() {
+		out, err := exec.Command(filepath.Join(Root(), "scripts", "install-test-clients.sh")).Output()
+		lines := strings.Fields(strings.TrimSpace(string(out)))
+		if err != nil || len(lines) == 0 {
+			nodeClients.err = fmt.Errorf("scripts/install-test-clients.sh: %v", err)
+			return
+		}
+		nodeClients.dir = lines[len(lines)-1]
+	})
+	if nodeClients.err != nil {
+		skipOrFail(tb, "the Node.js test clients could not be installed: %v", nodeClients.err)
+	}
+	return nodeClients.dir
 }

@@ -1,9 +1,10 @@
 // Package hftest is an in-process emulator of the Hugging Face router
 // (hf-inference feature extraction) and Hub API over real HTTP, with fault
-// injection, for tests. Served models compute their vectors with a real
-// model run by hybridembed's local engine, so remote and local answers can
-// be compared; faults reproduce what the real services do wrong, from the
-// plain-text 404 to a connection cut mid-body.
+// injection, for tests. Served models answer with vectors from an
+// independent reference (PyTorch goldens, see [Server.ServeReference]),
+// never from hybridembed's own engine, so comparing remote, local and
+// reference vectors can fail; faults reproduce what the real services do
+// wrong, from the plain-text 404 to a connection cut mid-body.
 package hftest
 
 import (
@@ -69,6 +70,13 @@ type Request struct {
 type servedModel struct {
 	embed     EmbedFunc
 	normalize bool // the model's own pipeline L2-normalises
+	// raw, when set, gives the vectors before the pipeline's normalisation,
+	// for requests that ask for normalize: false.
+	raw EmbedFunc
+	// maxTokens, when set, is the model's input limit: a longer text
+	// without truncate gets text-embeddings-inference's validation error.
+	maxTokens int
+	tokens    func(string) int
 }
 
 // Server is the emulator. Its zero value is not usable; call [New].
@@ -115,8 +123,21 @@ func (s *Server) RequireToken(token string) {
 func (s *Server) Serve(model string, embed EmbedFunc, normalize bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.served[model] = servedModel{embed, normalize}
+	m := s.served[model]
+	m.embed, m.normalize = embed, normalize
+	s.served[model] = m
 	s.mappings[model] = map[string]any{"hf-inference": map[string]any{"status": "live", "providerId": model, "task": "feature-extraction"}}
+}
+
+// Limit sets model's input limit in tokens, counted by tokens: a longer
+// text is refused with a 413 validation error, as text-embeddings-inference
+// does, unless the request says "truncate": true.
+func (s *Server) Limit(model string, maxTokens int, tokens func(string) int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.served[model]
+	m.maxTokens, m.tokens = maxTokens, tokens
+	s.served[model] = m
 }
 
 // Map sets the Hub's provider mapping for model without serving it on the
@@ -246,33 +267,35 @@ func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model
 		fmt.Fprint(w, "Not Found")
 		return
 	}
-	var req struct {
-		Inputs     json.RawMessage `json:"inputs"`
-		Parameters struct {
-			Normalize *bool `json:"normalize"`
-		} `json:"parameters"`
-		Options map[string]any `json:"options"` // older clients; accepted and ignored
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Failed to deserialize the JSON body: " + err.Error()})
+	req, verr := parseRequest(body)
+	if verr != nil {
+		writeJSON(w, verr.status, map[string]any{"error": verr.msg, "error_type": "Validation"})
 		return
 	}
-	var texts []string
-	single := false
-	if err := json.Unmarshal(req.Inputs, &texts); err != nil {
-		var one string
-		if err := json.Unmarshal(req.Inputs, &one); err != nil {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": []string{"inputs must be a string or a list of strings"}})
-			return
+	if m.maxTokens > 0 && (req.Truncate == nil || !*req.Truncate) {
+		for _, t := range req.texts {
+			if n := m.tokens(t); n > m.maxTokens {
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
+					"error":      fmt.Sprintf("Input validation error: `inputs` must have less than %d tokens. Given: %d", m.maxTokens, n),
+					"error_type": "Validation"})
+				return
+			}
 		}
-		texts, single = []string{one}, true
 	}
-	vecs, err := m.embed(r.Context(), texts)
+	norm := m.normalize
+	if req.Normalize != nil {
+		norm = *req.Normalize
+	}
+	embed := m.embed
+	if !norm && m.raw != nil {
+		embed = m.raw
+	}
+	vecs, err := embed(r.Context(), req.texts)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 		return
 	}
-	if m.normalize || (req.Parameters.Normalize != nil && *req.Parameters.Normalize) {
+	if norm {
 		for _, v := range vecs {
 			l2(v)
 		}
@@ -295,7 +318,7 @@ func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model
 			return
 		}
 	}
-	if single && len(vecs) == 1 {
+	if req.single && len(vecs) == 1 {
 		writeJSON(w, http.StatusOK, vecs[0])
 		return
 	}
