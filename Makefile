@@ -21,8 +21,12 @@ onnxruntime-gpu:
 build:
 	$(GO) build -o bin/hybridembed ./cmd/hybridembed
 
+STATICCHECK_VERSION ?= v0.8.2
+
 vet:
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt wants changes"; exit 1; }
 
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector

@@ -17,12 +17,12 @@ import (
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local/imageprep"
-	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
 func newEmbedder(t *testing.T, opts ...hybridembed.Option) *hybridembed.Embedder {
 	t.Helper()
-	ort.TestInit(t)
+	orttest.Init(t)
 	t.Setenv("HF_HOME", t.TempDir())
 	e, err := hybridembed.New(append([]hybridembed.Option{hybridembed.WithDevice("cpu"), hybridembed.WithOffline(true)}, opts...)...)
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func TestEmbedImageInputs(t *testing.T) {
 	require.Len(t, embs, 3)
 	for _, emb := range embs {
 		assert.Equal(t, embs[0].Vector, emb.Vector, "same pixels, same vector")
-		assert.Equal(t, hybridembed.Local, emb.Backend)
+		assert.Equal(t, hybridembed.BackendLocal, emb.Backend)
 		assert.Equal(t, "cpu", emb.Device)
 		assert.Equal(t, 32, emb.Dim)
 		assert.True(t, emb.Normalized)

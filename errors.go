@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/remote"
 )
 
-// Errors callers branch on, matched with errors.Is.
+// Errors callers branch on, matched with errors.Is. They are the only
+// ones a caller needs: the lower packages' errors wrap or are these.
 var (
 	// ErrNotCached: the model is not on this machine (and the network was
 	// not asked, or could not help). The message names the command that
@@ -17,9 +21,73 @@ var (
 	// ErrNoModality: the model cannot embed that kind of input (a text-only
 	// model asked for images, or the reverse).
 	ErrNoModality = errors.New("model does not embed this kind of input")
-	// ErrClosed: the Embedder was closed.
+	// ErrClosed: the Embedder was closed (also returned by calls that Close
+	// cut short).
 	ErrClosed = errors.New("hybridembed: embedder closed")
+	// ErrAuth: the router or the Hub refused the token (401/403), a gated
+	// or private repo included.
+	ErrAuth = remote.ErrUnauthorized
+	// ErrUnavailable: the router failed (after retries) and the model is
+	// not cached locally either.
+	ErrUnavailable = errors.New("neither the router nor a local copy could embed it")
+	// ErrOffline: the call needed the network, and offline mode forbids it.
+	ErrOffline = models.ErrOffline
+	// ErrCUDAUnavailable: device cuda was asked for and CUDA cannot be used.
+	ErrCUDAUnavailable = ort.ErrCUDAUnavailable
+	// ErrImageTooLarge: an image is over the pixel limit (see
+	// WithMaxPixels); it was refused before its pixels were decoded.
+	ErrImageTooLarge = imageprep.ErrTooLarge
+	// ErrImageUnsupported: not an image format (or variant of one) that
+	// hybridembed decodes.
+	ErrImageUnsupported = errors.New("unsupported image")
+	// ErrImageCorrupt: the image is corrupt, truncated or empty.
+	ErrImageCorrupt = errors.New("corrupt image")
 )
+
+// imageErr classifies an image's failure for errors.Is without changing
+// its message.
+type imageErr struct{ err error }
+
+func (e imageErr) Error() string { return e.err.Error() }
+func (e imageErr) Unwrap() error { return e.err }
+func (e imageErr) Is(target error) bool {
+	switch target {
+	case ErrImageUnsupported:
+		return errors.Is(e.err, imageprep.ErrUnknown) || errors.Is(e.err, imageprep.ErrUnsupported)
+	case ErrImageCorrupt:
+		return errors.Is(e.err, imageprep.ErrCorrupt) || errors.Is(e.err, imageprep.ErrEmpty)
+	}
+	return false
+}
+
+func imageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return imageErr{err}
+}
+
+// NotCachedError says a model is not on this machine and how to get it.
+type NotCachedError struct {
+	Model string
+	Why   string // why the network could not help, when it was considered
+	Err   error
+}
+
+func (e *NotCachedError) Error() string {
+	why := ""
+	if e.Why != "" {
+		why = "; remote: " + e.Why
+	}
+	return fmt.Sprintf("model %s is not cached on this machine%s; fetch it with `hybridembed models pull %s` (%v)", e.Model, why, modelID(e.Model), e.Err)
+}
+
+func (e *NotCachedError) Unwrap() error { return e.Err }
+
+func isNotCached(err error) bool {
+	var nc *NotCachedError
+	return errors.As(err, &nc)
+}
 
 // InputError is the failure of one input in a batch, naming it.
 type InputError struct {

@@ -40,8 +40,8 @@ func ParsePolicy(s string) (Policy, error) {
 type Modality string
 
 const (
-	Text   Modality = "text"
-	Images Modality = "image"
+	ModalityText  Modality = "text"
+	ModalityImage Modality = "image"
 )
 
 // Decision is where one (model, modality) goes and why.
@@ -103,17 +103,20 @@ type Resolver struct {
 // Route decides where model's inputs of modality go. It may ask the Hub for
 // the provider mapping (cached on disk), but never when offline.
 func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (Decision, error) {
-	e := r.e
-	d := Decision{Model: model, Modality: modality, Backend: Local}
+	return r.e.Resolve(ctx, model, modality)
+}
+
+func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Decision, error) {
+	e, model := r.e, m.name
+	d := Decision{Model: model, Modality: modality, Backend: BackendLocal}
 	ev := &d.Evidence
 	ev.Policy, ev.Offline, ev.Token, ev.RouterURL = e.cfg.policy, e.cfg.offline, e.client.HasToken(), e.client.FeatureExtractionURL(modelID(model))
 
-	loc, locErr := e.locate(model)
-	if locErr == nil {
-		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo = loc.dir, loc.revision, loc.repo
-		ev.Family = string(e.modelInfo(loc.dir).family)
+	if m.locErr == nil {
+		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo = m.loc.dir, m.loc.revision, m.loc.repo
+		ev.Family = m.info.Family
 	} else {
-		ev.Local.Err = locErr.Error()
+		ev.Local.Err = m.locErr.Error()
 	}
 	if entry, ok := models.Lookup(modelID(model)); ok {
 		ev.Family = string(entry.Family)
@@ -121,7 +124,7 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 	isDir := isDirectory(model)
 
 	switch {
-	case modality == Images:
+	case modality == ModalityImage:
 		d.Reason = "images are embedded locally (no provider serves image feature extraction)"
 		return d, nil
 	case isDir:
@@ -137,7 +140,7 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 		d.Reason = "CLIP-family model: its text vectors must come from the same local model as its image vectors"
 		return d, nil
 	case e.cfg.policy == PolicyRemote:
-		d.Backend, d.Reason = Remote, "policy is remote"
+		d.Backend, d.Reason = BackendRemote, "policy is remote"
 		return d, nil
 	case !e.client.HasToken():
 		d.Reason = "no Hugging Face token (set HF_TOKEN, or log in with huggingface-cli) to use the router"
@@ -150,13 +153,13 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 		d.Reason = fmt.Sprintf("the router answered %s at %s; treated as not served until %s", ns.Reason, ns.Since.Format(time.RFC3339), until.Format(time.RFC3339))
 		return d, nil
 	}
-	m, cached, err := r.mapping(ctx, modelID(model))
+	mp, cached, err := r.mapping(ctx, modelID(model))
 	ev.Hub = &HubEvidence{Cached: cached}
 	if err != nil {
 		ev.Hub.Err = err.Error()
 		switch {
 		case remote.IsAuth(err):
-			return d, fmt.Errorf("model %s: %w: %w", model, ErrAuth, err)
+			return d, fmt.Errorf("model %s: %w", model, err)
 		case remote.IsNotServed(err):
 			d.Reason = "the Hub does not know this repo (404), so the router cannot serve it"
 		default:
@@ -164,23 +167,23 @@ func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (
 		}
 		return d, nil
 	}
-	ev.Hub.Serving, ev.Hub.Providers, ev.Hub.Inference, ev.Hub.Fetched = m.Serving(), m.ProviderNames(), m.Inference, m.Fetched
-	ev.Hub.Task = m.Providers[remote.HFInference].Task
-	if isImageTask(m.PipelineTag) {
+	ev.Hub.Serving, ev.Hub.Providers, ev.Hub.Inference, ev.Hub.Fetched = mp.Serving(), mp.ProviderNames(), mp.Inference, mp.Fetched
+	ev.Hub.Task = mp.Providers[remote.HFInference].Task
+	if isImageTask(mp.PipelineTag) {
 		ev.Family = string(local.FamilyCLIP)
-		d.Reason = "the Hub lists it as " + m.PipelineTag + ": an image-text model, embedded locally"
+		d.Reason = "the Hub lists it as " + mp.PipelineTag + ": an image-text model, embedded locally"
 		return d, nil
 	}
-	switch m.Serving() {
+	switch mp.Serving() {
 	case remote.Served:
-		d.Backend, d.Reason = Remote, "the Hub maps it to hf-inference (live)"
+		d.Backend, d.Reason = BackendRemote, "the Hub maps it to hf-inference (live)"
 	case remote.Staging:
 		d.Reason = "its hf-inference mapping is staging only (may work for the owner only)"
 	default:
-		if len(m.Providers) == 0 {
+		if len(mp.Providers) == 0 {
 			d.Reason = "no inference provider serves it"
 		} else {
-			d.Reason = "hf-inference does not serve it (providers: " + strings.Join(m.ProviderNames(), ", ") + ")"
+			d.Reason = "hf-inference does not serve it (providers: " + strings.Join(mp.ProviderNames(), ", ") + ")"
 		}
 	}
 	return d, nil
@@ -226,13 +229,6 @@ func isDirectory(model string) bool {
 	st, err := os.Stat(model)
 	return err == nil && st.IsDir()
 }
-
-// ErrAuth: the router or the Hub refused the token (401/403).
-var ErrAuth = errors.New("the Hugging Face token was refused")
-
-// ErrUnavailable: the router failed (after retries) and the model is not
-// cached locally either.
-var ErrUnavailable = errors.New("neither the router nor a local copy could embed it")
 
 // Probe is what one live feature-extraction request to the router said.
 type Probe struct {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/testdata"
-	"github.com/hybridembed/hybridembed/local/ort"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/local/ort/orttest"
+	"github.com/hybridembed/hybridembed/models/modelstest"
 	"github.com/hybridembed/hybridembed/remote"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
@@ -34,7 +34,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ort.TestInit(t)
+	orttest.Init(t)
 	home := t.TempDir()
 	t.Setenv("HF_HOME", home)
 	t.Setenv("HF_HUB_CACHE", "")
@@ -46,7 +46,7 @@ func newWorld(t *testing.T) *world {
 
 // cache puts a fixture model into the HF cache under id.
 func (w *world) cache(id, fixture string) {
-	models.TestCache(w.t, w.hub, id, testdata.Fixture("models", fixture))
+	modelstest.Cache(w.t, w.hub, id, testdata.Fixture("models", fixture))
 }
 
 func (w *world) embedder(opts ...hybridembed.Option) *hybridembed.Embedder {
@@ -83,9 +83,9 @@ func TestRemoteLocalAndReferenceAgree(t *testing.T) {
 	for i, text := range sentences {
 		want := ref.Pipeline[text]
 		require.NotEmpty(t, want, text)
-		assert.Equal(t, hybridembed.Remote, remoteEmb[i].Backend)
+		assert.Equal(t, hybridembed.BackendRemote, remoteEmb[i].Backend)
 		assert.Contains(t, remoteEmb[i].Reason, "hf-inference (live)")
-		assert.Equal(t, hybridembed.Local, localEmb[i].Backend)
+		assert.Equal(t, hybridembed.BackendLocal, localEmb[i].Backend)
 		assert.True(t, remoteEmb[i].Normalized)
 		for name, got := range map[string][]float32{"remote": remoteEmb[i].Vector, "local": localEmb[i].Vector} {
 			c := hybridembed.Cosine(got, want)
@@ -121,7 +121,7 @@ func TestNotServedFallsBackAndIsRemembered(t *testing.T) {
 
 	embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
-	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "404")
 	assert.Equal(t, 1, w.srv.Count("/hf-inference/"))
 
@@ -129,11 +129,11 @@ func TestNotServedFallsBackAndIsRemembered(t *testing.T) {
 	e2 := w.embedder() // a new process: the negative cache is on disk
 	embs, err = e2.EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
-	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "treated as not served until")
 	assert.Equal(t, before, w.srv.Count(""), "no request at all")
 
-	d, err := e2.Resolve(context.Background(), miniLM, hybridembed.Text)
+	d, err := e2.Resolve(context.Background(), miniLM, hybridembed.ModalityText)
 	require.NoError(t, err)
 	assert.NotNil(t, d.Evidence.NotServedUntil)
 }
@@ -148,11 +148,11 @@ func TestRouterFailures(t *testing.T) {
 		wantErr    error
 		wantReason string
 	}{
-		{"loading then served", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: 10 * time.Millisecond}}, true, hybridembed.Remote, nil, "live"},
-		{"429 then served", []hftest.Fault{{Kind: hftest.RateLimited}}, true, hybridembed.Remote, nil, "live"},
-		{"5xx exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.ServerError}, 3), true, hybridembed.Local, nil, "fell back to the local model"},
-		{"reset exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.ResetMidBody}, 3), true, hybridembed.Local, nil, "fell back"},
-		{"garbage exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 3), true, hybridembed.Local, nil, "malformed"},
+		{"loading then served", []hftest.Fault{{Kind: hftest.Loading, EstimatedTime: 10 * time.Millisecond}}, true, hybridembed.BackendRemote, nil, "live"},
+		{"429 then served", []hftest.Fault{{Kind: hftest.RateLimited}}, true, hybridembed.BackendRemote, nil, "live"},
+		{"5xx exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.ServerError}, 3), true, hybridembed.BackendLocal, nil, "fell back to the local model"},
+		{"reset exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.ResetMidBody}, 3), true, hybridembed.BackendLocal, nil, "fell back"},
+		{"garbage exhausted, cached", hftest.Repeat(hftest.Fault{Kind: hftest.MalformedJSON}, 3), true, hybridembed.BackendLocal, nil, "malformed"},
 		{"5xx exhausted, not cached", hftest.Repeat(hftest.Fault{Kind: hftest.BadGateway}, 3), false, "", hybridembed.ErrUnavailable, "models pull " + miniLM},
 		{"401", []hftest.Fault{{Kind: hftest.Unauthorized}}, true, "", hybridembed.ErrAuth, "HF_TOKEN"},
 		{"403", []hftest.Fault{{Kind: hftest.Forbidden}}, true, "", hybridembed.ErrAuth, "restricted"},
@@ -189,7 +189,7 @@ func TestUnreachableRouterFallsBack(t *testing.T) {
 	e := w.embedder(hybridembed.WithRouterURL("http://127.0.0.1:1"))
 	embs, err := e.EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
-	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "fell back")
 
 	// A Hub that cannot be reached either (and no mapping cached from an
@@ -198,7 +198,7 @@ func TestUnreachableRouterFallsBack(t *testing.T) {
 	e = w.embedder(hybridembed.WithRouterURL("http://127.0.0.1:1"), hybridembed.WithHubURL("http://127.0.0.1:1"))
 	embs, err = e.EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
-	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "could not be asked")
 }
 
@@ -213,7 +213,7 @@ func TestDeadlineFallsBack(t *testing.T) {
 	defer cancel()
 	embs, err := w.embedder().EmbedTexts(ctx, miniLM, sentences[:1])
 	require.NoError(t, err, "had it waited for the model, the deadline would have passed")
-	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "would pass the deadline")
 }
 
@@ -231,7 +231,7 @@ func TestOfflineMakesNoRequests(t *testing.T) {
 	} {
 		embs, err := e.EmbedTexts(context.Background(), miniLM, sentences)
 		require.NoError(t, err, name)
-		assert.Equal(t, hybridembed.Local, embs[0].Backend)
+		assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 		assert.Contains(t, embs[0].Reason, "offline")
 		_, err = e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
 		require.NoError(t, err)
@@ -252,9 +252,9 @@ func TestCLIPIsLocal(t *testing.T) {
 	require.NoError(t, err)
 	img, err := e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
 	require.NoError(t, err)
-	assert.Equal(t, hybridembed.Local, txt[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, txt[0].Backend)
 	assert.Contains(t, txt[0].Reason, "CLIP-family")
-	assert.Equal(t, hybridembed.Local, img[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, img[0].Backend)
 	assert.Equal(t, txt[0].Dim, img[0].Dim)
 	assert.NotEmpty(t, img[0].Revision)
 	assert.Zero(t, w.srv.Count("/hf-inference/"))
@@ -278,7 +278,7 @@ func TestNoTokenMeansLocal(t *testing.T) {
 	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
 	embs, err := w.embedder(hybridembed.WithToken("")).EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
-	assert.Equal(t, hybridembed.Local, embs[0].Backend)
+	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "no Hugging Face token")
 	assert.Zero(t, w.srv.Count(""))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/localtest"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
@@ -97,7 +98,7 @@ func TestFixtureParity(t *testing.T) {
 	for _, name := range []string{"tiny-clip", "tiny-clip-joint"} {
 		t.Run(name, func(t *testing.T) {
 			g := readGolden(t, name)
-			e := local.TestEngine(t, local.Options{BatchSize: 3})
+			e := localtest.Engine(t, local.Options{BatchSize: 3})
 			m, err := e.Load(testdata.Fixture("models", name), "")
 			require.NoError(t, err)
 			require.True(t, m.HasText())
@@ -144,7 +145,7 @@ func TestFixtureParity(t *testing.T) {
 // TestBatchIndependence: a vector must not depend on its batch-mates or on
 // padding.
 func TestBatchIndependence(t *testing.T) {
-	e := local.TestEngine(t, local.Options{TextBatchSize: 4})
+	e := localtest.Engine(t, local.Options{TextBatchSize: 4})
 	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	alone, err := m.EmbedTexts(context.Background(), []string{"a red circle"})

@@ -1,10 +1,12 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
@@ -20,37 +22,68 @@ type Options struct {
 	// Library is an explicit path to libonnxruntime; empty means search
 	// ($ONNXRUNTIME_LIB, hybridembed's cache, the system loader path).
 	Library string
-	// BatchSize is how many images run at once (default 16); TextBatchSize
-	// how many texts (default 32).
+	// BatchSize is the most images one run takes (default 16);
+	// TextBatchSize the most texts (default 32).
 	BatchSize, TextBatchSize int
-	// Workers decode and preprocess images while the runtime infers;
-	// 0 means one per core.
+	// MaxWait is how long a tower waits, after the first input of a batch
+	// arrives, for more inputs to join it (default 2ms). Inputs that arrive
+	// while the tower is busy join the next batch anyway.
+	MaxWait time.Duration
+	// Workers decode and preprocess images for every caller of the engine
+	// while the runtime infers; 0 means one per core.
 	Workers int
+	// KeepAlive is how long a model stays loaded after its last use
+	// (default 5 minutes, as ollama's keep_alive); negative keeps models
+	// until Unload or Close.
+	KeepAlive time.Duration
 	// Limits bound image decoding (PIL's pixel limit by default).
 	Limits imageprep.Limits
 	// Logf receives notes, such as why "auto" fell back to the CPU.
 	Logf func(format string, args ...any)
 }
 
+// DefaultKeepAlive is how long an idle model stays loaded.
+const DefaultKeepAlive = 5 * time.Minute
+
 // ErrClosed is returned after [Engine.Close].
 var ErrClosed = errors.New("local engine closed")
 
-// Engine runs models on this machine through ONNX Runtime. It loads each
-// model directory once and keeps its sessions; it is safe for concurrent
-// use, and Close releases everything.
+// Engine runs models on this machine through ONNX Runtime. Each loaded
+// model's towers have one batcher that all callers share, and image
+// decoding runs on one pool of workers for the whole engine, so concurrent
+// callers neither multiply decoders nor runtime runs. It is safe for
+// concurrent use; Close cancels runs in flight and releases everything.
 type Engine struct {
-	opts Options
+	opts   Options
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	closed   bool
-	models   map[string]*Model
-	sessions []*ort.Session
+	mu     sync.Mutex
+	closed bool
+	models map[string]*slot
+
+	poolOnce sync.Once
+	jobs     chan func()
+	poolWG   sync.WaitGroup
+}
+
+// slot is one model's place in the engine: loading (done open), loaded, or
+// failed (removed, so that the next Acquire tries again).
+type slot struct {
+	key      string
+	done     chan struct{}
+	m        *Model
+	err      error
+	refs     int
+	unloaded bool
+	idle     *time.Timer
 }
 
 // New returns an engine. ONNX Runtime itself is loaded on first use, so an
 // engine that only ever routes to the network needs no runtime installed.
 func New(opts Options) *Engine {
-	return &Engine{opts: opts, models: map[string]*Model{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{opts: opts, ctx: ctx, cancel: cancel, models: map[string]*slot{}}
 }
 
 // Init loads ONNX Runtime now, returning the library path (or why none
@@ -63,53 +96,200 @@ func (e *Engine) Init() (string, error) {
 	return ort.Init(ort.Config{Library: e.opts.Library, CacheDir: models.HomeDir(), Prefer: prefer})
 }
 
-// Load opens the model in dir (any layout [findFiles] knows), or returns the
-// one already open. variant picks transformers.js-style file variants:
-// "" (fp32), "quantized", "fp16" ... (the suffix of *_<variant>.onnx).
-func (e *Engine) Load(dir, variant string) (*Model, error) {
+func modelKey(dir, variant string) (string, error) {
 	abs, err := filepath.Abs(dir)
+	return abs + "\x00" + variant, err
+}
+
+// Acquire opens the model in dir (any layout [findFiles] knows), or returns
+// the one already open, and holds it loaded until release is called.
+// Concurrent first calls share one load, which runs without any engine-wide
+// lock; a load that fails is not remembered, so the next call tries again.
+// variant picks transformers.js-style file variants: "" (fp32),
+// "quantized", "fp16" ... (the suffix of *_<variant>.onnx).
+func (e *Engine) Acquire(ctx context.Context, dir, variant string) (m *Model, release func(), err error) {
+	key, err := modelKey(dir, variant)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	key := abs + "\x00" + variant
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, ErrClosed
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, nil, ErrClosed
+		}
+		s, ok := e.models[key]
+		if !ok {
+			s = &slot{key: key, done: make(chan struct{})}
+			e.models[key] = s
+			e.mu.Unlock()
+			s.m, s.err = e.open(key[:len(key)-len(variant)-1], variant)
+			e.mu.Lock()
+			if s.err != nil || e.closed {
+				if e.models[key] == s {
+					delete(e.models, key)
+				}
+				if s.err == nil { // closed while loading
+					s.m.close()
+					s.err = ErrClosed
+				}
+			}
+			close(s.done)
+			if s.err != nil {
+				e.mu.Unlock()
+				return nil, nil, s.err
+			}
+			e.mu.Unlock()
+			continue // take a reference like any other caller
+		}
+		e.mu.Unlock()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		e.mu.Lock()
+		if e.models[key] != s { // failed, or unloaded meanwhile
+			e.mu.Unlock()
+			if s.err != nil && !errors.Is(s.err, ErrClosed) {
+				return nil, nil, s.err
+			}
+			continue
+		}
+		s.refs++
+		if s.idle != nil {
+			s.idle.Stop()
+			s.idle = nil
+		}
+		e.mu.Unlock()
+		var once sync.Once
+		return s.m, func() { once.Do(func() { e.release(s) }) }, nil
 	}
-	if m, ok := e.models[key]; ok {
-		return m, nil
-	}
+}
+
+// Load is Acquire for callers that keep the model for the engine's
+// lifetime (it is never unloaded for being idle).
+func (e *Engine) Load(dir, variant string) (*Model, error) {
+	m, _, err := e.Acquire(context.Background(), dir, variant)
+	return m, err
+}
+
+func (e *Engine) open(dir, variant string) (*Model, error) {
 	if _, err := e.Init(); err != nil {
 		return nil, err
 	}
-	m, err := loadModel(e, abs, variant)
-	if err != nil {
-		return nil, err
-	}
-	e.models[key] = m
-	return m, nil
+	return loadModel(e, dir, variant)
 }
 
-func (e *Engine) session(path string, inputs []string, output string) (*ort.Session, error) {
-	s, err := ort.NewSession(path, inputs, []string{output}, ort.SessionOptions{
-		Threads: e.opts.Threads, Device: e.opts.Device, Logf: e.opts.Logf,
-	})
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) release(s *slot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errors.Join(ErrClosed, s.Close())
+	s.refs--
+	if s.refs > 0 || e.closed {
+		return
 	}
-	e.sessions = append(e.sessions, s)
-	return s, nil
+	if s.unloaded {
+		go s.m.close()
+		return
+	}
+	keep := e.opts.KeepAlive
+	if keep == 0 {
+		keep = DefaultKeepAlive
+	}
+	if keep > 0 {
+		s.idle = time.AfterFunc(keep, func() { e.unloadSlot(s) })
+	}
+}
+
+// Unload frees the model in dir (variant) once its calls in flight end; the
+// next call loads it again. It reports whether the model was loaded.
+func (e *Engine) Unload(dir, variant string) bool {
+	key, err := modelKey(dir, variant)
+	if err != nil {
+		return false
+	}
+	e.mu.Lock()
+	s, ok := e.models[key]
+	e.mu.Unlock()
+	if !ok {
+		return false
+	}
+	<-s.done
+	return e.unloadSlot(s)
+}
+
+func (e *Engine) unloadSlot(s *slot) bool {
+	e.mu.Lock()
+	if e.models[s.key] != s || s.err != nil {
+		e.mu.Unlock()
+		return false
+	}
+	delete(e.models, s.key)
+	s.unloaded = true
+	idle := s.refs == 0
+	e.mu.Unlock()
+	if idle {
+		s.m.close()
+	}
+	return true
+}
+
+// Loaded lists the models loaded now, as "dir" or "dir (variant)".
+func (e *Engine) Loaded() []*Model {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*Model
+	for _, s := range e.models {
+		select {
+		case <-s.done:
+			if s.err == nil {
+				out = append(out, s.m)
+			}
+		default:
+		}
+	}
+	return out
+}
+
+// decode runs fn on the engine's decoding pool, waiting for a free worker
+// unless ctx ends first.
+func (e *Engine) decode(ctx context.Context, fn func()) error {
+	e.poolOnce.Do(func() {
+		e.jobs = make(chan func())
+		for range e.workers() {
+			e.poolWG.Add(1)
+			go func() {
+				defer e.poolWG.Done()
+				for {
+					select {
+					case job := <-e.jobs:
+						job()
+					case <-e.ctx.Done():
+						return
+					}
+				}
+			}()
+		}
+	})
+	select {
+	case e.jobs <- fn:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.ctx.Done():
+		return ErrClosed
+	}
 }
 
 func (e *Engine) imageBatch() int { return positive(e.opts.BatchSize, 16) }
 func (e *Engine) textBatch() int  { return positive(e.opts.TextBatchSize, 32) }
 func (e *Engine) workers() int    { return positive(e.opts.Workers, runtime.NumCPU()) }
+func (e *Engine) maxWait() time.Duration {
+	if e.opts.MaxWait > 0 {
+		return e.opts.MaxWait
+	}
+	return 2 * time.Millisecond
+}
 
 func positive(v, def int) int {
 	if v > 0 {
@@ -118,19 +298,37 @@ func positive(v, def int) int {
 	return def
 }
 
-// Close releases every session, waiting for runs in flight. It is safe to
-// call more than once.
+// Close cancels runs in flight, waits for them, and releases every model.
+// It is safe to call more than once.
 func (e *Engine) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return nil
 	}
 	e.closed = true
-	var errs []error
-	for _, s := range e.sessions {
-		errs = append(errs, s.Close())
+	slots := e.models
+	e.models = map[string]*slot{}
+	for _, s := range slots {
+		if s.idle != nil {
+			s.idle.Stop()
+		}
 	}
-	e.sessions, e.models = nil, nil
+	e.mu.Unlock()
+	e.cancel()
+	var errs []error
+	for _, s := range slots {
+		<-s.done
+		if s.err == nil {
+			errs = append(errs, s.m.close())
+		}
+	}
+	e.poolWG.Wait()
 	return errors.Join(errs...)
+}
+
+func (e *Engine) session(path string, inputs []string, output string) (*ort.Session, error) {
+	return ort.NewSession(path, inputs, []string{output}, ort.SessionOptions{
+		Threads: e.opts.Threads, Device: e.opts.Device, Logf: e.opts.Logf,
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local"
+	"github.com/hybridembed/hybridembed/local/localtest"
 )
 
 func copyFile(t *testing.T, src, dst string) {
@@ -55,7 +56,7 @@ func with(extra map[string]string) map[string]string {
 // the graph's inputs say which.
 func TestSingleTowerLayouts(t *testing.T) {
 	g := readGolden(t, "tiny-clip")
-	e := local.TestEngine(t, local.Options{})
+	e := localtest.Engine(t, local.Options{})
 
 	vision, err := e.Load(layoutDir(t, with(map[string]string{"model.onnx": "onnx/vision_model.onnx"})), "")
 	require.NoError(t, err)
@@ -85,7 +86,7 @@ func TestVariants(t *testing.T) {
 		minCos  float64
 	}{{"", 0.99999}, {"fp32", 0.99999}, {"quantized", 0.99}, {"fp16", 0.999}} {
 		t.Run("variant="+v.variant, func(t *testing.T) {
-			e := local.TestEngine(t, local.Options{})
+			e := localtest.Engine(t, local.Options{})
 			m, err := e.Load(testdata.Fixture("models", "tiny-clip"), v.variant)
 			require.NoError(t, err)
 			vecs, errs := embedFiles(t, m, testdata.Fixture("images", "red_circle.png"))
@@ -98,7 +99,7 @@ func TestVariants(t *testing.T) {
 
 	// tiny-clip has no text_model_fp16.onnx, but has a vision one: the
 	// model loads, with images only.
-	e := local.TestEngine(t, local.Options{})
+	e := localtest.Engine(t, local.Options{})
 	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "fp16")
 	require.NoError(t, err)
 	assert.False(t, m.HasText())
@@ -112,7 +113,7 @@ func TestVariants(t *testing.T) {
 }
 
 func TestUnknownLayouts(t *testing.T) {
-	e := local.TestEngine(t, local.Options{})
+	e := localtest.Engine(t, local.Options{})
 	tests := []struct {
 		name  string
 		setup func(dir string)
@@ -153,7 +154,7 @@ func TestUnknownLayouts(t *testing.T) {
 func TestPreprocessorMismatch(t *testing.T) {
 	dir := layoutDir(t, with(map[string]string{"onnx/vision_model.onnx": "onnx/vision_model.onnx"}))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "preprocessor_config.json"), []byte(`{"size": 336, "crop_size": 336}`), 0o644))
-	e := local.TestEngine(t, local.Options{})
+	e := localtest.Engine(t, local.Options{})
 	_, err := e.Load(dir, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "produces 336x336 images but vision_model.onnx takes 224x224")

@@ -34,12 +34,55 @@ type Model struct {
 	textSig, visionSig *signature
 	proc               imageprep.Processor // the vision tower's preprocessing
 
-	textOnce   sync.Once
-	text       *textTower
-	textErr    error
-	visionOnce sync.Once
-	vision     *visionTower
-	visionErr  error
+	// Towers open on first use; a tower that fails to open is tried again
+	// on the next call (a file may have appeared), never cached as failed.
+	textMu   sync.Mutex
+	text     *textTower
+	visionMu sync.Mutex
+	vision   *visionTower
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// close stops the towers' batchers and releases their sessions.
+func (m *Model) close() error {
+	m.closeOnce.Do(func() {
+		var errs []error
+		m.textMu.Lock()
+		if t := m.text; t != nil {
+			t.batch.close()
+			errs = append(errs, t.sess.Close())
+		}
+		m.textMu.Unlock()
+		m.visionMu.Lock()
+		if v := m.vision; v != nil {
+			v.batch.close()
+			errs = append(errs, v.sess.Close())
+		}
+		m.visionMu.Unlock()
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+// Variant is the file variant the model was opened with ("" for fp32).
+func (m *Model) Variant() string { return m.variant }
+
+// Stats reports each opened tower's batching.
+func (m *Model) Stats() []TowerStats {
+	var out []TowerStats
+	m.textMu.Lock()
+	if m.text != nil {
+		out = append(out, m.text.batch.stats())
+	}
+	m.textMu.Unlock()
+	m.visionMu.Lock()
+	if m.vision != nil {
+		out = append(out, m.vision.batch.stats())
+	}
+	m.visionMu.Unlock()
+	return out
 }
 
 // Family is the kind of model a directory holds.
@@ -174,37 +217,37 @@ func (m *Model) feeds(s *signature) []string {
 }
 
 func (m *Model) textTower() (*textTower, error) {
-	m.textOnce.Do(func() {
-		if m.textSig == nil {
-			m.textErr = fmt.Errorf("%s: %w", m.dir, ErrNoTextTower)
-			return
-		}
-		opts := tokenize.Options{Cap: m.cfg.text().MaxPositionEmbeddings}
-		if m.st != nil {
-			opts.MaxLength = m.st.maxSeq // sentence-transformers' max_seq_length wins
-		}
-		tok, err := tokenize.Load(m.dir, opts)
-		if err != nil {
-			m.textErr = fmt.Errorf("%s: tokenizer: %w", m.dir, err)
-			return
-		}
-		t, err := m.newTextTower(tok)
-		if err != nil {
-			m.textErr = err
-			return
-		}
-		if m.joint() {
-			px := m.visionSig.input("pixel_values").Shape
-			h, w, _ := m.proc.OutputSize()
-			t.pixels = []int64{1, nonNeg(px[1], 3), nonNeg(px[2], int64(h)), nonNeg(px[3], int64(w))}
-		}
-		if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output); err != nil {
-			m.textErr = err
-			return
-		}
-		m.text = t
-	})
-	return m.text, m.textErr
+	m.textMu.Lock()
+	defer m.textMu.Unlock()
+	if m.text != nil {
+		return m.text, nil
+	}
+	if m.textSig == nil {
+		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoTextTower)
+	}
+	opts := tokenize.Options{Cap: m.cfg.text().MaxPositionEmbeddings}
+	if m.st != nil {
+		opts.MaxLength = m.st.maxSeq // sentence-transformers' max_seq_length wins
+	}
+	tok, err := tokenize.Load(m.dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tokenizer: %w", m.dir, err)
+	}
+	t, err := m.newTextTower(tok)
+	if err != nil {
+		return nil, err
+	}
+	if m.joint() {
+		px := m.visionSig.input("pixel_values").Shape
+		h, w, _ := m.proc.OutputSize()
+		t.pixels = []int64{1, nonNeg(px[1], 3), nonNeg(px[2], int64(h)), nonNeg(px[3], int64(w))}
+	}
+	if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output); err != nil {
+		return nil, err
+	}
+	t.batch = newBatcher(m.eng.ctx, m.textSig.path, m.eng.textBatch(), m.eng.maxWait(), t.runItems)
+	m.text = t
+	return t, nil
 }
 
 // newTextTower picks the graph output and, for token states, the pooling.
@@ -264,34 +307,33 @@ func nonNeg(v, def int64) int64 {
 }
 
 func (m *Model) visionTower() (*visionTower, error) {
-	m.visionOnce.Do(func() {
-		if m.visionSig == nil {
-			m.visionErr = fmt.Errorf("%s: %w", m.dir, ErrNoVisionTower)
-			return
+	m.visionMu.Lock()
+	defer m.visionMu.Unlock()
+	if m.vision != nil {
+		return m.vision, nil
+	}
+	if m.visionSig == nil {
+		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoVisionTower)
+	}
+	out, dim, err := m.visionSig.pickOutput("image_embeds", "embeddings")
+	if err != nil {
+		return nil, err
+	}
+	if dim == 0 {
+		dim = int64(m.cfg.ProjectionDim)
+	}
+	v := &visionTower{feeds: m.feeds(m.visionSig), dim: dim, proc: m.proc}
+	if m.joint() {
+		if v.ids, err = m.blankText(); err != nil {
+			return nil, err
 		}
-		out, dim, err := m.visionSig.pickOutput("image_embeds", "embeddings")
-		if err != nil {
-			m.visionErr = err
-			return
-		}
-		if dim == 0 {
-			dim = int64(m.cfg.ProjectionDim)
-		}
-		v := &visionTower{feeds: m.feeds(m.visionSig), dim: dim, proc: m.proc}
-		if m.joint() {
-			v.ids, err = m.blankText()
-			if err != nil {
-				m.visionErr = err
-				return
-			}
-		}
-		if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out); err != nil {
-			m.visionErr = err
-			return
-		}
-		m.vision = v
-	})
-	return m.vision, m.visionErr
+	}
+	if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out); err != nil {
+		return nil, err
+	}
+	v.batch = newBatcher(m.eng.ctx, m.visionSig.path, m.eng.imageBatch(), m.eng.maxWait(), v.runItems)
+	m.vision = v
+	return v, nil
 }
 
 // blankText is the shortest text a joint model accepts: the tokenizer's
@@ -335,9 +377,10 @@ type TextResult struct {
 	Err    error
 }
 
-// EmbedTexts embeds texts in batches of similar length. A text that cannot
-// be tokenized fails alone; an error from the runtime (or ctx) fails the
-// call.
+// EmbedTexts embeds texts through the text tower's batcher, which it
+// shares with every other caller of the model. A text that cannot be
+// tokenized fails alone; an error from the runtime fails the texts of the
+// batch it hit; a cancelled ctx ends the call with ctx's error.
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, error) {
 	t, err := m.textTower()
 	if err != nil {
@@ -353,23 +396,23 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 		}
 		order = append(order, i)
 	}
-	// Similar lengths together waste less on padding; results do not depend
-	// on batch-mates (attention masks), only speed does.
+	// Similar lengths side by side waste less on padding; results do not
+	// depend on batch-mates (attention masks), only speed does.
 	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].IDs) < len(encs[order[b]].IDs) })
-	bs := m.eng.textBatch()
-	for start := 0; start < len(order); start += bs {
-		idx := order[start:min(start+bs, len(order))]
-		batch := make([]tokenize.Encoding, len(idx))
-		for k, i := range idx {
-			batch[k] = encs[i]
+	var runErr error
+	err = m.stream(ctx, t.batch, len(order), func(k int) (*item, error) {
+		return &item{data: encs[order[k]]}, nil
+	}, func(k int, vec []float32, err error) {
+		if err != nil && runErr == nil {
+			runErr = err // the runtime failed: the call fails
 		}
-		vecs, err := t.run(ctx, t.tok.Pad(batch))
-		if err != nil {
-			return nil, err
-		}
-		for k, i := range idx {
-			res[i].Vector = vecs[k]
-		}
+		res[order[k]].Vector = vec
+	})
+	if err == nil {
+		err = runErr
+	}
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

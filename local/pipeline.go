@@ -2,140 +2,150 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
-// ImageSource is one image to embed. Decode runs on a worker goroutine and
-// must honour the limits.
+// ImageSource is one image to embed. Decode runs on one of the engine's
+// decoding workers and must honour the limits.
 type ImageSource interface {
 	Decode(limits imageprep.Limits) (*imageprep.RGB, error)
 }
 
-// prepared is one image after decoding and preprocessing.
-type prepared struct {
-	i      int
-	pixels []float32
-	h, w   int
-	err    error
-}
-
 // EmbedImages embeds srcs, calling emit once per source, in completion order
-// and from one goroutine at a time. Decoding and preprocessing run on worker
-// goroutines while the previous batch is in the runtime, so the CPU-bound
-// image work overlaps inference. A source that fails to decode fails alone;
-// a runtime error fails the batch it hit, whose items are reported with it.
-// Only a cancelled ctx stops the run early, and it returns ctx.Err().
+// and from the calling goroutine. Images are decoded and preprocessed on
+// the engine's worker pool and run through the vision tower's batcher,
+// shared with every other caller, while earlier batches are in the runtime.
+// A source that fails to decode fails alone; a runtime error fails the
+// images of the batch it hit. Only a cancelled ctx (returning its error) or
+// a closed engine ([ErrClosed]) stops the run early.
 func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i int, vec []float32, err error)) error {
 	v, err := m.visionTower()
 	if err != nil {
 		return err
 	}
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	bs := m.eng.imageBatch()
-	workers := min(m.eng.workers(), max(len(srcs), 1))
-	jobs := make(chan int)
-	ready := make(chan prepared, bs) // one batch can wait while another runs
 	limits := m.eng.opts.Limits
+	return m.stream(ctx, v.batch, len(srcs), func(i int) (*item, error) {
+		return prepare(v, srcs[i], limits)
+	}, emit, true)
+}
+
+// stream feeds n items to b and hands each result to emit, from the calling
+// goroutine, as it arrives. At most a window of items is in flight per
+// call, so a caller with a million inputs holds a bounded amount of memory
+// and cannot crowd others out of the queue. build makes item k: on the
+// engine's decoding pool when pooled, else on the feeding goroutine.
+func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int) (*item, error), emit func(k int, vec []float32, err error), pooled ...bool) error {
+	if n == 0 {
+		return nil
+	}
+	window := 2*b.max + m.eng.workers()
+	type result struct {
+		k   int
+		vec []float32
+		err error
+	}
+	results := make(chan result, window) // never full: slots bound what is out
+	slots := make(chan struct{}, window)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	go func() {
-		defer close(jobs)
-		for i := range srcs {
+		for k := range n {
 			select {
-			case jobs <- i:
+			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-		}
-	}()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				p := prepare(v, srcs[i], limits)
-				p.i = i
-				select {
-				case ready <- p:
-				case <-ctx.Done():
+			job := func() {
+				if ctx.Err() != nil {
+					results <- result{k: k, err: ctx.Err()}
 					return
 				}
+				it, err := safeMake(build, k)
+				if err != nil {
+					results <- result{k: k, err: err}
+					return
+				}
+				it.ctx = ctx
+				it.done = func(vec []float32, err error) { results <- result{k, vec, err} }
+				if err := b.submit(it); err != nil {
+					results <- result{k: k, err: err}
+				}
 			}
-		}()
-	}
-	go func() { wg.Wait(); close(ready) }()
-
-	var batch []prepared
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		h, w := batch[0].h, batch[0].w
-		n := len(batch)
-		plane := 3 * h * w
-		pixels := make([]float32, n*plane)
-		for k, p := range batch {
-			copy(pixels[k*plane:], p.pixels)
-		}
-		vecs, err := v.run(ctx, pixels, n, h, w)
-		for k, p := range batch {
-			if err != nil {
-				emit(p.i, nil, fmt.Errorf("inference: %w", err))
+			if len(pooled) > 0 && pooled[0] {
+				if err := m.eng.decode(ctx, job); err != nil {
+					cancel(err)
+					return
+				}
 			} else {
-				emit(p.i, vecs[k], nil)
+				job()
 			}
-		}
-		batch = batch[:0]
-	}
-	for p := range ready {
-		if ctx.Err() != nil {
-			break
-		}
-		if p.err != nil {
-			emit(p.i, nil, p.err)
-			continue
-		}
-		// Images whose preprocessing gives another size (no center crop)
-		// cannot share a tensor.
-		if len(batch) > 0 && (batch[0].h != p.h || batch[0].w != p.w) {
-			flush()
-		}
-		batch = append(batch, p)
-		if len(batch) == bs {
-			flush()
-		}
-	}
-	if ctx.Err() == nil {
-		flush()
-	}
-	cancel()
-	for range ready { // let the workers finish and exit
-	}
-	return parent.Err()
-}
-
-// prepare decodes and preprocesses one image, turning a panic anywhere in
-// that code into this image's error.
-func prepare(v *visionTower, src ImageSource, limits imageprep.Limits) (p prepared) {
-	defer func() {
-		if r := recover(); r != nil {
-			p = prepared{err: fmt.Errorf("preprocessing failed: %v", r)}
 		}
 	}()
+	for range n {
+		select {
+		case r := <-results:
+			<-slots
+			if errors.Is(r.err, ErrClosed) || errors.Is(r.err, errStopped) {
+				cancel(r.err)
+				return r.err
+			}
+			if r.err != nil && ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			emit(r.k, r.vec, r.err)
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// safeMake turns a panic while building an item (decoding hostile input)
+// into that item's error.
+func safeMake(build func(int) (*item, error), k int) (it *item, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			it, err = nil, fmt.Errorf("preprocessing failed: %v", r)
+		}
+	}()
+	return build(k)
+}
+
+// prepare decodes and preprocesses one image into a vision item.
+func prepare(v *visionTower, src ImageSource, limits imageprep.Limits) (*item, error) {
 	img, err := src.Decode(limits)
 	if err != nil {
-		return prepared{err: err}
+		return nil, err
 	}
 	h, w := v.proc.Shape(img.W, img.H)
 	px := make([]float32, 3*h*w)
 	if err := v.proc.Preprocess(img, px); err != nil {
-		return prepared{err: err}
+		return nil, err
 	}
-	return prepared{pixels: px, h: h, w: w}
+	return &item{h: h, w: w, data: px}, nil
+}
+
+// runItems runs one batch of images (all of one shape) through the tower.
+func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
+	h, w := items[0].h, items[0].w
+	plane := 3 * h * w
+	pixels := make([]float32, len(items)*plane)
+	for k, it := range items {
+		copy(pixels[k*plane:], it.data.([]float32))
+	}
+	return v.run(ctx, pixels, len(items), h, w)
+}
+
+// runItems runs one batch of texts, padded to the longest.
+func (t *textTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
+	encs := make([]tokenize.Encoding, len(items))
+	for k, it := range items {
+		encs[k] = it.data.(tokenize.Encoding)
+	}
+	return t.run(ctx, t.tok.Pad(encs))
 }

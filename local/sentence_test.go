@@ -12,6 +12,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local"
+	"github.com/hybridembed/hybridembed/local/localtest"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
@@ -55,7 +56,7 @@ func TestSentenceEncoderParity(t *testing.T) {
 	}
 	assert.Len(t, g.Texts[len(g.Texts)-1].InputIDs, 64, "max_seq_length truncates")
 
-	e := local.TestEngine(t, local.Options{TextBatchSize: 4})
+	e := localtest.Engine(t, local.Options{TextBatchSize: 4})
 	m, err := e.Load(dir, "")
 	require.NoError(t, err)
 	assert.Equal(t, local.FamilySentence, m.Family())
@@ -74,7 +75,7 @@ func TestSentenceEncoderParity(t *testing.T) {
 
 func TestSentencePoolingModes(t *testing.T) {
 	g := readSTGolden(t)
-	e := local.TestEngine(t, local.Options{})
+	e := localtest.Engine(t, local.Options{})
 	for _, mode := range []string{"cls", "max"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := copyDir(t, testdata.Fixture("models", "tiny-st"))
@@ -94,7 +95,7 @@ func TestSentencePoolingModes(t *testing.T) {
 }
 
 func TestSentenceConfigErrors(t *testing.T) {
-	e := local.TestEngine(t, local.Options{})
+	e := localtest.Engine(t, local.Options{})
 	noPooling := copyDir(t, testdata.Fixture("models", "tiny-st"))
 	require.NoError(t, os.Remove(filepath.Join(noPooling, "modules.json")))
 	m, err := e.Load(noPooling, "")

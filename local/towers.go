@@ -117,6 +117,7 @@ type textTower struct {
 	// (sentence encoders without pooling in the graph).
 	pooling []string
 	output  string
+	batch   *batcher
 }
 
 func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, error) {
@@ -170,6 +171,7 @@ type visionTower struct {
 	dim   int64
 	proc  imageprep.Processor
 	ids   []int64 // joint models: the token ids of the blank text
+	batch *batcher
 }
 
 func (v *visionTower) run(ctx context.Context, pixels []float32, n, h, w int) ([][]float32, error) {

@@ -18,14 +18,17 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hybridembed/hybridembed/remote"
 )
 
 // Errors a pull may return (wrapped), matched with errors.Is.
 var (
 	ErrOffline  = errors.New("offline: the network is not used (HF_HUB_OFFLINE or --offline)")
 	ErrNotFound = errors.New("not found on the Hub")
-	ErrGated    = errors.New("access denied (gated or private repo)")
-	ErrNoONNX   = errors.New("no usable ONNX files")
+	// ErrGated wraps remote.ErrUnauthorized: a gated repo is an auth error.
+	ErrGated  = fmt.Errorf("access denied (gated or private repo): %w", remote.ErrUnauthorized)
+	ErrNoONNX = errors.New("no usable ONNX files")
 )
 
 // Downloader fetches model repos from the Hub into a [Cache], in the layout

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/modelstest"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -153,8 +154,13 @@ func TestPullRefusesCorruptContent(t *testing.T) {
 	require.ErrorIs(t, err, models.ErrChecksum)
 	assert.Contains(t, err.Error(), "onnx/vision_model.onnx")
 	repo := filepath.Join(c.Dir, "models--Xenova--clip-vit-base-patch32")
-	leftovers, _ := filepath.Glob(filepath.Join(repo, "blobs", "*.incomplete"))
-	assert.Empty(t, leftovers)
+	// The corrupt file leaves nothing behind to resume from. (A sibling
+	// file cut short by the failed pull may keep its .incomplete: that is
+	// the resume point, and its bytes are verified when it completes.)
+	sum := sha256.Sum256(mustReadFile(t, testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx")))
+	corrupt := filepath.Join(repo, "blobs", hex.EncodeToString(sum[:]))
+	assert.NoFileExists(t, corrupt)
+	assert.NoFileExists(t, corrupt+".incomplete")
 	_, err = os.Stat(filepath.Join(repo, "refs", "main"))
 	assert.True(t, os.IsNotExist(err))
 	_, err = c.Locate(xenova, "")
@@ -259,8 +265,8 @@ func TestBundleRoundTrip(t *testing.T) {
 	for _, comp := range []models.Compression{models.NoCompression, models.Gzip, models.Zstd} {
 		t.Run(string(comp), func(t *testing.T) {
 			src := models.Cache{Dir: t.TempDir()}
-			commit := models.TestCache(t, src.Dir, xenova, testdata.Fixture("models", "tiny-clip"))
-			models.TestCache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
+			commit := modelstest.Cache(t, src.Dir, xenova, testdata.Fixture("models", "tiny-clip"))
+			modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
 			var buf bytes.Buffer
 			require.NoError(t, src.Export(&buf, comp, []string{"openai/clip-vit-base-patch32", "acme/tiny-st"}))
 
@@ -287,7 +293,7 @@ func TestBundleRoundTrip(t *testing.T) {
 // TestBundleRefusals: hostile bundles are refused with nothing written.
 func TestBundleRefusals(t *testing.T) {
 	src := models.Cache{Dir: t.TempDir()}
-	models.TestCache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
+	modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
 	var good bytes.Buffer
 	require.NoError(t, src.Export(&good, models.NoCompression, []string{"acme/tiny-st"}))
 
@@ -369,4 +375,11 @@ func rewriteTar(t *testing.T, in []byte, mutate func(*tar.Header, []byte) (*tar.
 	}
 	require.NoError(t, tw.Close())
 	return out.Bytes()
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
 }

@@ -86,3 +86,8 @@ func sha256File(path string) (string, int64, error) {
 	n, err := io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
+
+var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// IsSHA256 reports a lowercase hex sha256, the name of an LFS blob.
+func IsSHA256(s string) bool { return sha256Re.MatchString(s) }

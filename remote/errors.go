@@ -52,7 +52,7 @@ func (e *HTTPError) Error() string {
 // error wrapping one).
 var (
 	ErrNotServed    = errors.New("model not served by the router")
-	ErrUnauthorized = errors.New("unauthorized")
+	ErrUnauthorized = errors.New("the Hugging Face token was refused")
 	ErrLoading      = errors.New("model is loading")
 	ErrRateLimited  = errors.New("rate limited")
 	ErrBadRequest   = errors.New("request rejected")

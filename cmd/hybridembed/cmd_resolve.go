@@ -47,16 +47,16 @@ func runResolve(ctx context.Context, opts resolveOptions, g *globalOptions, flag
 		return err
 	}
 	defer emb.Close()
-	modality := hybridembed.Text
+	modality := hybridembed.ModalityText
 	if opts.Images {
-		modality = hybridembed.Images
+		modality = hybridembed.ModalityImage
 	}
 	d, err := emb.Resolve(ctx, model, modality)
 	if err != nil {
 		return err
 	}
 	var probe *hybridembed.Probe
-	if !opts.NoProbe && modality == hybridembed.Text && !d.Evidence.Offline && d.Evidence.Token {
+	if !opts.NoProbe && modality == hybridembed.ModalityText && !d.Evidence.Offline && d.Evidence.Token {
 		p := emb.ProbeRouter(ctx, model)
 		probe = &p
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/internal/testdata"
-	"github.com/hybridembed/hybridembed/local/ort"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/local/ort/orttest"
+	"github.com/hybridembed/hybridembed/models/modelstest"
 )
 
 type result struct {
@@ -46,7 +46,7 @@ func records(t *testing.T, s string) []map[string]any {
 
 func isolate(t *testing.T) string {
 	t.Helper()
-	ort.TestInit(t)
+	orttest.Init(t)
 	home := t.TempDir()
 	t.Setenv("HF_HOME", home)
 	t.Setenv("HF_HUB_CACHE", "")
@@ -137,7 +137,7 @@ func TestEmbedOutputFile(t *testing.T) {
 // huggingface_hub lays it out, offline, and vectors match the directory's.
 func TestModelFromHubCache(t *testing.T) {
 	home := isolate(t)
-	commit := models.TestCache(t, filepath.Join(home, "hub"), "acme/tiny-clip", testdata.Fixture("models", "tiny-clip"))
+	commit := modelstest.Cache(t, filepath.Join(home, "hub"), "acme/tiny-clip", testdata.Fixture("models", "tiny-clip"))
 
 	byID := runCLI(t, "", "text", "--model", "acme/tiny-clip", "a red circle")
 	require.Equal(t, exitOK, byID.code, byID.stderr)

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/internal/testdata"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/modelstest"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -41,7 +41,7 @@ func TestTextRouting(t *testing.T) {
 	})
 	t.Run("404ing router, cached: local with the reason", func(t *testing.T) {
 		s, hub := online(t)
-		models.TestCache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
+		modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
 		s.ServeReference(t, miniLM, testdata.TinySTReference(t))
 		s.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound})
 		r := runCLI(t, "", "text", "--model", miniLM, "hi")
@@ -52,7 +52,7 @@ func TestTextRouting(t *testing.T) {
 	})
 	t.Run("unreachable router, cached: local", func(t *testing.T) {
 		_, hub := online(t)
-		models.TestCache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
+		modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
 		r := runCLI(t, "", "text", "--model", miniLM, "--router-url", "http://127.0.0.1:1", "--hub-url", "http://127.0.0.1:1", "hi")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Equal(t, "local", records(t, r.stdout)[0]["backend"])
@@ -91,7 +91,7 @@ func TestResolveCommand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, hub := online(t)
-			models.TestCache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
+			modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
 			tc.setup(s)
 			args := []string{"resolve", "--json", miniLM}
 			for _, a := range tc.args {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
 func TestFloat16RoundTrip(t *testing.T) {
@@ -67,7 +68,7 @@ type pixelGolden struct {
 }
 
 func TestSessionMatchesPyTorch(t *testing.T) {
-	ort.TestInit(t)
+	orttest.Init(t)
 	var g pixelGolden
 	raw, err := os.ReadFile("../../testdata/golden/tiny-clip.json")
 	require.NoError(t, err)
@@ -105,7 +106,7 @@ func TestSessionMatchesPyTorch(t *testing.T) {
 }
 
 func TestSessionErrors(t *testing.T) {
-	ort.TestInit(t)
+	orttest.Init(t)
 	dir := t.TempDir()
 	bogus := filepath.Join(dir, "model.onnx")
 	require.NoError(t, os.WriteFile(bogus, []byte("this is not a protobuf"), 0o644))
@@ -136,7 +137,7 @@ func TestSessionErrors(t *testing.T) {
 }
 
 func TestCUDARequestedWithoutGPU(t *testing.T) {
-	ort.TestInit(t)
+	orttest.Init(t)
 	if _, err := os.Stat("/dev/nvidia0"); err == nil {
 		t.Skip("a GPU is present; this test covers machines without one")
 	}

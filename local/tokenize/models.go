@@ -342,7 +342,7 @@ func parseModel(raw json.RawMessage) (model, error) {
 		}
 		var ok bool
 		if m.unk, ok = v[unk]; !ok {
-			return nil, fmt.Errorf("WordPiece unk token %q is not in the vocabulary", unk)
+			return nil, fmt.Errorf("the WordPiece unk token %q is not in the vocabulary", unk)
 		}
 		return m, nil
 	case "WordLevel":
@@ -389,12 +389,12 @@ func parseBPE(s modelSpec) (model, error) {
 		for _, m := range asStrings {
 			a, b, ok := strings.Cut(m, " ")
 			if !ok {
-				return nil, fmt.Errorf("BPE merge %q is not two tokens", m)
+				return nil, fmt.Errorf("the BPE merge %q is not two tokens", m)
 			}
 			pairs = append(pairs, [2]string{a, b})
 		}
 	} else if err := json.Unmarshal(s.Merges, &pairs); err != nil {
-		return nil, fmt.Errorf("BPE merges: %w", err)
+		return nil, fmt.Errorf("the BPE merges: %w", err)
 	}
 	m := &bpe{vocab: v, merges: make(map[[2]int]mergeInfo, len(pairs)), unk: -1, fuseUnk: s.FuseUnk,
 		byteFallback: s.ByteFallback, ignoreMerges: s.IgnoreMerges, cache: map[string][]int{}}
@@ -414,7 +414,7 @@ func parseBPE(s modelSpec) (model, error) {
 		b, okB := v[p[1]]
 		id, okM := v[p[0]+m.stripPrefix(p[1])]
 		if !okA || !okB || !okM {
-			return nil, fmt.Errorf("BPE merge %q + %q uses tokens missing from the vocabulary", p[0], p[1])
+			return nil, fmt.Errorf("the BPE merge %q + %q uses tokens missing from the vocabulary", p[0], p[1])
 		}
 		if _, dup := m.merges[[2]int{a, b}]; !dup {
 			m.merges[[2]int{a, b}] = mergeInfo{rank, id}
@@ -426,10 +426,10 @@ func parseBPE(s modelSpec) (model, error) {
 func parseUnigram(s modelSpec) (model, error) {
 	var entries [][2]json.RawMessage
 	if err := json.Unmarshal(s.Vocab, &entries); err != nil {
-		return nil, fmt.Errorf("Unigram vocab: %w", err)
+		return nil, fmt.Errorf("the Unigram vocab: %w", err)
 	}
 	if len(entries) == 0 {
-		return nil, errors.New("Unigram vocab is empty")
+		return nil, errors.New("the Unigram vocab is empty")
 	}
 	m := &unigram{vocab: make(vocab, len(entries)), scores: make([]float64, len(entries)), byteFallback: s.ByteFallback, unk: -1}
 	minScore := math.Inf(1)
@@ -437,10 +437,10 @@ func parseUnigram(s modelSpec) (model, error) {
 		var tok string
 		var score float64
 		if err := json.Unmarshal(e[0], &tok); err != nil {
-			return nil, fmt.Errorf("Unigram vocab entry %d: %w", i, err)
+			return nil, fmt.Errorf("the Unigram vocab entry %d: %w", i, err)
 		}
 		if err := json.Unmarshal(e[1], &score); err != nil {
-			return nil, fmt.Errorf("Unigram vocab entry %d: %w", i, err)
+			return nil, fmt.Errorf("the Unigram vocab entry %d: %w", i, err)
 		}
 		if _, dup := m.vocab[tok]; !dup {
 			m.vocab[tok] = i
@@ -450,10 +450,10 @@ func parseUnigram(s modelSpec) (model, error) {
 		m.maxLen = max(m.maxLen, len(tok))
 	}
 	if s.UnkID == nil {
-		return nil, errors.New("Unigram model has no unk_id")
+		return nil, errors.New("the Unigram model has no unk_id")
 	}
 	if *s.UnkID < 0 || *s.UnkID >= len(entries) {
-		return nil, fmt.Errorf("Unigram unk_id %d is out of range", *s.UnkID)
+		return nil, fmt.Errorf("the Unigram unk_id %d is out of range", *s.UnkID)
 	}
 	m.unk = *s.UnkID
 	const unkPenalty = 10.0 // tokenizers' K_UNK_PENALTY

@@ -219,7 +219,7 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	case "Replace":
 		p, err := s.Pattern.compile()
 		if err != nil {
-			return nil, fmt.Errorf("Replace normalizer: %w", err)
+			return nil, fmt.Errorf("the Replace normalizer: %w", err)
 		}
 		return replace{p, s.Content}, nil
 	case "Prepend":

@@ -21,14 +21,14 @@ type precompiled struct {
 func parsePrecompiled(b64 string) (*precompiled, error) {
 	data, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return nil, fmt.Errorf("Precompiled charsmap: %w", err)
+		return nil, fmt.Errorf("the Precompiled charsmap: %w", err)
 	}
 	if len(data) < 4 {
-		return nil, errors.New("Precompiled charsmap is empty")
+		return nil, errors.New("the Precompiled charsmap is empty")
 	}
 	n := int(binary.LittleEndian.Uint32(data))
 	if n%4 != 0 || 4+n > len(data) {
-		return nil, fmt.Errorf("Precompiled charsmap: trie of %d bytes does not fit in %d", n, len(data))
+		return nil, fmt.Errorf("the Precompiled charsmap: trie of %d bytes does not fit in %d", n, len(data))
 	}
 	p := &precompiled{trie: make([]uint32, n/4), normalized: data[4+n:]}
 	for i := range p.trie {

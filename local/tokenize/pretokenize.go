@@ -311,7 +311,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	case "Split":
 		p, err := s.Pattern.compile()
 		if err != nil {
-			return nil, fmt.Errorf("Split pre-tokenizer: %w", err)
+			return nil, fmt.Errorf("the Split pre-tokenizer: %w", err)
 		}
 		b, err := parseBehavior(s.Behavior)
 		if err != nil {

@@ -1,4 +1,5 @@
-package models
+// Package modelstest lays out model caches for tests.
+package modelstest
 
 import (
 	"crypto/sha256"
@@ -8,15 +9,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hybridembed/hybridembed/models"
 )
 
-// TestCache copies the model directory src into a hub cache under root,
+// Cache copies the model directory src into a hub cache under root,
 // laid out exactly as huggingface_hub writes it: content in blobs/ named by
 // sha256, snapshots/<commit>/ entries as relative symlinks into blobs/, and
 // refs/main holding the commit. It returns the commit.
-func TestCache(tb testing.TB, root, id, src string) string {
+func Cache(tb testing.TB, root, id, src string) string {
 	tb.Helper()
-	repo, err := Cache{Dir: root}.RepoDir(id)
+	repo, err := models.Cache{Dir: root}.RepoDir(id)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,9 +1,12 @@
-package ort
+// Package orttest loads ONNX Runtime for tests, skipping (or, under make
+// test, failing) when it is not installed.
+package orttest
 
 import (
 	"os"
 	"testing"
 
+	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
 )
 
@@ -11,12 +14,12 @@ import (
 // (make test sets it, since it installs the runtime first).
 const EnvRequire = "HYBRIDEMBED_REQUIRE_ORT"
 
-// TestInit loads the runtime for a test from the usual places, skipping the
+// Init loads the runtime for a test from the usual places, skipping the
 // test with the reason when it is not installed (failing instead when
 // $HYBRIDEMBED_REQUIRE_ORT is set).
-func TestInit(tb testing.TB) {
+func Init(tb testing.TB) {
 	tb.Helper()
-	if _, err := Init(Config{CacheDir: models.HomeDir(), Prefer: DeviceCPU}); err != nil {
+	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
 		if os.Getenv(EnvRequire) != "" {
 			tb.Fatalf("%v", err)
 		}

@@ -1,0 +1,206 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// item is one input waiting for a tower: its tensor data and where its
+// vector goes.
+type item struct {
+	ctx context.Context
+	// shape groups items that can share a tensor: an image's height and
+	// width (0 for texts, which are padded to the longest in a batch).
+	h, w int
+	data any // []float32 pixels, or a tokenize.Encoding
+	// done receives the item's vector or error, exactly once, from the
+	// runner; it must not block.
+	done func(vec []float32, err error)
+}
+
+// batcher is one tower's queue and its single runner: every caller feeds the
+// bounded queue, and the runner runs what has gathered (up to max items, or
+// what arrived within wait of the first) as one batch, so concurrent
+// callers share batches. Items of a caller that has gone away are dropped
+// before they reach the runtime.
+type batcher struct {
+	name  string
+	queue chan *item
+	max   int
+	wait  time.Duration
+	run   func(ctx context.Context, items []*item) ([][]float32, error)
+	ctx   context.Context // the engine's: cancelled on Close
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	stopped  chan struct{}
+
+	batches, items atomic.Int64
+}
+
+func newBatcher(ctx context.Context, name string, max int, wait time.Duration, run func(context.Context, []*item) ([][]float32, error)) *batcher {
+	b := &batcher{name: name, queue: make(chan *item, 2*max), max: max, wait: wait, run: run, ctx: ctx,
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// errStopped fails items submitted to a tower that is being unloaded.
+var errStopped = errors.New("model unloaded")
+
+// submit queues it, waiting while the queue is full. It returns an error
+// (and it.done is not called) when it.ctx ends first or the tower stops.
+func (b *batcher) submit(it *item) error {
+	select {
+	case b.queue <- it:
+		return nil
+	case <-it.ctx.Done():
+		return it.ctx.Err()
+	case <-b.stop:
+		return errStopped
+	case <-b.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// close stops the runner once what is queued has been answered (with
+// errStopped) and waits for it.
+func (b *batcher) close() {
+	b.stopOnce.Do(func() { close(b.stop) })
+	<-b.stopped
+}
+
+func (b *batcher) loop() {
+	defer close(b.stopped)
+	var held []*item // items of another shape than the last batch
+	for {
+		var first *item
+		if len(held) > 0 {
+			first, held = held[0], held[1:]
+		} else {
+			select {
+			case first = <-b.queue:
+			case <-b.stop:
+				b.drain(errStopped)
+				return
+			case <-b.ctx.Done():
+				b.drain(ErrClosed)
+				return
+			}
+		}
+		batch := []*item{first}
+		// Items of the same shape: first the held ones, then what is
+		// queued now, then what arrives within wait.
+		var rest []*item
+		for _, it := range held {
+			if len(batch) < b.max && it.h == first.h && it.w == first.w {
+				batch = append(batch, it)
+			} else {
+				rest = append(rest, it)
+			}
+		}
+		held = rest
+		timer := time.NewTimer(b.wait)
+	gather:
+		for len(batch) < b.max {
+			select {
+			case it := <-b.queue:
+				if it.h == first.h && it.w == first.w {
+					batch = append(batch, it)
+				} else {
+					held = append(held, it)
+				}
+			case <-timer.C:
+				break gather
+			case <-b.ctx.Done():
+				break gather
+			}
+		}
+		timer.Stop()
+		b.runBatch(batch)
+	}
+}
+
+// drain answers everything still queued with err.
+func (b *batcher) drain(err error) {
+	for {
+		select {
+		case it := <-b.queue:
+			it.done(nil, err)
+		default:
+			return
+		}
+	}
+}
+
+// runBatch runs the live items of batch. The run is cancelled when the
+// engine closes or when every item's caller has gone away; a panic in the
+// run fails the batch, not the process.
+func (b *batcher) runBatch(batch []*item) {
+	live := batch[:0:0]
+	for _, it := range batch {
+		if err := it.ctx.Err(); err != nil {
+			it.done(nil, err)
+			continue
+		}
+		live = append(live, it)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	var remaining atomic.Int64
+	remaining.Store(int64(len(live)))
+	for _, it := range live {
+		stop := context.AfterFunc(it.ctx, func() {
+			if remaining.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
+	b.batches.Add(1)
+	b.items.Add(int64(len(live)))
+	vecs, err := b.safeRun(ctx, live)
+	if err == nil && len(vecs) != len(live) {
+		err = fmt.Errorf("%s: %d vectors for %d inputs", b.name, len(vecs), len(live))
+	}
+	for k, it := range live {
+		switch {
+		case err != nil && b.ctx.Err() != nil:
+			it.done(nil, ErrClosed)
+		case err != nil && it.ctx.Err() != nil:
+			it.done(nil, it.ctx.Err())
+		case err != nil:
+			it.done(nil, fmt.Errorf("inference: %w", err))
+		default:
+			it.done(vecs[k], nil)
+		}
+	}
+}
+
+func (b *batcher) safeRun(ctx context.Context, items []*item) (vecs [][]float32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: panic: %v", b.name, r)
+		}
+	}()
+	return b.run(ctx, items)
+}
+
+// TowerStats counts what one tower's batcher has done.
+type TowerStats struct {
+	Tower   string // the graph file
+	Batches int64  // runtime runs
+	Items   int64  // inputs in them
+	Queued  int    // inputs waiting now
+}
+
+func (b *batcher) stats() TowerStats {
+	return TowerStats{Tower: b.name, Batches: b.batches.Load(), Items: b.items.Load(), Queued: len(b.queue)}
+}

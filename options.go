@@ -1,0 +1,289 @@
+package hybridembed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/remote"
+)
+
+type config struct {
+	threads      int
+	device       ort.Device
+	library      string
+	variant      string
+	batch        int
+	textBatch    int
+	maxWait      time.Duration
+	workers      int
+	keepAlive    time.Duration
+	normalize    bool
+	maxPixels    int64
+	hubCache     string
+	logger       *slog.Logger
+	offline      bool
+	offlineIsSet bool
+	ignoreEnv    bool
+
+	policy       Policy
+	routerURL    string
+	hubURL       string
+	token        string
+	tokenSet     bool
+	httpClient   *http.Client
+	retry        remote.RetryPolicy
+	mappingTTL   time.Duration
+	notServedTTL time.Duration
+	waitForModel bool
+}
+
+// Option configures an [Embedder]. Every option checks its argument, and
+// [New] returns the first error.
+type Option func(*config) error
+
+func optionError(name string, format string, args ...any) error {
+	return fmt.Errorf("hybridembed: %s: %s", name, fmt.Sprintf(format, args...))
+}
+
+// WithThreads sets ONNX Runtime's threads per session (0, the default: all
+// cores).
+func WithThreads(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return optionError("WithThreads", "threads must be >= 0, got %d", n)
+		}
+		c.threads = n
+		return nil
+	}
+}
+
+// WithDevice selects "cpu", "cuda" or "auto" (the default: CUDA when it
+// works, else the CPU, with the reason logged).
+func WithDevice(device string) Option {
+	return func(c *config) error {
+		d, err := ort.ParseDevice(device)
+		if err != nil {
+			return optionError("WithDevice", "%v", err)
+		}
+		c.device = d
+		return nil
+	}
+}
+
+// WithRuntimeLibrary points at libonnxruntime explicitly (default: search
+// $ONNXRUNTIME_LIB, hybridembed's cache, the system loader path).
+func WithRuntimeLibrary(path string) Option {
+	return func(c *config) error {
+		if strings.TrimSpace(path) != path {
+			return optionError("WithRuntimeLibrary", "path %q has surrounding spaces", path)
+		}
+		c.library = path
+		return nil
+	}
+}
+
+// WithVariant picks transformers.js ONNX variants: "quantized", "fp16", ...
+// ("", the default: the fp32 files).
+func WithVariant(v string) Option {
+	return func(c *config) error {
+		if strings.ContainsAny(v, `/\. `) {
+			return optionError("WithVariant", "%q is not a variant name (quantized, fp16, int8, ...)", v)
+		}
+		c.variant = v
+		return nil
+	}
+}
+
+// WithBatchSize sets the most images and texts one model run takes
+// (defaults 16 and 32; 0 keeps the default). Concurrent calls share these
+// batches.
+func WithBatchSize(images, texts int) Option {
+	return func(c *config) error {
+		if images < 0 || texts < 0 {
+			return optionError("WithBatchSize", "sizes must be >= 0, got %d and %d", images, texts)
+		}
+		c.batch, c.textBatch = images, texts
+		return nil
+	}
+}
+
+// WithMaxWait sets how long a model waits, once an input arrives, for
+// others to join its batch (default 2ms).
+func WithMaxWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > time.Second {
+			return optionError("WithMaxWait", "want 0 to 1s, got %s", d)
+		}
+		c.maxWait = d
+		return nil
+	}
+}
+
+// WithWorkers sets how many goroutines decode and preprocess images for all
+// callers while the model runs (0, the default: one per core).
+func WithWorkers(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return optionError("WithWorkers", "workers must be >= 0, got %d", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// WithKeepAlive sets how long a model stays loaded after its last use
+// (default 5 minutes); a negative duration keeps models loaded until
+// [Embedder.Unload] or Close.
+func WithKeepAlive(d time.Duration) Option {
+	return func(c *config) error { c.keepAlive = d; return nil }
+}
+
+// WithNormalize turns L2 normalisation of vectors on or off (default on).
+func WithNormalize(on bool) Option {
+	return func(c *config) error { c.normalize = on; return nil }
+}
+
+// WithMaxPixels refuses images with more pixels than n before decoding them
+// (default 178,956,970, PIL's decompression-bomb limit).
+func WithMaxPixels(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return optionError("WithMaxPixels", "the limit must be > 0, got %d", n)
+		}
+		c.maxPixels = n
+		return nil
+	}
+}
+
+// WithHubCache reads models from this Hugging Face hub cache directory
+// (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+func WithHubCache(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return optionError("WithHubCache", "empty directory")
+		}
+		c.hubCache = dir
+		return nil
+	}
+}
+
+// WithLogger receives notes such as CUDA fallbacks and routing decisions
+// (default: discarded).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return optionError("WithLogger", "nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithOffline forbids network use; only local models are used. Without
+// this option, $HF_HUB_OFFLINE=1 has the same effect.
+func WithOffline(on bool) Option {
+	return func(c *config) error { c.offline, c.offlineIsSet = on, true; return nil }
+}
+
+// WithoutEnvironment makes the Embedder ignore the Hugging Face environment
+// ($HF_TOKEN and the token file, $HF_HUB_OFFLINE, $HF_ENDPOINT,
+// $HYBRIDEMBED_ROUTER_URL, $HF_HUB_CACHE, $HF_HOME), for library users who
+// configure everything through options. By default they are honoured, as
+// huggingface_hub honours them.
+func WithoutEnvironment() Option {
+	return func(c *config) error { c.ignoreEnv = true; return nil }
+}
+
+// WithPolicy overrides routing: "auto" (the default), "remote" or "local".
+func WithPolicy(p Policy) Option {
+	return func(c *config) error {
+		var err error
+		if c.policy, err = ParsePolicy(string(p)); err != nil {
+			return optionError("WithPolicy", "%v", err)
+		}
+		return nil
+	}
+}
+
+func checkURL(name, u string) error {
+	if u == "" {
+		return nil
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return optionError(name, "%q is not an http(s) URL", u)
+	}
+	return nil
+}
+
+// WithRouterURL sets the router (default $HYBRIDEMBED_ROUTER_URL, else
+// https://router.huggingface.co; "" keeps the default).
+func WithRouterURL(u string) Option {
+	return func(c *config) error { c.routerURL = u; return checkURL("WithRouterURL", u) }
+}
+
+// WithHubURL sets the Hub (default $HF_ENDPOINT, else https://huggingface.co;
+// "" keeps the default).
+func WithHubURL(u string) Option {
+	return func(c *config) error { c.hubURL = u; return checkURL("WithHubURL", u) }
+}
+
+// WithToken sets the Hugging Face access token (default $HF_TOKEN, else
+// the token file in $HF_HOME). An empty token means none.
+func WithToken(token string) Option {
+	return func(c *config) error {
+		if strings.ContainsAny(token, " \t\r\n") {
+			return optionError("WithToken", "the token contains white space")
+		}
+		c.token, c.tokenSet = token, true
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client for the router and the Hub.
+func WithHTTPClient(h *http.Client) Option {
+	return func(c *config) error {
+		if h == nil {
+			return optionError("WithHTTPClient", "nil client")
+		}
+		c.httpClient = h
+		return nil
+	}
+}
+
+// WithRetryPolicy bounds the router's retries (see [remote.RetryPolicy]).
+func WithRetryPolicy(p remote.RetryPolicy) Option {
+	return func(c *config) error {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxWait < 0 {
+			return optionError("WithRetryPolicy", "negative field in %+v", p)
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithRoutingCache sets how long Hub provider mappings (default 6h) and
+// router 404s (default 6h) are remembered on disk.
+func WithRoutingCache(mappings, notServed time.Duration) Option {
+	return func(c *config) error {
+		if mappings < 0 || notServed < 0 {
+			return optionError("WithRoutingCache", "durations must be >= 0, got %s and %s", mappings, notServed)
+		}
+		c.mappingTTL, c.notServedTTL = mappings, notServed
+		return nil
+	}
+}
+
+// WithWaitForModel asks the router to hold requests while a cold model
+// loads (X-Wait-For-Model) instead of answering 503.
+func WithWaitForModel(on bool) Option {
+	return func(c *config) error { c.waitForModel = on; return nil }
+}
+
+var errNilOption = errors.New("hybridembed: nil Option")
