@@ -234,7 +234,7 @@ func (e *Engine) unloadSlot(s *slot) bool {
 	return true
 }
 
-// Loaded lists the models loaded now, as "dir" or "dir (variant)".
+// Loaded lists the models loaded now.
 func (e *Engine) Loaded() []*Model {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -407,7 +407,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 			runErr = err // the runtime failed: the call fails
 		}
 		res[order[k]].Vector = vec
-	})
+	}, false)
 	if err == nil {
 		err = runErr
 	}

@@ -38,7 +38,7 @@ func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i
 // call, so a caller with a million inputs holds a bounded amount of memory
 // and cannot crowd others out of the queue. build makes item k: on the
 // engine's decoding pool when pooled, else on the feeding goroutine.
-func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int) (*item, error), emit func(k int, vec []float32, err error), pooled ...bool) error {
+func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int) (*item, error), emit func(k int, vec []float32, err error), pooled bool) error {
 	if n == 0 {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 					results <- result{k: k, err: err}
 				}
 			}
-			if len(pooled) > 0 && pooled[0] {
+			if pooled {
 				if err := m.eng.decode(ctx, job); err != nil {
 					cancel(err)
 					return
