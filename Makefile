@@ -29,9 +29,13 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt wants changes"; exit 1; }
 
+# CI (which has ../shared beside the clone) turns a missing shared golden or
+# Node.js test client into a failure; elsewhere those tests skip with a message.
+HYBRIDEMBED_TEST_STRICT ?= $(if $(CI),1,)
+
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector
 test: onnxruntime vet
-	HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=1 $(GO) test -race -count=1 ./...
+	HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
 
 ## demo: rank the sample images against captions
 demo: onnxruntime build
