@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -120,22 +121,21 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	for i, p := range paths {
 		images[i] = hybridembed.ImageFile(p)
 	}
-	started := false
 	err = emb.EmbedImagesFunc(ctx, opts.Model, images, func(i int, e hybridembed.Embedding, err error) error {
-		started = true
 		prog.Add(1)
 		if err != nil {
 			return report(paths[i], err)
 		}
 		return out.Record(imageRecord{Path: paths[i], vector: vectorOf(e)})
 	})
-	if err != nil && !started && ctx.Err() == nil {
-		return err // the model never ran: leave any existing output alone
-	}
-	if cerr := out.Commit(); cerr != nil && err == nil {
-		err = cerr
-	}
 	if err != nil {
+		// An interrupted or failed run never replaces an earlier result.
+		if kept := out.Keep(); kept != "" {
+			prog.Println(fmt.Sprintf("hybridembed: %s is unchanged; this run's partial output is in %s", opts.Output, kept))
+		}
+		return err
+	}
+	if err := out.Commit(); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -207,6 +207,7 @@ type output struct {
 	enc  *json.Encoder
 	file *os.File
 	dest string
+	n    int // records written
 }
 
 func openOutput(dest string, stdout io.Writer) (*output, error) {
@@ -214,12 +215,27 @@ func openOutput(dest string, stdout io.Writer) (*output, error) {
 		w := bufio.NewWriter(stdout)
 		return &output{w: w, enc: json.NewEncoder(w)}, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.partial")
+	f, err := createTemp(dest)
 	if err != nil {
 		return nil, err
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
 	return &output{w: w, enc: json.NewEncoder(w), file: f, dest: dest}, nil
+}
+
+// createTemp makes a new file beside dest with mode 0666 less the umask,
+// as a plain create would (os.CreateTemp's 0600 would leave the result
+// unreadable to the group after the rename).
+func createTemp(dest string) (*os.File, error) {
+	dir, base := filepath.Split(dest)
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf(".%s.%08x.tmp", base, rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("%s: cannot create a temporary file beside it", dest)
 }
 
 // Record writes one JSON line; on stdout it is flushed at once, so that
@@ -228,6 +244,7 @@ func (o *output) Record(v any) error {
 	if err := o.enc.Encode(v); err != nil {
 		return err
 	}
+	o.n++
 	if o.file == nil {
 		return o.w.Flush()
 	}
@@ -244,7 +261,7 @@ func (o *output) Commit() error {
 	}
 	f := o.file
 	o.file = nil
-	if err := f.Close(); err != nil {
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
 		os.Remove(f.Name())
 		return err
 	}
@@ -253,6 +270,26 @@ func (o *output) Commit() error {
 		return err
 	}
 	return nil
+}
+
+// Keep saves what an unfinished file output holds as DEST.partial, leaving
+// DEST alone, and returns that name; "" when there was nothing to keep.
+func (o *output) Keep() string {
+	if o.file == nil {
+		return ""
+	}
+	if o.n == 0 {
+		o.Discard()
+		return ""
+	}
+	f := o.file
+	o.file = nil
+	partial := o.dest + ".partial"
+	if err := errors.Join(o.w.Flush(), f.Close(), os.Rename(f.Name(), partial)); err != nil {
+		os.Remove(f.Name())
+		return ""
+	}
+	return partial
 }
 
 // Discard drops an uncommitted file output.

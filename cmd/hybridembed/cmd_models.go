@@ -15,7 +15,6 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/models"
-	"github.com/hybridembed/hybridembed/remote"
 )
 
 func newModelsCommand(g *globalOptions) *cobra.Command {
@@ -105,20 +104,6 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// downloader builds the Hub downloader from the flags and environment.
-func (g *globalOptions) downloader(flags *pflag.FlagSet) *models.Downloader {
-	offline := models.OfflineFromEnv()
-	if flags.Changed("offline") {
-		offline = g.Offline
-	}
-	return &models.Downloader{
-		HubURL:    g.HubURL,
-		Token:     remote.TokenFromEnv(models.TokenPath()),
-		UserAgent: "hybridembed/" + hybridembed.Version,
-		Offline:   offline,
-	}
-}
-
 type pullOptions struct{ Revision string }
 
 func newModelsPullCommand(g *globalOptions) *cobra.Command {
@@ -142,41 +127,55 @@ where it stopped on the next pull. Prints each model's snapshot directory.` + "\
 }
 
 func runPull(ctx context.Context, opts pullOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
-	d := g.downloader(flags)
+	emb, err := g.embedder(flags)
+	if err != nil {
+		return err
+	}
+	defer emb.Close()
 	for _, arg := range args {
-		id, rev, _ := strings.Cut(arg, "@")
-		if rev == "" {
-			rev = opts.Revision
+		name := arg
+		if opts.Revision != "" && !strings.Contains(arg, "@") {
+			name += "@" + opts.Revision
 		}
-		prog := newProgress(g.stderr, 0, "pulling "+id)
-		prog.bytes = true
-		var mu sync.Mutex
-		seen := map[string]int64{}
-		d.Progress = func(p models.Progress) {
-			mu.Lock()
-			defer mu.Unlock()
-			if _, ok := seen[p.File]; !ok && p.Total > 0 {
-				prog.AddTotal(int(p.Total))
-			}
-			prog.Add(int(p.Completed - seen[p.File]))
-			seen[p.File] = p.Completed
-			if p.Done {
-				how := "downloaded, verified"
-				if p.Cached {
-					how = "already cached"
-				}
-				prog.Println(fmt.Sprintf("  %s (%s, %s)", p.File, humanBytes(p.Total), how))
-			}
-		}
-		loc, err := d.Pull(ctx, id, models.PullOptions{Revision: rev, Variant: g.Variant})
-		prog.Finish()
+		info, err := pullModel(ctx, emb, g, name)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(g.stderr, "pulled %s from %s@%s\n", id, loc.Repo, shortCommit(loc.Commit))
-		fmt.Fprintln(g.stdout, loc.Dir)
+		fmt.Fprintln(g.stdout, info.Dir)
 	}
 	return nil
+}
+
+// pullModel downloads name with a progress bar and a line per file on
+// stderr, and says where it came from.
+func pullModel(ctx context.Context, emb *hybridembed.Embedder, g *globalOptions, name string) (hybridembed.ModelInfo, error) {
+	id, _, _ := strings.Cut(name, "@")
+	prog := newProgress(g.stderr, 0, "pulling "+id)
+	prog.bytes = true
+	var mu sync.Mutex
+	seen := map[string]int64{}
+	info, err := emb.Pull(ctx, name, hybridembed.PullOptions{Progress: func(p models.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := seen[p.File]; !ok && p.Total > 0 {
+			prog.AddTotal(int(p.Total))
+		}
+		prog.Add(int(p.Completed - seen[p.File]))
+		seen[p.File] = p.Completed
+		if p.Done {
+			how := "downloaded, verified"
+			if p.Cached {
+				how = "already cached"
+			}
+			prog.Println(fmt.Sprintf("  %s (%s, %s)", p.File, humanBytes(p.Total), how))
+		}
+	}})
+	prog.Finish()
+	if err != nil {
+		return info, err
+	}
+	fmt.Fprintf(g.stderr, "pulled %s from %s@%s\n", id, info.Repo, shortCommit(info.Revision))
+	return info, nil
 }
 
 func newModelsVerifyCommand(g *globalOptions) *cobra.Command {

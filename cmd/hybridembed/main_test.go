@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -131,6 +134,63 @@ func TestEmbedOutputFile(t *testing.T) {
 	assert.Len(t, records(t, string(got)), 4)
 	leftovers, _ := filepath.Glob(filepath.Join(dir, ".out.jsonl.*"))
 	assert.Empty(t, leftovers)
+}
+
+// cancelOnWrite cancels a run at its first line on stderr.
+type cancelOnWrite struct {
+	bytes.Buffer
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.cancel()
+	return w.Buffer.Write(p)
+}
+
+// TestEmbedOutputInterrupted: a run interrupted after it wrote records
+// leaves the earlier output byte-identical and keeps its own as .partial;
+// a finished output gets 0666 less the umask, not CreateTemp's 0600.
+func TestEmbedOutputInterrupted(t *testing.T) {
+	isolate(t)
+	dir, in := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(in, "a-corrupt.jpg"), []byte("not a jpeg"))
+	good, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	require.NoError(t, err)
+	for i := range 200 {
+		writeFile(t, filepath.Join(in, fmt.Sprintf("b%03d.png", i)), good)
+	}
+	dest := filepath.Join(dir, "out.jsonl")
+	previous := []byte("{\"path\":\"earlier\"}\n")
+	writeFile(t, dest, previous)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &cancelOnWrite{cancel: cancel}
+	code := run(ctx, []string{"embed", "--model", testdata.Fixture("models", "tiny-clip"), "-o", dest, in}, strings.NewReader(""), io.Discard, stderr)
+	assert.Equal(t, exitInterrupted, code, stderr.String())
+	got, err := os.ReadFile(dest)
+	require.NoError(t, err)
+	assert.Equal(t, previous, got, "the earlier output must survive")
+	assert.Contains(t, stderr.String(), dest+".partial")
+	partial := records(t, mustRead(t, dest+".partial"))
+	require.NotEmpty(t, partial)
+	assert.Less(t, len(partial), 201, "the run was cut short")
+	assert.Contains(t, partial[0]["path"], "a-corrupt.jpg")
+
+	old := syscall.Umask(0o027)
+	defer syscall.Umask(old)
+	r := runCLI(t, "", "embed", "--model", testdata.Fixture("models", "tiny-clip"), "-o", dest, testdata.Fixture("images"))
+	require.Equal(t, exitOK, r.code, r.stderr)
+	st, err := os.Stat(dest)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), st.Mode().Perm())
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(data)
 }
 
 // TestModelFromHubCache: a model id resolves through a cache laid out as

@@ -102,8 +102,8 @@ func (p *progress) draw(label string) {
 	elapsed := time.Since(p.start)
 	rate := float64(p.done) / elapsed.Seconds()
 	eta := "?"
-	if p.done > 0 {
-		eta = (time.Duration(float64(p.total-p.done)/rate) * time.Second / time.Second).Round(time.Second).String()
+	if d, ok := remaining(p.done, p.total, elapsed); ok {
+		eta = d.String()
 	}
 	if p.bytes {
 		fmt.Fprintf(p.w, "\r\033[K%s [%s%s] %s/%s %s/s ETA %s", label, strings.Repeat("=", n), strings.Repeat(" ", width-n),
@@ -113,4 +113,14 @@ func (p *progress) draw(label string) {
 			strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, rate, eta)
 	}
 	p.drawn = true
+}
+
+// remaining estimates the time left from the rate so far, to the second;
+// ok is false before anything is done.
+func remaining(done, total int, elapsed time.Duration) (d time.Duration, ok bool) {
+	if done <= 0 || elapsed <= 0 {
+		return 0, false
+	}
+	perItem := float64(elapsed) / float64(done)
+	return time.Duration(perItem * float64(max(total-done, 0))).Round(time.Second), true
 }
