@@ -49,6 +49,16 @@ type ModelInfo struct {
 	Cached     bool       `json:"cached"`               // the files are on this machine
 }
 
+// Has reports whether the model's local files embed modality.
+func (i ModelInfo) Has(modality Modality) bool {
+	for _, m := range i.Modalities {
+		if m == modality {
+			return true
+		}
+	}
+	return false
+}
+
 // Model resolves name (a directory, or a Hub id with an optional
 // @revision) once. A model that is not cached still gets a handle: its text
 // may be served by the router; calls that need the local files then fail
@@ -102,6 +112,10 @@ func (m *Model) Info() ModelInfo {
 	info.Modalities = append([]Modality(nil), info.Modalities...)
 	return info
 }
+
+// Local is nil when the model's files are on this machine, else why not
+// (a *NotCachedError, which matches ErrNotCached).
+func (m *Model) Local() error { return m.locErr }
 
 // Name is the model as asked for.
 func (m *Model) Name() string { return m.name }

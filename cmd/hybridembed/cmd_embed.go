@@ -11,21 +11,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/library"
 )
-
-// imageExts are what a folder walk picks up; files named on the command
-// line are embedded whatever their name.
-var imageExts = map[string]bool{
-	".jpg": true, ".jpeg": true, ".jpe": true, ".png": true, ".gif": true,
-	".webp": true, ".bmp": true, ".tif": true, ".tiff": true,
-}
 
 type embedOptions struct {
 	Model     string
@@ -113,7 +106,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		return out.Record(imageRecord{Path: path, vector: vector{Error: err.Error()}})
 	}
 	for _, p := range problems {
-		if err := report(p.path, p.err); err != nil {
+		if err := report(p.Path, p.Err); err != nil {
 			return err
 		}
 	}
@@ -145,56 +138,14 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	return nil
 }
 
-type inputProblem struct {
-	path string
-	err  error
-}
-
-// collectImages expands folders (recursively, image extensions only,
-// sorted) and keeps named files as given. Paths that cannot be read become
-// problems, reported like failed images.
-func collectImages(args []string) ([]string, []inputProblem) {
-	var paths []string
-	var problems []inputProblem
-	for _, arg := range args {
-		st, err := os.Stat(arg)
-		if err != nil {
-			problems = append(problems, inputProblem{arg, errors.Unwrap(err)})
-			continue
-		}
-		if !st.IsDir() {
-			paths = append(paths, arg)
-			continue
-		}
-		var found []string
-		root := arg
-		if lst, err := os.Lstat(arg); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
-			root = arg + string(filepath.Separator) // walk the linked folder itself
-		}
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				problems = append(problems, inputProblem{p, errors.Unwrap(err)})
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() || !imageExts[strings.ToLower(filepath.Ext(p))] {
-				return nil
-			}
-			if d.Type()&fs.ModeSymlink != 0 { // follow links to files
-				if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
-					return nil
-				}
-			}
-			found = append(found, p)
-			return nil
-		})
-		if err != nil {
-			problems = append(problems, inputProblem{arg, err})
-		}
-		sort.Strings(found)
-		paths = append(paths, found...)
+// collectImages expands the arguments into image paths (see
+// [library.Walk]); paths that cannot be read are problems, reported like
+// failed images.
+func collectImages(args []string) ([]string, []library.Problem) {
+	files, problems := library.Walk(args)
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
 	}
 	return paths, problems
 }

@@ -154,6 +154,7 @@ func pullModel(ctx context.Context, emb *hybridembed.Embedder, g *globalOptions,
 	prog.bytes = true
 	var mu sync.Mutex
 	seen := map[string]int64{}
+	var size int64
 	info, err := emb.Pull(ctx, name, hybridembed.PullOptions{Progress: func(p models.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -163,6 +164,7 @@ func pullModel(ctx context.Context, emb *hybridembed.Embedder, g *globalOptions,
 		prog.Add(int(p.Completed - seen[p.File]))
 		seen[p.File] = p.Completed
 		if p.Done {
+			size += p.Total
 			how := "downloaded, verified"
 			if p.Cached {
 				how = "already cached"
@@ -174,7 +176,7 @@ func pullModel(ctx context.Context, emb *hybridembed.Embedder, g *globalOptions,
 	if err != nil {
 		return info, err
 	}
-	fmt.Fprintf(g.stderr, "pulled %s from %s@%s\n", id, info.Repo, shortCommit(info.Revision))
+	fmt.Fprintf(g.stderr, "pulled %s (%s) from %s@%s\n", id, humanBytes(size), info.Repo, shortCommit(info.Revision))
 	return info, nil
 }
 

@@ -5,45 +5,68 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/gallery"
+	"github.com/hybridembed/hybridembed/internal/index"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 type searchOptions struct {
-	Model   string
-	Queries []string
-	Top     int
-	JSON    bool
+	indexOptions
+	Queries   []string
+	Images    []string
+	Top       int
+	Threshold float64
+	JSON      bool
+	Paths     bool
+	HTML      string
+	NoUpdate  bool
 }
 
 func (o *searchOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVarP(&o.Model, "model", "m", "", "CLIP-family model directory or Hugging Face id (required)")
-	f.StringArrayVarP(&o.Queries, "query", "q", nil, "text to search for (repeatable)")
-	f.IntVarP(&o.Top, "top", "k", 5, "results per query")
+	o.indexOptions.AddFlags(f)
+	f.StringArrayVarP(&o.Queries, "query", "q", nil, "a query: text, or terms combined as in \"2:beach + ./me.jpg - people\" (repeatable)")
+	f.StringArrayVar(&o.Images, "image", nil, "an image file to find similar images to (repeatable)")
+	f.IntVarP(&o.Top, "top", "k", 10, "results per query")
+	f.Float64Var(&o.Threshold, "threshold", -1, "only results scoring at least this cosine similarity")
 	f.BoolVar(&o.JSON, "json", false, "print JSON Lines, one object per query")
+	f.BoolVar(&o.Paths, "paths", false, "print bare paths, one per line (for pipes)")
+	f.StringVar(&o.HTML, "html", "", "also write the results as a gallery page (HTML with thumbnails) to this file")
+	f.BoolVar(&o.NoUpdate, "no-update", false, "search the index as it is, without bringing it up to date first")
 }
 
 func newSearchCommand(g *globalOptions) *cobra.Command {
 	var opts searchOptions
 	cmd := &cobra.Command{
-		Use:   "search --model MODEL --query TEXT [--query TEXT...] PATH...",
-		Short: "Rank images by similarity to text queries",
-		Long: `Embed the images under PATH (files or folders, as embed finds them) and each
-query with the same CLIP-family model, and print the best-matching images per
-query by cosine similarity.` + "\n" + exitStatusHelp,
-		Args: cobra.MinimumNArgs(1),
+		Use:   "search --model MODEL (--query TEXT | --image FILE)... [PATH...]",
+		Short: "Find the images in a library that best match text or images",
+		Long: `Rank the images under PATH (default: the current folder) by cosine similarity
+to each query, through the library's index: it is brought up to date first
+(quick when nothing changed; --no-update skips it), so only new and changed
+images are embedded.
+
+A query is text, an image file (--image, or a term naming an existing file),
+or a combination, as rclip writes them: terms joined by " + " and " - ",
+each optionally weighted: "2:beach + ./me.jpg - people". The terms' unit
+vectors are summed with their weights (negative after " - ") into one query.
+
+Output: per query, its text and the best matches with their scores; --json
+gives {"query","model","results":[{"path","score"}]} per line; --paths gives
+bare paths; --html FILE writes a gallery page to open in a browser.` + "\n" + indexHelp + "\n" + exitStatusHelp,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSearch(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("model")
-	_ = cmd.MarkFlagRequired("query")
 	return cmd
 }
 
@@ -52,74 +75,197 @@ type hit struct {
 	Score float64 `json:"score"`
 }
 
+// query is one line of results: what was asked and the vector for it.
+type query struct {
+	label  string
+	terms  []index.Term
+	vector []float32
+}
+
 func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
 	if opts.Top < 1 {
 		return errors.New("--top must be at least 1")
+	}
+	if len(opts.Queries)+len(opts.Images) == 0 {
+		return errors.New("nothing to search for: give --query TEXT or --image FILE")
+	}
+	if opts.JSON && opts.Paths {
+		return errors.New("--json and --paths are two output formats: choose one")
+	}
+	queries, err := parseQueries(opts)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		args = []string{"."}
 	}
 	emb, err := g.embedder(flags)
 	if err != nil {
 		return err
 	}
 	defer emb.Close()
-	queries, err := emb.EmbedTexts(ctx, opts.Model, opts.Queries)
+	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
 		return err
 	}
-	paths, problems := collectImages(args)
-	failed := len(problems)
-	for _, p := range problems {
-		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.path, p.err)
+	ix, err := openIndex(ctx, args, opts.Index)
+	if err != nil {
+		return err
 	}
-	images := make([]hybridembed.Image, len(paths))
-	for i, p := range paths {
-		images[i] = hybridembed.ImageFile(p)
-	}
-	prog := newProgress(g.stderr, len(paths), "embedding")
-	var vecs [][]float32
-	var names []string
-	err = emb.EmbedImagesFunc(ctx, opts.Model, images, func(i int, e hybridembed.Embedding, err error) error {
-		prog.Add(1)
+	defer ix.Close()
+	partial := false
+	if !opts.NoUpdate {
+		st, err := updateIndex(ctx, g, ix, m, args, opts.RetryFailed)
 		if err != nil {
-			failed++
-			prog.Println(fmt.Sprintf("hybridembed: %s: %v", paths[i], err))
-			return nil
+			return err
 		}
-		vecs, names = append(vecs, e.Vector), append(names, paths[i])
-		return nil
-	})
-	prog.Finish()
+		partial = st.Failed > 0
+	}
+	if err := embedQueries(ctx, m, queries); err != nil {
+		return err
+	}
+	im, err := indexModel(ctx, m)
 	if err != nil {
 		return err
 	}
-
+	mat, err := ix.Load(ctx, im, args)
+	if err != nil {
+		return err
+	}
+	if mat.Len() == 0 {
+		fmt.Fprintf(g.stderr, "hybridembed: the index %s has no images under %s for model %s\n", ix.Path(), strings.Join(args, ", "), opts.Model)
+	}
+	show := displayPaths(ix, args)
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	for qi, q := range queries {
-		hits := make([]hit, len(vecs))
-		for i, v := range vecs {
-			hits[i] = hit{names[i], hybridembed.Cosine(q.Vector, v)}
+	var pages []gallery.Section
+	for _, q := range queries {
+		found, err := mat.Search(q.vector, opts.Top, float32(opts.Threshold))
+		if err != nil {
+			return err
 		}
-		sort.SliceStable(hits, func(a, b int) bool { return hits[a].Score > hits[b].Score })
-		hits = hits[:min(opts.Top, len(hits))]
-		if opts.JSON {
+		hits := make([]hit, len(found))
+		page := gallery.Section{Query: q.label}
+		for i, h := range found {
+			rel := mat.Paths[h.Row]
+			hits[i] = hit{show(rel), float64(h.Score)}
+			page.Results = append(page.Results, gallery.Result{Path: hits[i].Path, File: ix.Abs(rel), Score: hits[i].Score})
+		}
+		pages = append(pages, page)
+		switch {
+		case opts.JSON:
 			if err := json.NewEncoder(g.stdout).Encode(struct {
 				Query   string `json:"query"`
 				Model   string `json:"model"`
 				Results []hit  `json:"results"`
-			}{opts.Queries[qi], q.Model, hits}); err != nil {
+			}{q.label, m.Name(), hits}); err != nil {
 				return err
 			}
-			continue
-		}
-		fmt.Fprintf(tw, "%q\n", opts.Queries[qi])
-		for _, h := range hits {
-			fmt.Fprintf(tw, "  %.4f\t%s\n", h.Score, h.Path)
+		case opts.Paths:
+			for _, h := range hits {
+				fmt.Fprintln(g.stdout, h.Path)
+			}
+		default:
+			fmt.Fprintf(tw, "%q\n", q.label)
+			for _, h := range hits {
+				fmt.Fprintf(tw, "  %.4f\t%s\n", h.Score, h.Path)
+			}
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if failed > 0 {
+	if opts.HTML != "" {
+		title := fmt.Sprintf("hybridembed search: %s (%s)", strings.Join(args, ", "), opts.Model)
+		if err := gallery.WriteFile(opts.HTML, title, pages, imageprep.Limits{MaxPixels: imageprep.DefaultMaxPixels}); err != nil {
+			return fmt.Errorf("--html %s: %w", opts.HTML, err)
+		}
+		fmt.Fprintf(g.stderr, "gallery written to %s\n", opts.HTML)
+	}
+	if partial {
 		return errPartial
 	}
 	return nil
+}
+
+// parseQueries turns --query and --image into queries. A query term that
+// names an existing file is an image.
+func parseQueries(opts searchOptions) ([]query, error) {
+	var out []query
+	isFile := func(s string) bool {
+		st, err := os.Stat(s)
+		return err == nil && st.Mode().IsRegular()
+	}
+	for _, q := range opts.Queries {
+		terms, err := index.ParseQuery(q, isFile)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, query{label: q, terms: terms})
+	}
+	for _, f := range opts.Images {
+		if !isFile(f) {
+			return nil, fmt.Errorf("--image %s: not a readable file", f)
+		}
+		out = append(out, query{label: f, terms: []index.Term{{Weight: 1, Image: f}}})
+	}
+	return out, nil
+}
+
+// embedQueries embeds every term with m (texts in one call, images in
+// another) and combines each query's terms into its vector.
+func embedQueries(ctx context.Context, m *hybridembed.Model, queries []query) error {
+	var texts []string
+	var images []hybridembed.Image
+	for _, q := range queries {
+		for _, t := range q.terms {
+			if t.Image != "" {
+				images = append(images, hybridembed.ImageFile(t.Image))
+			} else {
+				texts = append(texts, t.Text)
+			}
+		}
+	}
+	var tv, iv []hybridembed.Embedding
+	var err error
+	if len(texts) > 0 {
+		if tv, err = m.EmbedTexts(ctx, texts); err != nil {
+			return err
+		}
+	}
+	if len(images) > 0 {
+		if iv, err = m.EmbedImages(ctx, images); err != nil {
+			return fmt.Errorf("query image: %w", err)
+		}
+	}
+	for qi := range queries {
+		q := &queries[qi]
+		vecs := make([][]float32, len(q.terms))
+		for i, t := range q.terms {
+			if t.Image != "" {
+				vecs[i], iv = iv[0].Vector, iv[1:]
+			} else {
+				vecs[i], tv = tv[0].Vector, tv[1:]
+			}
+		}
+		if q.vector, err = index.Combine(q.terms, vecs); err != nil {
+			return fmt.Errorf("query %q: %w", q.label, err)
+		}
+	}
+	return nil
+}
+
+// displayPaths shows stored paths as the user would write them: relative
+// to the working folder when the PATHs given were relative, else absolute.
+func displayPaths(ix *index.Index, args []string) func(rel string) string {
+	cwd, err := os.Getwd()
+	relative := err == nil && !filepath.IsAbs(args[0])
+	return func(rel string) string {
+		abs := ix.Abs(rel)
+		if relative {
+			if r, err := filepath.Rel(cwd, abs); err == nil {
+				return r
+			}
+		}
+		return abs
+	}
 }

@@ -277,3 +277,11 @@ func nearestCrop(src *RGB, ow, oh int, crop image.Rectangle) *RGB {
 	}
 	return out
 }
+
+// Resize resizes src to w x h as PIL's Image.resize does with filter f.
+func Resize(src *RGB, w, h int, f Filter) (*RGB, error) {
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("resize to %dx%d: sizes must be positive", w, h)
+	}
+	return resizeCrop(src, w, h, f, image.Rect(0, 0, w, h))
+}

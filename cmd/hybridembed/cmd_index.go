@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/index"
+	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/remote"
+)
+
+const indexHelp = `
+THE INDEX
+  The index is a SQLite file, by default LIBRARY/.hybridembed/index.db in the
+  folder indexed (or the nearest such file at or above it, as git finds
+  .git), so it moves and syncs with the photos; paths in it are relative to
+  that folder. --index FILE (or $HYBRIDEMBED_INDEX) puts it elsewhere; paths
+  are then relative to FILE's folder. Unchanged files (same size and
+  modification time) are not read again; new and changed files are hashed,
+  so renamed, moved and duplicated photos reuse their vector; deleted files
+  are purged. Files that failed are not retried until they change
+  (--retry-failed retries them). One index holds vectors of several models
+  and never mixes them. A second process updating the same index waits.`
+
+type indexOptions struct {
+	Model       string
+	Index       string
+	RetryFailed bool
+	NoDownload  bool
+}
+
+func (o *indexOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVarP(&o.Model, "model", "m", "", "CLIP-family model directory or Hugging Face id (required)")
+	f.StringVar(&o.Index, "index", os.Getenv("HYBRIDEMBED_INDEX"), "index file (default: LIBRARY/.hybridembed/index.db; $HYBRIDEMBED_INDEX)")
+	f.BoolVar(&o.RetryFailed, "retry-failed", false, "embed again the files that failed in earlier runs")
+	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
+}
+
+func newIndexCommand(g *globalOptions) *cobra.Command {
+	var opts indexOptions
+	cmd := &cobra.Command{
+		Use:   "index --model MODEL [--index FILE] PATH...",
+		Short: "Embed a photo library into a persistent index, and keep it current",
+		Long: `Embed the images under each PATH into an index, re-reading only what changed
+since the last run. Prints a summary on stderr: new, changed, renamed,
+unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + exitStatusHelp,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIndex(cmd.Context(), opts, g, cmd.Flags(), args)
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	_ = cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
+	emb, err := g.embedder(flags)
+	if err != nil {
+		return err
+	}
+	defer emb.Close()
+	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
+	if err != nil {
+		return err
+	}
+	ix, err := openIndex(ctx, args, opts.Index)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	st, err := updateIndex(ctx, g, ix, m, args, opts.RetryFailed)
+	if err != nil {
+		return err
+	}
+	if st.Failed > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+func openIndex(ctx context.Context, paths []string, explicit string) (*index.Index, error) {
+	file, root, err := index.Locate(paths, explicit)
+	if err != nil {
+		return nil, err
+	}
+	return index.Open(ctx, file, root)
+}
+
+// indexModel is the identity an index keys m's vectors on. A model whose
+// config does not give the vector size is asked for one vector to learn it.
+func indexModel(ctx context.Context, m *hybridembed.Model) (index.Model, error) {
+	info := m.Info()
+	if !info.Has(hybridembed.ModalityImage) {
+		return index.Model{}, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, modalityList(info.Modalities))
+	}
+	im := index.Model{Name: info.Name, Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Digest: info.Digest, Dim: info.Dim}
+	if im.Dim == 0 {
+		v, err := m.EmbedTexts(ctx, []string{"a photo"})
+		if err != nil {
+			return im, err
+		}
+		im.Dim = len(v[0].Vector)
+	}
+	return im, nil
+}
+
+func modalityList(ms []hybridembed.Modality) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ", ")
+}
+
+// updateIndex brings ix up to date for paths with a progress bar, reports
+// failures as they happen and prints the summary.
+func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybridembed.Model, paths []string, retry bool) (index.Stats, error) {
+	im, err := indexModel(ctx, m)
+	if err != nil {
+		return index.Stats{}, err
+	}
+	var prog *progress
+	finish := func() {
+		if prog != nil {
+			prog.Finish()
+		}
+	}
+	st, err := ix.Update(ctx, im, m, paths, index.UpdateOptions{
+		RetryFailed: retry,
+		Waiting: func() {
+			fmt.Fprintf(g.stderr, "hybridembed: waiting for another hybridembed to finish updating %s\n", ix.Path())
+		},
+		Phase: func(name string, total int64) {
+			finish()
+			prog = newProgress(g.stderr, int(total), name)
+			prog.bytes = name == "hashing"
+		},
+		Step: func(n int64) { prog.Add(int(n)) },
+		Failed: func(path string, err error) {
+			msg := fmt.Sprintf("hybridembed: %s: %v", path, err)
+			if prog != nil {
+				prog.Println(msg)
+			} else {
+				fmt.Fprintln(g.stderr, msg)
+			}
+		},
+	})
+	finish()
+	if err != nil {
+		return st, err
+	}
+	fmt.Fprintf(g.stderr, "index %s: %d new, %d changed, %d renamed, %d unchanged, %d removed, %d failed",
+		ix.Path(), st.New, st.Changed, st.Renamed, st.Unchanged, st.Removed, st.Failed)
+	if st.KnownFailed > 0 {
+		fmt.Fprintf(g.stderr, " (and %d that failed before, not retried: --retry-failed)", st.KnownFailed)
+	}
+	fmt.Fprintf(g.stderr, "; %d embedded, %d reused\n", st.Embedded, st.Reused)
+	return st, nil
+}
+
+// localModel resolves name for work that runs on this machine. A Hub id
+// that is not cached is downloaded first, as transformers, fastembed and
+// rclip do, unless download is false or the network is off; then the
+// not-cached error stands, exactly as without this step.
+func (g *globalOptions) localModel(ctx context.Context, emb *hybridembed.Embedder, flags *pflag.FlagSet, name string, download bool) (*hybridembed.Model, error) {
+	m, err := emb.Model(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	notHere := m.Local()
+	if notHere == nil {
+		return m, nil
+	}
+	offline := models.OfflineFromEnv()
+	if flags.Changed("offline") {
+		offline = g.Offline
+	}
+	if !download || offline || !errors.Is(notHere, hybridembed.ErrNotCached) {
+		return nil, notHere
+	}
+	hub := firstNonEmpty(g.HubURL, os.Getenv("HF_ENDPOINT"), remote.DefaultHubURL)
+	fmt.Fprintf(g.stderr, "hybridembed: %s is not cached here; downloading it from %s (--no-download refuses)\n", name, hub)
+	if _, err := pullModel(ctx, emb, g, name); err != nil {
+		return nil, err
+	}
+	return emb.Model(ctx, name)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

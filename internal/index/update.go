@@ -1,0 +1,460 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/library"
+)
+
+// ImageEmbedder computes image vectors; *hybridembed.Model is one.
+type ImageEmbedder interface {
+	EmbedImagesFunc(ctx context.Context, images []hybridembed.Image, fn func(i int, emb hybridembed.Embedding, err error) error) error
+}
+
+// UpdateOptions tune [Index.Update]. The zero value is usable.
+type UpdateOptions struct {
+	// RetryFailed embeds again the files that failed before; otherwise a
+	// failed file is retried only once it changes.
+	RetryFailed bool
+	// CommitEvery is how many vectors go into one transaction (default
+	// 256): a crash loses at most that much work.
+	CommitEvery int
+	// Waiting is called once when another process holds the index, before
+	// waiting for it.
+	Waiting func()
+	// Phase is called as each phase starts: "scanning", "hashing" (total
+	// bytes) and "embedding" (total images); Step reports progress in the
+	// phase's unit. Both may be nil.
+	Phase func(name string, total int64)
+	Step  func(n int64)
+	// Failed is called for each file that fails in this run.
+	Failed func(path string, err error)
+}
+
+// Stats says what an update found and did. Counts are of paths.
+type Stats struct {
+	New       int // paths not seen before
+	Changed   int // paths whose contents changed
+	Renamed   int // new paths whose contents were at a path now gone
+	Unchanged int
+	Removed   int // paths gone from the library, purged from the index
+	Failed    int // paths that failed in this run
+	// KnownFailed are paths that failed in an earlier run and were not
+	// retried (see RetryFailed).
+	KnownFailed int
+
+	Embedded    int   // images sent to the model
+	Reused      int   // paths that got a stored vector with no inference
+	BytesHashed int64 // image bytes read to hash new and changed files
+}
+
+// Update brings the index up to date for the files under paths (files and
+// folders, as [library.Walk] finds them) and embeds what has no vector for
+// model. It holds the index's process lock while it runs, so a second
+// update waits; searches are not blocked.
+//
+// It is safe to kill at any moment: file rows and vectors are committed in
+// batches, and a rerun embeds only what has no vector.
+func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, paths []string, opts UpdateOptions) (st Stats, err error) {
+	if err := model.check(); err != nil {
+		return st, err
+	}
+	if err := ix.lockWrite(ctx, opts.Waiting); err != nil {
+		return st, err
+	}
+	defer ix.lock.Unlock()
+	phase := func(name string, total int64) {
+		if opts.Phase != nil {
+			opts.Phase(name, total)
+		}
+	}
+	step := func(n int64) {
+		if opts.Step != nil {
+			opts.Step(n)
+		}
+	}
+	failed := func(path string, err error) {
+		st.Failed++
+		if opts.Failed != nil {
+			opts.Failed(path, err)
+		}
+	}
+
+	phase("scanning", 0)
+	sc, err := ix.scope(paths)
+	if err != nil {
+		return st, err
+	}
+	walked, problems := library.Walk(paths)
+	for _, p := range problems {
+		failed(p.Path, p.Err)
+	}
+	stored, err := ix.storedFiles(ctx, sc)
+	if err != nil {
+		return st, err
+	}
+
+	// Classify each file by size and mtime; only new and changed files are
+	// read, to hash them.
+	var files []scanned
+	var toHash []int
+	var hashBytes int64
+	present := make(map[string]bool, len(walked))
+	for _, f := range walked {
+		rel, err := ix.rel(f.Path)
+		if err != nil {
+			return st, err
+		}
+		if present[rel] {
+			continue // named twice
+		}
+		present[rel] = true
+		row := fileRow{size: f.Info.Size(), mtime: f.Info.ModTime().UnixNano()}
+		old, ok := stored[rel]
+		if ok && old.size == row.size && old.mtime == row.mtime {
+			row.hash = old.hash
+			st.Unchanged++
+		} else {
+			toHash = append(toHash, len(files))
+			hashBytes += row.size
+		}
+		files = append(files, scanned{rel: rel, path: f.Path, row: row, isNew: !ok})
+	}
+	phase("hashing", hashBytes)
+	for _, i := range toHash {
+		f := &files[i]
+		h, n, err := hashFile(ctx, f.path, step)
+		st.BytesHashed += n
+		if err != nil {
+			if ctx.Err() != nil {
+				return st, ctx.Err()
+			}
+			failed(f.path, err)
+			f.row.hash = nil
+			continue
+		}
+		f.row.hash = h
+	}
+
+	// Paths that vanished; a new path with a vanished path's contents is a
+	// rename.
+	gone := map[string]int{}
+	var removed []string
+	for rel, row := range stored {
+		if !present[rel] {
+			removed = append(removed, rel)
+			gone[string(row.hash)]++
+		}
+	}
+	st.Removed = len(removed)
+	var upserts []scanned
+	for _, i := range toHash {
+		f := files[i]
+		if f.row.hash == nil {
+			continue
+		}
+		old := stored[f.rel]
+		switch {
+		case f.isNew && gone[string(f.row.hash)] > 0:
+			gone[string(f.row.hash)]--
+			st.Renamed++
+			st.Removed--
+		case f.isNew:
+			st.New++
+		case bytes.Equal(old.hash, f.row.hash):
+			st.Unchanged++ // touched, same contents
+		default:
+			st.Changed++
+		}
+		upserts = append(upserts, f)
+	}
+	modelID, _, err := ix.modelID(ctx, model, true)
+	if err != nil {
+		return st, err
+	}
+	if err := ix.inTx(ctx, func(tx *sql.Tx) error {
+		del, err := tx.PrepareContext(ctx, `DELETE FROM files WHERE path = ?`)
+		if err != nil {
+			return err
+		}
+		defer del.Close()
+		for _, rel := range removed {
+			if _, err := del.ExecContext(ctx, rel); err != nil {
+				return err
+			}
+		}
+		put, err := tx.PrepareContext(ctx, `INSERT INTO files (path, size, mtime, hash) VALUES (?,?,?,?)
+			ON CONFLICT (path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, hash=excluded.hash`)
+		if err != nil {
+			return err
+		}
+		defer put.Close()
+		for _, f := range upserts {
+			if _, err := put.ExecContext(ctx, f.rel, f.row.size, f.row.mtime, f.row.hash); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return st, err
+	}
+
+	// What this model has no vector for: one image per distinct content.
+	known, err := ix.modelVectors(ctx, modelID)
+	if err != nil {
+		return st, err
+	}
+	var todo []scanned
+	queued := map[string]bool{}
+	for _, f := range files {
+		if f.row.hash == nil {
+			continue
+		}
+		h := string(f.row.hash)
+		state, ok := known[h]
+		switch {
+		case queued[h]:
+		case !ok, state == stateFailed && opts.RetryFailed:
+			queued[h] = true
+			todo = append(todo, f)
+		case state == stateFailed:
+			st.KnownFailed++
+		case f.isNew || !bytes.Equal(stored[f.rel].hash, f.row.hash):
+			st.Reused++
+		}
+	}
+	phase("embedding", int64(len(todo)))
+	if len(todo) > 0 {
+		if err := ix.embed(ctx, modelID, model.Dim, emb, todo, opts, step, func(i int, err error) { failed(todo[i].path, err) }, &st); err != nil {
+			return st, err
+		}
+	}
+	if st.Removed > 0 || st.Changed > 0 || st.Renamed > 0 {
+		if err := ix.purge(ctx); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// embed runs the model over todo and commits vectors (or errors) in
+// batches of opts.CommitEvery.
+func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmbedder, todo []scanned, opts UpdateOptions, step func(int64), failed func(int, error), st *Stats) error {
+	every := opts.CommitEvery
+	if every <= 0 {
+		every = 256
+	}
+	type result struct {
+		hash   []byte
+		vector []byte
+		err    string
+	}
+	var pending []result
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		// A commit must land even when the run was just cancelled: the
+		// work is done.
+		err := ix.inTx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+			put, err := tx.Prepare(`INSERT INTO vectors (model, hash, vector, error) VALUES (?,?,?,?)
+				ON CONFLICT (model, hash) DO UPDATE SET vector=excluded.vector, error=excluded.error`)
+			if err != nil {
+				return err
+			}
+			defer put.Close()
+			for _, r := range pending {
+				var vec, msg any
+				if r.vector != nil {
+					vec = r.vector
+				} else {
+					msg = r.err
+				}
+				if _, err := put.Exec(modelID, r.hash, vec, msg); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		pending = pending[:0]
+		return err
+	}
+	images := make([]hybridembed.Image, len(todo))
+	for i, f := range todo {
+		images[i] = hybridembed.ImageFile(f.path)
+	}
+	err := emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
+		step(1)
+		st.Embedded++
+		r := result{hash: todo[i].row.hash}
+		switch {
+		case err != nil:
+			r.err = err.Error()
+			failed(i, err)
+		case len(e.Vector) != dim:
+			r.err = fmt.Sprintf("the model gave %d numbers, not %d", len(e.Vector), dim)
+			failed(i, errors.New(r.err))
+		default:
+			r.vector = encode(e.Vector)
+		}
+		pending = append(pending, r)
+		if len(pending) >= every {
+			return flush()
+		}
+		return nil
+	})
+	return errors.Join(err, flush())
+}
+
+// purge drops vectors no file refers to any more.
+func (ix *Index) purge(ctx context.Context) error {
+	_, err := ix.db.ExecContext(ctx, `DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM files)`)
+	return err
+}
+
+// lockWrite takes the process lock, waiting (and saying so once) while
+// another process holds it.
+func (ix *Index) lockWrite(ctx context.Context, waiting func()) error {
+	ok, err := ix.lock.TryLock()
+	if err != nil {
+		return fmt.Errorf("index %s: lock: %w", ix.path, err)
+	}
+	if ok {
+		return nil
+	}
+	if waiting != nil {
+		waiting()
+	}
+	if _, err := ix.lock.TryLockContext(ctx, 250*time.Millisecond); err != nil {
+		return fmt.Errorf("index %s: waiting for another process: %w", ix.path, err)
+	}
+	return nil
+}
+
+func (ix *Index) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// scanned is a file found in the library, with its row as it should now be.
+type scanned struct {
+	rel, path string
+	row       fileRow
+	isNew     bool
+}
+
+type fileRow struct {
+	size, mtime int64
+	hash        []byte
+}
+
+// storedFiles reads the rows in scope.
+func (ix *Index) storedFiles(ctx context.Context, sc scope) (map[string]fileRow, error) {
+	where, args := sc.where()
+	rows, err := ix.db.QueryContext(ctx, `SELECT path, size, mtime, hash FROM files WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]fileRow{}
+	for rows.Next() {
+		var rel string
+		var r fileRow
+		if err := rows.Scan(&rel, &r.size, &r.mtime, &r.hash); err != nil {
+			return nil, err
+		}
+		out[rel] = r
+	}
+	return out, rows.Err()
+}
+
+type vectorState uint8
+
+const (
+	stateOK vectorState = iota
+	stateFailed
+)
+
+// modelVectors is which contents the model has a vector or a failure for.
+func (ix *Index) modelVectors(ctx context.Context, modelID int64) (map[string]vectorState, error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT hash, vector IS NULL FROM vectors WHERE model = ?`, modelID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]vectorState{}
+	for rows.Next() {
+		var h []byte
+		var bad bool
+		if err := rows.Scan(&h, &bad); err != nil {
+			return nil, err
+		}
+		out[string(h)] = stateOK
+		if bad {
+			out[string(h)] = stateFailed
+		}
+	}
+	return out, rows.Err()
+}
+
+// hashFile is the sha256 of a file's contents, read in chunks so that
+// progress moves and a cancel is noticed.
+func hashFile(ctx context.Context, path string, step func(int64)) ([]byte, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, unwrap(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, total, err
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		total += int64(n)
+		step(int64(n))
+		if err == io.EOF {
+			return h.Sum(nil), total, nil
+		}
+		if err != nil {
+			return nil, total, unwrap(err)
+		}
+	}
+}
+
+func unwrap(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func encode(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
