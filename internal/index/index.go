@@ -97,12 +97,12 @@ func Open(ctx context.Context, path, root string) (*Index, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return nil, fmt.Errorf("index %s: %w", path, err)
 	}
-	// WAL lets searches read while an update writes; synchronous=NORMAL in
-	// WAL mode never corrupts and loses nothing on a process kill (only,
-	// on power loss, the last commits); immediate transactions take the
-	// write lock up front, so writers queue instead of failing mid-way.
+	// synchronous=NORMAL in WAL mode never corrupts and loses nothing on a
+	// process kill (only, on power loss, the last commits); immediate
+	// transactions take the write lock up front, so writers queue instead
+	// of failing mid-way.
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() +
-		"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=30000&_txlock=immediate&_foreign_keys=1"
+		"?_synchronous=NORMAL&_busy_timeout=30000&_txlock=immediate&_foreign_keys=1"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", path, err)
@@ -145,20 +145,37 @@ var migrations = []string{
 	) WITHOUT ROWID;
 	CREATE INDEX files_hash ON files (hash);
 	-- One row per distinct content and model: a vector, or why there is none.
+	-- A rowid table: rows are appended, so pages fill up (keyed on the
+	-- random hash, pages split and stay a third empty).
 	CREATE TABLE vectors (
+		id     INTEGER PRIMARY KEY,
 		model  INTEGER NOT NULL REFERENCES models (id) ON DELETE CASCADE,
 		hash   BLOB NOT NULL,
 		vector BLOB,            -- little-endian float32
 		error  TEXT,
-		PRIMARY KEY (model, hash),
+		UNIQUE (model, hash),
 		CHECK ((vector IS NULL) != (error IS NULL))
-	) WITHOUT ROWID;`,
+	);`,
 }
 
 // migrate brings the schema to the newest version in one transaction, so
 // two processes opening a new index at once cannot both create it.
 func (ix *Index) migrate(ctx context.Context) error {
-	tx, err := ix.db.BeginTx(ctx, nil)
+	conn, err := ix.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Both settings stick to the file, and page_size only takes on a new
+	// one. 32 KiB pages hold fifteen 512-d vectors; at 4 KiB each 2 KiB
+	// vector would take a page of its own.
+	// WAL lets searches read while an update writes.
+	for _, pragma := range []string{"PRAGMA page_size = 32768", "PRAGMA journal_mode = WAL"} {
+		if _, err := conn.ExecContext(ctx, pragma); err != nil {
+			return err
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

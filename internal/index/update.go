@@ -225,6 +225,7 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		state, ok := known[h]
 		switch {
 		case queued[h]:
+			st.Reused++ // a duplicate of an image embedded in this run
 		case !ok, state == stateFailed && opts.RetryFailed:
 			queued[h] = true
 			todo = append(todo, f)
