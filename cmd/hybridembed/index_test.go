@@ -151,8 +151,8 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 		combined[i] = 2*red[i] + imgVec[i] - star[i]
 	}
 	queries := map[string][]float64{
-		"a red circle": text("a red circle"),
-		img:            imgVec,
+		"a red circle":                 text("a red circle"),
+		img:                            imgVec,
 		"2:red + " + img + " - a star": unitVec(combined),
 	}
 
