@@ -282,16 +282,6 @@ func (ix *Index) scope(paths []string) (scope, error) {
 	return s, nil
 }
 
-// has reports whether the stored path rel is in scope.
-func (s scope) has(rel string) bool {
-	for _, p := range s {
-		if p == "." && !strings.HasPrefix(rel, "../") || rel == p || strings.HasPrefix(rel, p+"/") {
-			return true
-		}
-	}
-	return false
-}
-
 // where is the SQL condition (on column path) for the scope, with its
 // arguments: ranges on the primary key, so a subfolder reads only its rows.
 func (s scope) where() (string, []any) {
