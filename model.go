@@ -113,6 +113,27 @@ func (m *Model) Info() ModelInfo {
 	return info
 }
 
+// Load loads the model's local files and opens its sessions now, so that
+// the first call does not pay for it (a server's readiness). It never
+// touches the network; a model that is not on this machine has nothing
+// to load and returns its not-cached error.
+func (m *Model) Load(ctx context.Context) (err error) {
+	_, end, err := m.e.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	lm, release, err := m.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := lm.Open(); err != nil {
+		return fmt.Errorf("model %s: %w", m.name, err)
+	}
+	return nil
+}
+
 // Local is nil when the model's files are on this machine, else why not
 // (a *NotCachedError, which matches ErrNotCached).
 func (m *Model) Local() error { return m.locErr }

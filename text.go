@@ -178,3 +178,28 @@ func (m *Model) embedding(vec []float32, dev ort.Device, reason string) Embeddin
 	emb.Normalized = isUnit(vec)
 	return emb
 }
+
+// CountTokens is the number of tokens texts make with the model's own
+// tokenizer (special tokens included, after truncation to its maximum),
+// which is what OpenAI's usage field reports. It needs the model's files
+// on this machine: ErrNotCached otherwise.
+func (m *Model) CountTokens(ctx context.Context, texts []string) (n int, err error) {
+	_, end, err := m.e.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer end(&err)
+	lm, release, err := m.acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	counts, err := lm.CountTokens(texts)
+	if err != nil {
+		return 0, fmt.Errorf("model %s: %w", m.name, err)
+	}
+	for _, c := range counts {
+		n += c
+	}
+	return n, nil
+}

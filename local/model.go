@@ -416,3 +416,37 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 	}
 	return res, nil
 }
+
+// CountTokens is how many tokens each text becomes with the model's
+// tokenizer: special tokens included, after truncation to the model's
+// maximum, as the text tower sees it.
+func (m *Model) CountTokens(texts []string) ([]int, error) {
+	t, err := m.textTower()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(texts))
+	for i, s := range texts {
+		enc, err := t.tok.Encode(s)
+		if err != nil {
+			return nil, fmt.Errorf("text %d: %w", i, err)
+		}
+		out[i] = len(enc.IDs)
+	}
+	return out, nil
+}
+
+// Open opens the model's towers now rather than on first use.
+func (m *Model) Open() error {
+	if m.HasText() {
+		if _, err := m.textTower(); err != nil {
+			return err
+		}
+	}
+	if m.HasImages() {
+		if _, err := m.visionTower(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

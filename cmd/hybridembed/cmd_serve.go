@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/server"
+)
+
+type serveOptions struct {
+	Addr           string
+	Models         []string
+	APIKeyFile     string
+	InsecureNoAuth bool
+	MaxBody        int64
+	MaxInputs      int
+	MaxPending     int
+	NoDownload     bool
+	LogJSON        bool
+	Drain          time.Duration
+}
+
+func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringArrayVarP(&o.Models, "model", "m", nil, "a model to serve: a Hugging Face id or a directory, or NAME=MODEL to serve it as NAME (repeatable)")
+	f.StringVar(&o.APIKeyFile, "api-key-file", "", "file of accepted API keys, one per line (also: $HYBRIDEMBED_API_KEY)")
+	f.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", false, "allow listening beyond loopback with no API key")
+	f.Int64Var(&o.MaxBody, "max-body", 32<<20, "largest request body, in bytes (413 over it)")
+	f.IntVar(&o.MaxInputs, "max-inputs", 2048, "most inputs in one request")
+	f.IntVar(&o.MaxPending, "max-pending", 4096, "most inputs admitted per model at once (429 with Retry-After over it)")
+	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
+	f.BoolVar(&o.LogJSON, "log-json", false, "request logs as JSON lines instead of text")
+	f.DurationVar(&o.Drain, "drain", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	var opts serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve --model MODEL [--model MODEL...] [--addr HOST:PORT]",
+		Short: "Serve embeddings over HTTP: OpenAI's /v1/embeddings and the HF router's routes",
+		Long: `Serve the models named over HTTP, in the two wire formats apps speak:
+
+  POST /v1/embeddings      OpenAI: {"model","input","encoding_format","dimensions"};
+                           images as data URIs with "modality":"image", or as
+                           {"type":"image_url","image_url":{"url":"data:..."}} parts
+  GET  /v1/models          the models served
+  POST /hf-inference/models/{model}/pipeline/feature-extraction
+  POST /models/{model}     the router's: {"inputs": str | [str], "normalize"};
+                           an image/* body embeds the image
+  POST /                   the same, when one model is served (a client given the
+                           base URL, as InferenceClient(base_url=...) is)
+  GET  /health, /ready     liveness; readiness (models loaded)
+  GET  /metrics            Prometheus metrics
+
+Requests go through the same routing as the library: served text models go to
+the Hugging Face router with this server's token (with local fallback), CLIP
+text and images run here, and concurrent requests are batched together. The
+X-Hybridembed-Backend header says which backend answered. Texts are truncated
+to the model's maximum length, as the router does with truncate=true. Image
+URLs are never fetched: send data URIs.
+
+With keys from --api-key-file or $HYBRIDEMBED_API_KEY, every route but
+/health and /ready needs Authorization: Bearer KEY. Listening beyond loopback
+without a key is refused unless --insecure-no-auth. SIGTERM or SIGINT stop
+accepting, finish the requests in flight, and exit 0.` + "\n" + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd.Context(), opts, g, cmd.Flags())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	_ = cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *pflag.FlagSet) error {
+	keys, err := apiKeys(opts.APIKeyFile)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 && !opts.InsecureNoAuth && !loopback(opts.Addr) {
+		return fmt.Errorf("--addr %s is reachable beyond this machine and no API key is set: give --api-key-file (or $HYBRIDEMBED_API_KEY), or --insecure-no-auth", opts.Addr)
+	}
+	models := map[string]string{}
+	for _, m := range opts.Models {
+		name, target, ok := strings.Cut(m, "=")
+		if !ok {
+			name, target = m, m
+		}
+		if name == "" || target == "" {
+			return fmt.Errorf("--model %q: want MODEL or NAME=MODEL", m)
+		}
+		if _, dup := models[name]; dup {
+			return fmt.Errorf("--model: %s is named twice", name)
+		}
+		models[name] = target
+	}
+	// The server normalises itself, so that a client's normalize:false is
+	// honoured; models stay loaded while it runs.
+	emb, err := g.embedder(flags, hybridembed.WithNormalize(false), hybridembed.WithKeepAlive(-1))
+	if err != nil {
+		return err
+	}
+	defer emb.Close()
+	for name, target := range models {
+		if err := ensureServable(ctx, g, emb, flags, target, !opts.NoDownload); err != nil {
+			return fmt.Errorf("--model %s: %w", name, err)
+		}
+	}
+
+	var handler slog.Handler = slog.NewTextHandler(g.stderr, nil)
+	if opts.LogJSON {
+		handler = slog.NewJSONHandler(g.stderr, nil)
+	}
+	logger := slog.New(handler)
+	srv, err := server.New(ctx, emb, server.Config{Models: models, APIKeys: keys, MaxBodyBytes: opts.MaxBody,
+		MaxInputs: opts.MaxInputs, MaxPending: opts.MaxPending, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	logger.Info("listening", "addr", ln.Addr().String(), "models", strings.Join(opts.Models, " "), "auth", len(keys) > 0)
+	fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	warmed := make(chan error, 1)
+	go func() { warmed <- srv.Warm(ctx) }()
+	for {
+		select {
+		case err := <-warmed:
+			if err != nil && ctx.Err() == nil {
+				hs.Close()
+				return err
+			}
+			if err == nil {
+				logger.Info("ready")
+			}
+			warmed = nil
+			continue
+		case err := <-served:
+			return err
+		case <-ctx.Done():
+		}
+		break
+	}
+	// Stop accepting, let the requests in flight finish, then the engine.
+	logger.Info("shutting down", "drain", opts.Drain)
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Drain)
+	defer cancel()
+	if err := hs.Shutdown(drain); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := emb.Shutdown(drain); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// ensureServable downloads a model that is not cached, unless the router
+// serves its text (then there is nothing to fetch).
+func ensureServable(ctx context.Context, g *globalOptions, emb *hybridembed.Embedder, flags *pflag.FlagSet, name string, download bool) error {
+	m, err := emb.Model(ctx, name)
+	if err != nil {
+		return err
+	}
+	if m.Local() == nil {
+		return nil
+	}
+	if d, err := emb.Resolve(ctx, name, hybridembed.ModalityText); err == nil && d.Backend == hybridembed.BackendRemote {
+		return nil
+	}
+	_, err = g.localModel(ctx, emb, flags, name, download)
+	return err
+}
+
+// apiKeys reads the key file (one key per line; blank lines and # comments
+// skipped) and $HYBRIDEMBED_API_KEY.
+func apiKeys(file string) ([]string, error) {
+	var keys []string
+	if k := strings.TrimSpace(os.Getenv("HYBRIDEMBED_API_KEY")); k != "" {
+		keys = append(keys, k)
+	}
+	if file == "" {
+		return keys, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("--api-key-file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--api-key-file: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("--api-key-file: no keys in the file")
+	}
+	return keys, nil
+}
+
+// loopback reports whether addr only accepts connections from this machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/hybridembed/hybridembed"
+)
+
+// input is one thing to embed: a text, or an encoded image.
+type input struct {
+	text    string
+	image   []byte
+	isImage bool
+}
+
+// result is the vectors for a request's inputs, in order.
+type result struct {
+	vectors [][]float32
+	backend string // "local", "remote", or both joined by ","
+	tokens  int    // by the model's tokenizer; 0 when it is not on this machine
+}
+
+// embed runs one request's inputs through the model (texts in one call,
+// images in another, so the engine batches them with other requests'),
+// after admitting them.
+func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normalize, countTokens bool) (result, error) {
+	release, err := s.admit(sv, len(inputs))
+	if err != nil {
+		return result{}, err
+	}
+	defer release()
+	var texts []string
+	var images []hybridembed.Image
+	var textAt, imageAt []int
+	for i, in := range inputs {
+		if in.isImage {
+			images = append(images, hybridembed.ImageReader(fmt.Sprintf("input[%d]", i), bytes.NewReader(in.image)))
+			imageAt = append(imageAt, i)
+		} else {
+			texts = append(texts, in.text)
+			textAt = append(textAt, i)
+		}
+	}
+	res := result{vectors: make([][]float32, len(inputs))}
+	backends := map[string]bool{}
+	place := func(embs []hybridembed.Embedding, at []int) {
+		for j, e := range embs {
+			v := e.Vector
+			if normalize && !e.Normalized {
+				unit(v)
+			}
+			res.vectors[at[j]] = v
+			backends[string(e.Backend)] = true
+			s.m.embeddings.WithLabelValues(sv.name, string(e.Backend)).Inc()
+		}
+	}
+	if len(texts) > 0 {
+		embs, err := sv.model.EmbedTexts(ctx, texts)
+		if err != nil {
+			return result{}, renumber(err, textAt)
+		}
+		place(embs, textAt)
+		if countTokens {
+			// A model served only by the router has no tokenizer here;
+			// its usage is reported as 0 (see the README).
+			if n, err := sv.model.CountTokens(ctx, texts); err == nil {
+				res.tokens = n
+			}
+		}
+	}
+	if len(images) > 0 {
+		embs, err := sv.model.EmbedImages(ctx, images)
+		if err != nil {
+			return result{}, renumber(err, imageAt)
+		}
+		place(embs, imageAt)
+	}
+	var names []string
+	for b := range backends {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	res.backend = strings.Join(names, ",")
+	return res, nil
+}
+
+// renumber makes a failed input's index the request's, not the call's.
+func renumber(err error, at []int) error {
+	pe, ok := err.(*hybridembed.PartialError)
+	if !ok {
+		return err
+	}
+	out := &hybridembed.PartialError{Total: pe.Total}
+	for _, f := range pe.Failed {
+		g := *f
+		if f.Index >= 0 && f.Index < len(at) {
+			g.Index = at[f.Index]
+		}
+		out.Failed = append(out.Failed, &g)
+	}
+	return out
+}
+
+func unit(v []float32) {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	if n == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(n)
+	for i := range v {
+		v[i] = float32(float64(v[i]) * inv)
+	}
+}
+
+// imageFromURI decodes a data URI. Other URLs are refused: the server
+// never fetches anything a client names.
+func imageFromURI(param, uri string) ([]byte, error) {
+	lower := strings.ToLower(uri)
+	switch {
+	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
+		return nil, badRequest(param, "%s: image URLs are not fetched by this server; send the image inline as a data URI (data:image/jpeg;base64,...)", param)
+	case !strings.HasPrefix(lower, "data:"):
+		return nil, badRequest(param, "%s: an image must be a data URI (data:image/jpeg;base64,...)", param)
+	}
+	meta, data, ok := strings.Cut(uri[len("data:"):], ",")
+	if !ok || !strings.HasSuffix(strings.ToLower(meta), ";base64") {
+		return nil, badRequest(param, "%s: the data URI is not base64 (want data:image/...;base64,...)", param)
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data))
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(data)); err != nil {
+			return nil, badRequest(param, "%s: the data URI's base64 is invalid: %v", param, err)
+		}
+	}
+	if len(b) == 0 {
+		return nil, badRequest(param, "%s: the image is empty", param)
+	}
+	return b, nil
+}

@@ -1,0 +1,23 @@
+// Runs the official openai Node.js client against a server and prints what
+// it returned as JSON. Usage:
+//   node openai_client.cjs CLIENTS_DIR BASE_URL API_KEY OP [REQUEST_JSON]
+// OP is "embeddings" (REQUEST_JSON holds embeddings.create's arguments) or
+// "models" (models.list).
+const [dir, baseURL, apiKey, op, request] = process.argv.slice(2);
+const OpenAI = require(require.resolve("openai", { paths: [dir] })).default;
+
+(async () => {
+	const client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+	try {
+		let out;
+		if (op === "models") {
+			out = [];
+			for await (const m of client.models.list()) out.push(m);
+		} else {
+			out = await client.embeddings.create(JSON.parse(request));
+		}
+		process.stdout.write(JSON.stringify({ output: out }));
+	} catch (e) {
+		process.stdout.write(JSON.stringify({ error: String(e && e.message), status: e && e.status, code: e && e.code, type: e && e.type }));
+	}
+})();
