@@ -7,8 +7,10 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -174,6 +176,8 @@ func (s *Server) routes() {
 func (s *Server) handle(pattern, route string, h http.Handler, api apiKind) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := requestID(r.Header.Get("X-Request-Id"))
+		w.Header().Set("X-Request-Id", id)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
@@ -186,10 +190,21 @@ func (s *Server) handle(pattern, route string, h http.Handler, api apiKind) {
 		d := time.Since(start)
 		s.m.observe(route, rec.status, d)
 		s.cfg.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.String("id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Duration("duration", d), slog.String("model", info.model), slog.Int("inputs", info.inputs),
 			slog.String("backend", info.backend), slog.String("remote", r.RemoteAddr))
 	}))
+}
+
+// requestID is the client's X-Request-Id when it is a sane token (so logs
+// of both sides can be joined), else a new random one.
+func requestID(given string) string {
+	if len(given) > 0 && len(given) <= 64 && strings.Trim(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == "" {
+		return given
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Server) authorized(r *http.Request) bool {

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/local/ort/orttest"
+)
+
+const serveChildEnv = "HYBRIDEMBED_SERVE_TEST_ARGS"
+
+// TestServeChild is the server process TestServeSIGTERM signals; it does
+// nothing on its own.
+func TestServeChild(t *testing.T) {
+	args := os.Getenv(serveChildEnv)
+	if args == "" {
+		t.Skip("run by TestServeSIGTERM")
+	}
+	orttest.Init(t)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, strings.Fields(args), os.Stdin, os.Stdout, os.Stderr))
+}
+
+// TestServeSIGTERM: SIGTERM under load from 64 clients stops accepting,
+// finishes every request it accepted, and exits 0. Clients send an
+// Idempotency-Key, so that Go's transport replays a request written on a
+// keep-alive connection the server was closing (one it never read); what
+// is left may only be refused connections.
+func TestServeSIGTERM(t *testing.T) {
+	isolate(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), serveChildEnv+"=serve --addr 127.0.0.1:0 --model clip="+testdata.Fixture("models", "tiny-clip"))
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, stderr.String())
+	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 20*time.Millisecond)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var ok, afterSignal, refused atomic.Int64
+	var signalled atomic.Bool
+	var mu sync.Mutex
+	var failures []string
+	unanswered := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				body, _ := json.Marshal(map[string]any{"model": "clip", "input": fmt.Sprintf("client %d request %d", w, i)})
+				req, _ := http.NewRequest(http.MethodPost, base+"/v1/embeddings", bytes.NewReader(body))
+				id := fmt.Sprintf("w%d-r%d", w, i)
+				req.Header.Set("Idempotency-Key", id)
+				req.Header.Set("X-Request-Id", id)
+				resp, err := client.Do(req)
+				if err != nil {
+					mu.Lock()
+					if signalled.Load() {
+						unanswered[id] = err.Error() // lost only if the server handled it (below)
+						refused.Add(1)
+					} else {
+						failures = append(failures, err.Error())
+					}
+					mu.Unlock()
+					return
+				}
+				var r struct {
+					Data []json.RawMessage `json:"data"`
+				}
+				derr := json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || derr != nil || len(r.Data) != 1 {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("status %d, %v", resp.StatusCode, derr))
+					mu.Unlock()
+					return
+				}
+				if ok.Add(1) == 300 {
+					signalled.Store(true)
+					assert.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+				}
+				if signalled.Load() {
+					afterSignal.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	err = cmd.Wait()
+	require.NoError(t, err, "the server exits 0 after draining; stderr:\n%s", tail(stderr.String()))
+	assert.Empty(t, failures, "every request before SIGTERM is answered")
+	assert.Greater(t, ok.Load(), int64(300))
+	// The server logs each request it handled, with the client's id: none
+	// of those may have gone unanswered; the rest never reached it (refused,
+	// or reset in the listen queue as the listener closed).
+	handled := 0
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if !strings.Contains(line, "msg=request") || !strings.Contains(line, "path=/v1/embeddings") {
+			continue
+		}
+		handled++
+		assert.Contains(t, line, "status=200")
+		for id, err := range unanswered {
+			assert.NotContains(t, line, "id="+id+" ", "the server answered %s but the client got %s", id, err)
+		}
+	}
+	assert.EqualValues(t, ok.Load(), handled, "every request the server handled reached its client")
+	t.Logf("%d answered (%d after SIGTERM); %d sent after it stopped accepting, never read", ok.Load(), afterSignal.Load(), refused.Load())
+	assert.Contains(t, stderr.String(), "msg=stopped")
+}
+
+// lockedBuffer is a bytes.Buffer that a child's output goroutine and the
+// test may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func tail(s string) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-15):], "\n")
+}
+
+// TestServeRefusesOpenWithoutKey: listening beyond loopback needs a key or
+// an explicit --insecure-no-auth; keys come from a file or the environment.
+func TestServeRefusesOpenWithoutKey(t *testing.T) {
+	isolate(t)
+	t.Setenv("HYBRIDEMBED_API_KEY", "")
+	model := "clip=" + testdata.Fixture("models", "tiny-clip")
+	r := runCLI(t, "", "serve", "--addr", "0.0.0.0:0", "--model", model)
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, "no API key is set")
+
+	empty := filepath.Join(t.TempDir(), "keys")
+	writeFile(t, empty, []byte("# no keys yet\n\n"))
+	r = runCLI(t, "", "serve", "--addr", "0.0.0.0:0", "--api-key-file", empty, "--model", model)
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, "no keys in the file")
+
+	r = runCLI(t, "", "serve", "--model", "a=x", "--model", "a=y")
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, "named twice")
+	assert.True(t, loopback("127.0.0.1:8080"))
+	assert.True(t, loopback("[::1]:8080"))
+	assert.True(t, loopback("localhost:1"))
+	assert.False(t, loopback(":8080"))
+	assert.False(t, loopback("0.0.0.0:8080"))
+	assert.False(t, loopback("192.168.1.2:8080"))
+}
