@@ -344,20 +344,36 @@ def tiny_st(out, golden_path):
     write_json(golden_path, golden)
 
 
-def bench_model(out):
-    """Full-size ViT-B/32 vision tower (88M parameters, random weights)."""
+def bench_model(out, testdata):
+    """Full-size ViT-B/32 towers (random weights): the vision tower (88M
+    parameters) and the text transformer (12 layers, width 512, 8 heads, 77
+    positions), with the tiny fixture's tokenizer, whose vocabulary its
+    embedding table is sized for (the vocabulary's size barely changes the
+    cost of a text)."""
     torch.manual_seed(0)
     vc = vision_config(768, 12, 12, 224, 32)
     vision = clip.VisionTower(vc, 512).eval()
     clip.init_weights(vision, seed=5)
-    tc = text_config(49408, 512, 12, 8, 77)
+    tok_dir = os.path.join(testdata, "models", "tiny-clip")
+    with open(os.path.join(tok_dir, "config.json")) as f:
+        vocab_size = json.load(f)["text_config"]["vocab_size"]
+    tc = text_config(vocab_size, 512, 12, 8, 77)
+    text = clip.TextTower(tc, 512).eval()
+    clip.init_weights(text, seed=6)
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(os.path.join(tok_dir, name), os.path.join(out, name))
     write_json(os.path.join(out, "config.json"), clip_config(tc, vc, 512))
     write_json(os.path.join(out, "preprocessor_config.json"), {
         "crop_size": {"height": 224, "width": 224}, "do_center_crop": True, "do_convert_rgb": True,
         "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": CLIP_MEAN,
         "image_processor_type": "CLIPImageProcessor", "image_std": CLIP_STD, "resample": 3,
         "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 224}})
+    ids, mask = pad_batch([[vocab_size - 2, 5, vocab_size - 1]], vocab_size - 1)
+    export(text, (ids, mask), os.path.join(out, "onnx", "text_model.onnx"),
+           ["input_ids", "attention_mask"], ["text_embeds", "last_hidden_state"],
+           {"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "sequence_length"},
+            "text_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}})
     export(vision, (torch.zeros(1, 3, 224, 224),), os.path.join(out, "onnx", "vision_model.onnx"),
            ["pixel_values"], ["image_embeds", "last_hidden_state"],
            {"pixel_values": {0: "batch_size"}, "image_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size"}})
@@ -371,7 +387,7 @@ def main():
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     if args.bench:
-        bench_model(args.bench)
+        bench_model(args.bench, args.testdata)
         return
 
     td = os.path.abspath(args.testdata)
