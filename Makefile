@@ -54,9 +54,12 @@ bench: onnxruntime build
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
 
-## fixtures: regenerate testdata/ (small random-weight models and goldens)
+## fixtures: regenerate testdata/ (small random-weight models and goldens,
+## and the trained demo model: a few minutes; Debian's libopenblas0-pthread
+## makes PyTorch ten times faster here)
 fixtures:
 	$(PY) scripts/make_fixtures.py
+	$(PY) scripts/train_demo.py
 
 clean:
 	rm -rf bin

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,25 +10,35 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/library"
 )
 
 type embedOptions struct {
-	Model     string
-	Output    string
-	MaxPixels int64
+	Model      string
+	Output     string
+	MaxPixels  int64
+	Format     string
+	Shard      string
+	Shards     int
+	FilesFrom  string
+	Chunk      int
+	NoDownload bool
 }
 
 func (o *embedOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Model, "model", "m", "", "model directory or Hugging Face id (required)")
-	f.StringVarP(&o.Output, "output", "o", "", "write JSON Lines to this file instead of stdout")
+	f.StringVarP(&o.Output, "output", "o", "", "write to this file (jsonl) or folder (parquet, npy) instead of stdout")
 	f.Int64Var(&o.MaxPixels, "max-pixels", 0, "refuse images with more pixels than this before decoding (default 178956970)")
+	f.StringVar(&o.Format, "format", "jsonl", "output format: jsonl, parquet (a sharded, resumable dataset) or npy (embeddings.npy + paths.txt)")
+	f.StringVar(&o.Shard, "shard", "", "process shard K of N (K/N, from 0) of the inputs (default: from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID)")
+	f.IntVar(&o.Shards, "shards", 0, "how many shards in all, with $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's completions)")
+	f.StringVar(&o.FilesFrom, "files-from", "", "also read input paths from this file, one per line (- for stdin)")
+	f.IntVar(&o.Chunk, "chunk", 4096, "rows per committed Parquet file")
+	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
 }
 
 func newEmbedCommand(g *globalOptions) *cobra.Command {
@@ -43,8 +52,13 @@ func newEmbedCommand(g *globalOptions) *cobra.Command {
 Output is JSON Lines, one object per image, in input order:
   {"path":"a.jpg","model":"...","backend":"local","dim":512,"embedding":[...]}
 An image that cannot be embedded gives {"path":"b.jpg","error":"..."} and a
-line on stderr, and the run goes on.` + "\n" + exitStatusHelp,
-		Args: cobra.MinimumNArgs(1),
+line on stderr, and the run goes on.` + "\n" + datasetHelp + "\n" + exitStatusHelp,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && opts.FilesFrom == "" {
+				return fmt.Errorf("give PATH... or --files-from LIST")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEmbed(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
@@ -74,80 +88,6 @@ func vectorOf(e hybridembed.Embedding) vector {
 type imageRecord struct {
 	Path string `json:"path"`
 	vector
-}
-
-func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
-	paths, problems := collectImages(args)
-	if len(paths) == 0 && len(problems) == 0 {
-		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
-	}
-	var extra []hybridembed.Option
-	if opts.MaxPixels > 0 {
-		extra = append(extra, hybridembed.WithMaxPixels(opts.MaxPixels))
-	}
-	emb, err := g.embedder(flags, extra...)
-	if err != nil {
-		return err
-	}
-	defer emb.Close()
-
-	out, err := openOutput(opts.Output, g.stdout)
-	if err != nil {
-		return err
-	}
-	defer out.Discard()
-	prog := newProgress(g.stderr, len(paths), "embedding")
-	defer prog.Finish()
-
-	failed := 0
-	report := func(path string, err error) error {
-		failed++
-		prog.Println(fmt.Sprintf("hybridembed: %s: %v", path, err))
-		return out.Record(imageRecord{Path: path, vector: vector{Error: err.Error()}})
-	}
-	for _, p := range problems {
-		if err := report(p.Path, p.Err); err != nil {
-			return err
-		}
-	}
-	images := make([]hybridembed.Image, len(paths))
-	for i, p := range paths {
-		images[i] = hybridembed.ImageFile(p)
-	}
-	err = emb.EmbedImagesFunc(ctx, opts.Model, images, func(i int, e hybridembed.Embedding, err error) error {
-		prog.Add(1)
-		if err != nil {
-			return report(paths[i], err)
-		}
-		return out.Record(imageRecord{Path: paths[i], vector: vectorOf(e)})
-	})
-	if err != nil {
-		// An interrupted or failed run never replaces an earlier result.
-		if kept := out.Keep(); kept != "" {
-			prog.Println(fmt.Sprintf("hybridembed: %s is unchanged; this run's partial output is in %s", opts.Output, kept))
-		}
-		return err
-	}
-	if err := out.Commit(); err != nil {
-		return err
-	}
-	if failed > 0 {
-		prog.Println(fmt.Sprintf("hybridembed: %d of %d images failed", failed, len(paths)+len(problems)))
-		return errPartial
-	}
-	return nil
-}
-
-// collectImages expands the arguments into image paths (see
-// [library.Walk]); paths that cannot be read are problems, reported like
-// failed images.
-func collectImages(args []string) ([]string, []library.Problem) {
-	files, problems := library.Walk(args)
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
-	}
-	return paths, problems
 }
 
 // output is where JSON Lines go: stdout, or a file written under a

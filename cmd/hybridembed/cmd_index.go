@@ -58,6 +58,7 @@ unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + exitStatusHelp
 	}
 	opts.AddFlags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("model")
+	cmd.AddCommand(newIndexImportCommand(g))
 	return cmd
 }
 

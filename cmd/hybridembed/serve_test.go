@@ -25,19 +25,28 @@ import (
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
-const serveChildEnv = "HYBRIDEMBED_SERVE_TEST_ARGS"
+const childEnv = "HYBRIDEMBED_CLI_TEST_ARGS"
 
-// TestServeChild is the server process TestServeSIGTERM signals; it does
+// TestCLIChild runs the CLI as a process of its own, for tests that need
+// one (to signal or kill it, or to run several at once): the arguments
+// come from $HYBRIDEMBED_CLI_TEST_ARGS, separated by newlines. It does
 // nothing on its own.
-func TestServeChild(t *testing.T) {
-	args := os.Getenv(serveChildEnv)
+func TestCLIChild(t *testing.T) {
+	args := os.Getenv(childEnv)
 	if args == "" {
-		t.Skip("run by TestServeSIGTERM")
+		t.Skip("run by other tests")
 	}
 	orttest.Init(t)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, strings.Fields(args), os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, strings.Split(args, "\n"), os.Stdin, os.Stdout, os.Stderr))
+}
+
+// cliChild is a command that runs the CLI with args as a process.
+func cliChild(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIChild$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), env...), childEnv+"="+strings.Join(args, "\n"))
+	return cmd
 }
 
 // TestServeSIGTERM: SIGTERM under load from 64 clients stops accepting,
@@ -47,8 +56,7 @@ func TestServeChild(t *testing.T) {
 // is left may only be refused connections.
 func TestServeSIGTERM(t *testing.T) {
 	isolate(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), serveChildEnv+"=serve --addr 127.0.0.1:0 --model clip="+testdata.Fixture("models", "tiny-clip"))
+	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+testdata.Fixture("models", "tiny-clip"))
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr lockedBuffer

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hybridembed/hybridembed/internal/dataset"
+	"github.com/hybridembed/hybridembed/internal/index"
+)
+
+func newDatasetCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dataset",
+		Short: "Check datasets written by embed --format parquet",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "verify DIR",
+		Short: "Check that a dataset is whole: every shard complete, no input twice, one model, one size",
+		Long: `Check a dataset folder written by 'embed --format parquet': every shard of the
+run present and complete, each shard's files matching its manifest, one model
+and revision, vectors of one size, and no input in two places. Prints what is
+missing and which shard to rerun; exits 1 when anything is.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := dataset.Verify(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: %d of %d shards complete; %d rows (%d failed inputs); model %s", args[0],
+				rep.Complete, rep.Shards, rep.Rows, rep.Failed, rep.Model.Name)
+			if rep.Model.Revision != "" {
+				fmt.Fprintf(g.stdout, "@%s", shortCommit(rep.Model.Revision))
+			}
+			if rep.Model.Variant != "" {
+				fmt.Fprintf(g.stdout, " (%s)", rep.Model.Variant)
+			}
+			fmt.Fprintf(g.stdout, ", dim %d\n", rep.Dim)
+			for _, p := range rep.Problems {
+				fmt.Fprintf(g.stdout, "  problem: %s\n", p)
+			}
+			if len(rep.Problems) > 0 {
+				return fmt.Errorf("%s is not whole: %d problem(s)", args[0], len(rep.Problems))
+			}
+			fmt.Fprintln(g.stdout, "  ok: whole")
+			return nil
+		},
+	})
+	return cmd
+}
+
+type importOptions struct {
+	indexOptions
+	Rebase string
+}
+
+func newIndexImportCommand(g *globalOptions) *cobra.Command {
+	var opts importOptions
+	cmd := &cobra.Command{
+		Use:   "import --model MODEL DATASET [LIBRARY]",
+		Short: "Load a Parquet dataset (from embed --format parquet) into a library's index",
+		Long: `Load the vectors of a dataset built elsewhere (a cluster's embed --format
+parquet run) into the index of LIBRARY (default: the current folder), so that
+it is searchable here without embedding anything. The dataset must have been
+made by MODEL: the same repo, revision, ONNX variant and graph digest.
+--rebase OLD=NEW maps the paths as the cluster saw them (OLD prefix) to where
+the files are here (NEW). Later 'index' and 'search' runs treat imported
+files whose size and time match as unchanged.` + "\n" + indexHelp,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIndexImport(cmd.Context(), opts, g, cmd.Flags(), args)
+		},
+	}
+	opts.indexOptions.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&opts.Rebase, "rebase", "", "OLD=NEW: replace the path prefix OLD in the dataset with NEW")
+	_ = cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
+	dir := args[0]
+	lib := "."
+	if len(args) > 1 {
+		lib = args[1]
+	}
+	oldPrefix, newPrefix, rebase := strings.Cut(opts.Rebase, "=")
+	if opts.Rebase != "" && !rebase {
+		return fmt.Errorf("--rebase %q: want OLD=NEW", opts.Rebase)
+	}
+	rep, err := dataset.Verify(dir)
+	if err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(g.stderr, "hybridembed: %s: %s (importing what is committed)\n", dir, p)
+	}
+	emb, err := g.embedder(flags)
+	if err != nil {
+		return err
+	}
+	defer emb.Close()
+	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
+	if err != nil {
+		return err
+	}
+	im, err := indexModel(ctx, m)
+	if err != nil {
+		return err
+	}
+	dm := rep.Model
+	if dm.Repo != im.Repo || dm.Revision != im.Revision || dm.Variant != im.Variant || dm.Digest != im.Digest {
+		return fmt.Errorf("%s was made by %s (repo %q, revision %q, variant %q, digest %.12s), not by %s here (repo %q, revision %q, variant %q, digest %.12s)",
+			dir, dm.Name, dm.Repo, dm.Revision, dm.Variant, dm.Digest, opts.Model, im.Repo, im.Revision, im.Variant, im.Digest)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	var rows []index.Imported
+	for _, f := range files {
+		data, err := dataset.ReadRows(f)
+		if err != nil {
+			return err
+		}
+		for _, r := range data {
+			p := r.Path
+			if rebase && strings.HasPrefix(p, oldPrefix) {
+				p = newPrefix + strings.TrimPrefix(p, oldPrefix)
+			}
+			h, err := hex.DecodeString(r.SHA256)
+			if err != nil || len(h) != 32 {
+				return fmt.Errorf("%s: %s has no valid sha256", f, r.Path)
+			}
+			row := index.Imported{Path: p, Size: r.Size, Mtime: r.Mtime, Hash: h, Vector: r.Embedding}
+			if r.Error != nil {
+				row.Err = *r.Error
+			}
+			rows = append(rows, row)
+		}
+	}
+	if _, err := os.Stat(lib); err != nil {
+		return err
+	}
+	ix, err := openIndex(ctx, []string{lib}, opts.Index)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	n, err := ix.Import(ctx, im, rows)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "imported %d rows from %s into %s\n", n, dir, ix.Path())
+	return nil
+}

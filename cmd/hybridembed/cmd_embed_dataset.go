@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/dataset"
+	"github.com/hybridembed/hybridembed/internal/library"
+)
+
+const datasetHelp = `
+DATASETS AND SHARDS
+  --format parquet -o DIR writes DIR/part-K-of-N-C.parquet files (columns path,
+  model, revision, variant, dim, embedding, error, size, mtime, sha256; zstd)
+  and DIR/_manifest-K-of-N.json; DuckDB, pyarrow and Spark read the folder
+  as is (read_parquet('DIR/*.parquet')). Rows are committed every --chunk
+  inputs with atomic renames: rerunning after a crash skips what is committed,
+  and every input lands exactly once. --format npy -o DIR writes
+  embeddings.npy (float32, C order) and paths.txt, for one machine.
+
+  --shard K/N processes the inputs whose path (relative to the folder given)
+  hashes to K, so shards never overlap and adding files moves no others.
+  Without it, a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (with
+  --shards N) or a Slurm array's SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT
+  and SLURM_ARRAY_TASK_MIN say which. --files-from LIST reads inputs, one
+  path per line. 'hybridembed dataset verify DIR' checks a dataset.`
+
+func shardFromEnv() bool {
+	return os.Getenv("JOB_COMPLETION_INDEX") != "" || os.Getenv("SLURM_ARRAY_TASK_ID") != ""
+}
+
+// shardOf picks the shard: --shard, else the batch engine's environment.
+func shardOf(opts embedOptions, g *globalOptions) (dataset.Shard, error) {
+	if opts.Shard != "" {
+		s, err := dataset.ParseShard(opts.Shard)
+		if err == nil && opts.Shards != 0 && opts.Shards != s.N {
+			err = fmt.Errorf("--shard %s and --shards %d disagree", opts.Shard, opts.Shards)
+		}
+		return s, err
+	}
+	s, source, ok, err := dataset.FromEnv(os.Getenv, opts.Shards)
+	if err != nil || !ok {
+		if err == nil && opts.Shards != 0 {
+			err = errors.New("--shards N is for Kubernetes Indexed Jobs (with $JOB_COMPLETION_INDEX); give --shard K/N instead")
+		}
+		return dataset.All, err
+	}
+	fmt.Fprintf(g.stderr, "hybridembed: shard %s (from %s)\n", s, source)
+	return s, nil
+}
+
+func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
+	switch opts.Format {
+	case "jsonl", "parquet", "npy":
+	default:
+		return fmt.Errorf("--format %q: want jsonl, parquet or npy", opts.Format)
+	}
+	if opts.Format != "jsonl" && opts.Output == "" {
+		return fmt.Errorf("--format %s writes a folder: give it with -o DIR", opts.Format)
+	}
+	shard, err := shardOf(opts, g)
+	if err != nil {
+		return err
+	}
+	if opts.Format == "npy" && shard.N > 1 {
+		return errors.New("--format npy is for one machine; shards write --format parquet")
+	}
+	inputs, problems, err := dataset.Collect(args, opts.FilesFrom, g.stdin)
+	if err != nil {
+		return err
+	}
+	if len(inputs) == 0 && len(problems) == 0 {
+		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
+	}
+	mine := dataset.Select(inputs, shard)
+	var extra []hybridembed.Option
+	if opts.MaxPixels > 0 {
+		extra = append(extra, hybridembed.WithMaxPixels(opts.MaxPixels))
+	}
+	emb, err := g.embedder(flags, extra...)
+	if err != nil {
+		return err
+	}
+	defer emb.Close()
+	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
+	if err != nil {
+		return err
+	}
+	im, err := indexModel(ctx, m)
+	if err != nil {
+		return err
+	}
+	model := dataset.Model{Name: im.Name, Repo: im.Repo, Revision: im.Revision, Variant: im.Variant, Digest: im.Digest, Dim: im.Dim}
+	// Unreadable paths from the walk: only this shard's are its to report.
+	var mineProblems []library.Problem
+	for _, p := range problems {
+		if shard.Owns(p.Path) {
+			mineProblems = append(mineProblems, p)
+		}
+	}
+	if opts.Format == "jsonl" {
+		return embedJSONL(ctx, g, m, mine, mineProblems, opts.Output)
+	}
+	for _, p := range mineProblems {
+		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.Path, p.Err)
+	}
+	if opts.Format == "parquet" {
+		err = embedParquet(ctx, g, m, mine, shard, model, opts)
+	} else {
+		err = embedNPY(ctx, g, m, mine, model, opts.Output)
+	}
+	if err == nil && len(mineProblems) > 0 {
+		err = errPartial
+	}
+	return err
+}
+
+func embedParquet(ctx context.Context, g *globalOptions, m *hybridembed.Model, inputs []dataset.Input, shard dataset.Shard, model dataset.Model, opts embedOptions) error {
+	prog := newProgress(g.stderr, len(inputs), "embedding")
+	res, err := dataset.Run(ctx, m, inputs, dataset.Options{
+		Dir: opts.Output, Shard: shard, Model: model, ChunkRows: opts.Chunk, Tool: "hybridembed " + hybridembed.Version,
+		Done:   func() { prog.Add(1) },
+		Failed: func(path string, err error) { prog.Println(fmt.Sprintf("hybridembed: %s: %v", path, err)) },
+	})
+	prog.Finish()
+	fmt.Fprintf(g.stderr, "shard %s: %d inputs; %d already in %s, %d embedded now (%d failed)",
+		shard, res.Inputs, res.Committed, opts.Output, res.Embedded, res.Failed)
+	if res.Complete {
+		fmt.Fprintln(g.stderr, "; complete")
+	} else {
+		fmt.Fprintln(g.stderr, "; NOT complete: rerun the same command to go on")
+	}
+	if err != nil {
+		return err
+	}
+	if res.Failed > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+func embedNPY(ctx context.Context, g *globalOptions, m *hybridembed.Model, inputs []dataset.Input, model dataset.Model, dir string) error {
+	images := make([]hybridembed.Image, len(inputs))
+	for i, in := range inputs {
+		images[i] = hybridembed.ImageFile(in.Path)
+	}
+	prog := newProgress(g.stderr, len(inputs), "embedding")
+	var paths []string
+	var vecs [][]float32
+	failed := 0
+	err := m.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
+		prog.Add(1)
+		if err != nil {
+			failed++
+			prog.Println(fmt.Sprintf("hybridembed: %s: %v (left out of %s)", inputs[i].Path, err, dir))
+			return nil
+		}
+		paths, vecs = append(paths, inputs[i].Path), append(vecs, e.Vector)
+		return nil
+	})
+	prog.Finish()
+	if err != nil {
+		return err // nothing is written: an earlier result stays whole
+	}
+	if err := dataset.WriteNPY(dir, paths, vecs, model.Dim); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "wrote %d vectors to %s/embeddings.npy and paths.txt\n", len(vecs), strings.TrimRight(dir, "/"))
+	if failed > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+// embedJSONL writes JSON Lines, one record per input in order, after a
+// record for each path that could not be read.
+func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inputs []dataset.Input, problems []library.Problem, dest string) error {
+	out, err := openOutput(dest, g.stdout)
+	if err != nil {
+		return err
+	}
+	defer out.Discard()
+	failed := 0
+	for _, p := range problems {
+		failed++
+		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.Path, p.Err)
+		if err := out.Record(imageRecord{Path: p.Path, vector: vector{Error: p.Err.Error()}}); err != nil {
+			return err
+		}
+	}
+	images := make([]hybridembed.Image, len(inputs))
+	for i, in := range inputs {
+		images[i] = hybridembed.ImageFile(in.Path)
+	}
+	prog := newProgress(g.stderr, len(inputs), "embedding")
+	defer prog.Finish()
+	err = m.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
+		prog.Add(1)
+		if err != nil {
+			failed++
+			prog.Println(fmt.Sprintf("hybridembed: %s: %v", inputs[i].Path, err))
+			return out.Record(imageRecord{Path: inputs[i].Path, vector: vector{Error: err.Error()}})
+		}
+		return out.Record(imageRecord{Path: inputs[i].Path, vector: vectorOf(e)})
+	})
+	if err != nil {
+		if kept := out.Keep(); kept != "" {
+			prog.Println(fmt.Sprintf("hybridembed: %s is unchanged; this run's partial output is in %s", dest, kept))
+		}
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		prog.Println(fmt.Sprintf("hybridembed: %d of %d images failed", failed, len(inputs)+len(problems)))
+		return errPartial
+	}
+	return nil
+}

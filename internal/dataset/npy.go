@@ -1,0 +1,91 @@
+package dataset
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// WriteNPY writes vectors as DIR/embeddings.npy (float32, C order, shape
+// (n, dim), NumPy format 1.0) and their paths as DIR/paths.txt, one per
+// line in the same order. Each file is written under a temporary name and
+// renamed, so a reader never sees a torn one.
+func WriteNPY(dir string, paths []string, vectors [][]float32, dim int) error {
+	if len(paths) != len(vectors) {
+		return fmt.Errorf("npy: %d paths for %d vectors", len(paths), len(vectors))
+	}
+	for i, p := range paths {
+		if strings.ContainsAny(p, "\n\r") {
+			return fmt.Errorf("npy: path %q has a line break; paths.txt cannot hold it", p)
+		}
+		if len(vectors[i]) != dim {
+			return fmt.Errorf("npy: %s has %d numbers, not %d", p, len(vectors[i]), dim)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	err := atomicWrite(filepath.Join(dir, "embeddings.npy"), func(w *bufio.Writer) error {
+		header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", len(vectors), dim)
+		// Magic (6) + version (2) + length (2) + header + '\n', padded
+		// with spaces to a multiple of 64 bytes.
+		pad := 64 - (10+len(header)+1)%64
+		if pad == 64 {
+			pad = 0
+		}
+		header += strings.Repeat(" ", pad) + "\n"
+		w.WriteString("\x93NUMPY\x01\x00")
+		binary.Write(w, binary.LittleEndian, uint16(len(header)))
+		w.WriteString(header)
+		var b [4]byte
+		for _, v := range vectors {
+			for _, x := range v {
+				binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
+				w.Write(b[:])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return atomicWrite(filepath.Join(dir, "paths.txt"), func(w *bufio.Writer) error {
+		for _, p := range paths {
+			w.WriteString(p)
+			w.WriteByte('\n')
+		}
+		return nil
+	})
+}
+
+func atomicWrite(path string, fill func(*bufio.Writer) error) error {
+	dir, base := filepath.Split(path)
+	tmp := filepath.Join(dir, "."+base+".tmp")
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = fill(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

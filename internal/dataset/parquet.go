@@ -1,0 +1,98 @@
+package dataset
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Row is one input in a Parquet dataset. Failed inputs have Error set and
+// no embedding; they are committed like the others, so a rerun does not
+// try them again.
+type Row struct {
+	Path      string    `parquet:"path,zstd"`
+	Model     string    `parquet:"model,dict,zstd"`
+	Revision  string    `parquet:"revision,dict,zstd"`
+	Variant   string    `parquet:"variant,dict,zstd"`
+	Dim       int32     `parquet:"dim"`
+	Embedding []float32 `parquet:"embedding,optional,list,zstd"`
+	Error     *string   `parquet:"error,optional,zstd"`
+	Size      int64     `parquet:"size"`
+	Mtime     int64     `parquet:"mtime,timestamp(nanosecond)"`
+	SHA256    string    `parquet:"sha256,zstd"` // hex, of the file's bytes
+}
+
+// chunkName is a committed chunk of shard s: part-K-of-N-C.parquet, so
+// `DIR/*.parquet` globs read the dataset and names sort by shard, then
+// chunk.
+func chunkName(s Shard, c int) string {
+	return fmt.Sprintf("part-%05d-of-%05d-%05d.parquet", s.K, s.N, c)
+}
+
+var chunkRe = regexp.MustCompile(`^part-(\d{5})-of-(\d{5})-(\d{5})\.parquet$`)
+
+// parseChunk reads a chunk file's name; ok is false for other files.
+func parseChunk(name string) (s Shard, c int, ok bool) {
+	m := chunkRe.FindStringSubmatch(name)
+	if m == nil {
+		return Shard{}, 0, false
+	}
+	s.K, _ = strconv.Atoi(m[1])
+	s.N, _ = strconv.Atoi(m[2])
+	c, _ = strconv.Atoi(m[3])
+	return s, c, true
+}
+
+// writeChunk writes rows to dir/name atomically: a temporary file (a dot
+// name, which Spark and glob readers skip), synced, then renamed. A reader
+// sees the whole chunk or none of it.
+func writeChunk(dir, name string, rows []Row) error {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return err
+	}
+	w := parquet.NewGenericWriter[Row](f, parquet.Compression(&parquet.Zstd),
+		parquet.CreatedBy("hybridembed", "", ""))
+	_, err = w.Write(rows)
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
+	}
+	return syncDir(dir)
+}
+
+// ReadRows reads a chunk file whole.
+func ReadRows(path string) ([]Row, error) {
+	rows, err := parquet.ReadFile[Row](path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return rows, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync() // not every file system syncs directories; the rename is what matters
+	return nil
+}

@@ -1,0 +1,86 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Imported is one image's state computed elsewhere (a dataset made on a
+// cluster): its path on this machine, what it was when embedded, and its
+// vector or why there is none.
+type Imported struct {
+	Path   string
+	Size   int64
+	Mtime  int64 // nanoseconds since 1970
+	Hash   []byte
+	Vector []float32
+	Err    string
+}
+
+// Import adds rows to the index as if Update had embedded them: file rows
+// and model's vectors, in transactions of a thousand. A later Update sees
+// files whose size and modification time match as unchanged; others are
+// hashed again and, with the same contents, reuse the imported vector.
+// Vectors already stored for model are kept.
+func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int, error) {
+	if err := model.check(); err != nil {
+		return 0, err
+	}
+	if err := ix.lockWrite(ctx, nil); err != nil {
+		return 0, err
+	}
+	defer ix.lock.Unlock()
+	modelID, _, err := ix.modelID(ctx, model, true)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for start := 0; start < len(rows); start += 1000 {
+		batch := rows[start:min(start+1000, len(rows))]
+		err := ix.inTx(ctx, func(tx *sql.Tx) error {
+			file, err := tx.PrepareContext(ctx, `INSERT INTO files (path, size, mtime, hash) VALUES (?,?,?,?)
+				ON CONFLICT (path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, hash=excluded.hash`)
+			if err != nil {
+				return err
+			}
+			defer file.Close()
+			vec, err := tx.PrepareContext(ctx, `INSERT INTO vectors (model, hash, vector, error) VALUES (?,?,?,?)
+				ON CONFLICT (model, hash) DO NOTHING`)
+			if err != nil {
+				return err
+			}
+			defer vec.Close()
+			for _, r := range batch {
+				if len(r.Hash) != 32 {
+					return fmt.Errorf("import %s: no sha256 of its contents", r.Path)
+				}
+				var v, msg any
+				switch {
+				case r.Err != "":
+					msg = r.Err
+				case len(r.Vector) != model.Dim:
+					return fmt.Errorf("import %s: %d numbers, the model makes %d", r.Path, len(r.Vector), model.Dim)
+				default:
+					v = encode(r.Vector)
+				}
+				rel, err := ix.rel(r.Path)
+				if err != nil {
+					return err
+				}
+				if _, err := file.ExecContext(ctx, rel, r.Size, r.Mtime, r.Hash); err != nil {
+					return err
+				}
+				if _, err := vec.ExecContext(ctx, modelID, r.Hash, v, msg); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(batch)
+	}
+	return n, nil
+}
