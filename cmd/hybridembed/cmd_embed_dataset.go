@@ -31,10 +31,6 @@ DATASETS AND SHARDS
   and SLURM_ARRAY_TASK_MIN say which. --files-from LIST reads inputs, one
   path per line. 'hybridembed dataset verify DIR' checks a dataset.`
 
-func shardFromEnv() bool {
-	return os.Getenv("JOB_COMPLETION_INDEX") != "" || os.Getenv("SLURM_ARRAY_TASK_ID") != ""
-}
-
 // shardOf picks the shard: --shard, else the batch engine's environment.
 func shardOf(opts embedOptions, g *globalOptions) (dataset.Shard, error) {
 	if opts.Shard != "" {
