@@ -69,4 +69,3 @@ func TestDeployExamples(t *testing.T) {
 	checkCommandLine(t, "sbatch", args)
 	assert.Contains(t, script, "#SBATCH --array=0-15")
 }
-
