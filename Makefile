@@ -6,13 +6,18 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu clean
+.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo clean
 
 all: build
 
 ## onnxruntime: install the pinned ONNX Runtime (CPU) into hybridembed's cache
 onnxruntime:
 	@scripts/install-onnxruntime.sh >/dev/null
+
+## libjpeg-turbo: install libjpeg-turbo's TurboJPEG library (JPEGs decoded
+## exactly as Pillow does, and faster); without it Go's decoder is used
+libjpeg-turbo:
+	@scripts/install-libjpeg-turbo.sh >/dev/null
 
 ## onnxruntime-gpu: install the CUDA build instead
 onnxruntime-gpu:
@@ -35,10 +40,13 @@ HYBRIDEMBED_TEST_STRICT ?= $(if $(CI),1,)
 
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector
 test: onnxruntime vet
-	HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
+	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
+		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
+	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
 
 ## demo: rank the sample images against captions
 demo: onnxruntime build
+	@scripts/install-libjpeg-turbo.sh >/dev/null 2>&1 || true
 	@scripts/demo.sh
 
 ## bench: the library index (re-index, scan, size); the server under 64

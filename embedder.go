@@ -131,7 +131,7 @@ func New(opts ...Option) (*Embedder, error) {
 	eng := local.New(local.Options{
 		Threads: c.threads, Device: c.device, Library: c.library,
 		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers,
-		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, Logf: logf,
+		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf,
 	})
 	client := &remote.Client{
 		RouterURL: firstNonEmpty(c.routerURL, env("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),

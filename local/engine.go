@@ -38,6 +38,11 @@ type Options struct {
 	KeepAlive time.Duration
 	// Limits bound image decoding (PIL's pixel limit by default).
 	Limits imageprep.Limits
+	// FastDecode lets large JPEGs decode at a reduced scale in the DCT
+	// domain (Pillow's draft mode) while they stay at least twice the
+	// model's input size: much faster for camera photos, close to but not
+	// the exact pixels. Off by default.
+	FastDecode bool
 	// Logf receives notes, such as why "auto" fell back to the CPU.
 	Logf func(format string, args ...any)
 }
@@ -54,7 +59,8 @@ var ErrClosed = errors.New("local engine closed")
 // callers neither multiply decoders nor runtime runs. It is safe for
 // concurrent use; Close cancels runs in flight and releases everything.
 type Engine struct {
-	opts   Options
+	opts     Options
+	jpegNote sync.Once
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 
@@ -93,7 +99,15 @@ func (e *Engine) Init() (string, error) {
 	if prefer == "" {
 		prefer = ort.DeviceAuto
 	}
-	return ort.Init(ort.Config{Library: e.opts.Library, CacheDir: models.HomeDir(), Prefer: prefer})
+	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: models.HomeDir(), Prefer: prefer})
+	e.jpegNote.Do(func() {
+		if name, why := imageprep.JPEGDecoder(); name == imageprep.JPEGTurbo {
+			e.logf("JPEG decoding: libjpeg-turbo (pixels identical to Pillow's)")
+		} else {
+			e.logf("JPEG decoding: Go's image/jpeg, within a few levels of Pillow: %v", why)
+		}
+	})
+	return path, err
 }
 
 func modelKey(dir, variant string) (string, error) {
@@ -331,4 +345,10 @@ func (e *Engine) session(path string, inputs []string, output string) (*ort.Sess
 	return ort.NewSession(path, inputs, []string{output}, ort.SessionOptions{
 		Threads: e.opts.Threads, Device: e.opts.Device, Logf: e.opts.Logf,
 	})
+}
+
+func (e *Engine) logf(format string, args ...any) {
+	if e.opts.Logf != nil {
+		e.opts.Logf(format, args...)
+	}
 }

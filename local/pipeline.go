@@ -28,6 +28,9 @@ func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i
 		return err
 	}
 	limits := m.eng.opts.Limits
+	if m.eng.opts.FastDecode {
+		limits.Draft = v.proc.DraftSize()
+	}
 	return m.stream(ctx, v.batch, len(srcs), func(i int) (*item, error) {
 		return prepare(v, srcs[i], limits)
 	}, emit, true)

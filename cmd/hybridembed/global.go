@@ -34,6 +34,7 @@ type globalOptions struct {
 	Policy    string
 	RouterURL string
 	HubURL    string
+	Decode    string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -51,6 +52,7 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Policy, "policy", "auto", "where text goes: auto (the routing rules), remote (router only) or local")
 	f.StringVar(&g.RouterURL, "router-url", "", "Hugging Face router (default: $HYBRIDEMBED_ROUTER_URL, else https://router.huggingface.co)")
 	f.StringVar(&g.HubURL, "hub-url", "", "Hugging Face Hub (default: $HF_ENDPOINT, else https://huggingface.co)")
+	f.StringVar(&g.Decode, "decode", "exact", "JPEG decoding: exact (Pillow's pixels) or fast (large JPEGs decoded at 1/2-1/8 scale)")
 }
 
 // embedder builds the library client from the flags. Options that only
@@ -73,6 +75,7 @@ func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Opti
 		hybridembed.WithVariant(g.Variant),
 		hybridembed.WithBatchSize(g.BatchSize, 0),
 		hybridembed.WithWorkers(g.Workers),
+		hybridembed.WithDecode(g.Decode),
 		hybridembed.WithLogger(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))),
 	}
 	// An explicit --offline=false overrides $HF_HUB_OFFLINE.

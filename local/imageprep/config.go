@@ -170,6 +170,19 @@ func (p Processor) validate() error {
 	return nil
 }
 
+// DraftSize is the short side a draft (reduced-scale) decode must keep:
+// twice what the resize step makes of it, so that the resampler still
+// averages over real pixels. 0 when the processor does not resize.
+func (p Processor) DraftSize() int {
+	switch {
+	case !p.Resize:
+		return 0
+	case p.ShortestEdge > 0:
+		return 2 * p.ShortestEdge
+	}
+	return 2 * max(p.Height, p.Width)
+}
+
 // OutputSize is the height and width Preprocess produces, or ok=false when
 // it depends on the image (no crop and a shortest-edge resize).
 func (p Processor) OutputSize() (h, w int, ok bool) {

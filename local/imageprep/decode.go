@@ -22,10 +22,17 @@ const DefaultMaxPixels = 178956970
 // DefaultMaxBytes bounds how much of a file or stream is read.
 const DefaultMaxBytes = 512 << 20
 
-// Limits bound what decoding may cost. Zero fields take the defaults.
+// Limits bound what decoding may cost, and say how exact it must be. Zero
+// fields take the defaults.
 type Limits struct {
 	MaxPixels int64
 	MaxBytes  int64
+	// Draft, when > 0, lets a JPEG decode at 1/2, 1/4 or 1/8 of its size
+	// in the DCT domain (as libjpeg's scaled decode and Pillow's draft
+	// mode do) while its short side stays >= Draft: far faster for camera
+	// photos, and close to, not identical with, the exact pixels. It
+	// needs libjpeg-turbo; Go's decoder always decodes in full.
+	Draft int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -190,7 +197,7 @@ func Decode(data []byte, limits Limits) (*RGB, error) {
 	var out *RGB
 	err = guard(func() error {
 		var err error
-		out, err = decodeRGB(f, data)
+		out, err = decodeRGB(f, data, limits.Draft)
 		return err
 	})
 	if err != nil {
@@ -202,7 +209,7 @@ func Decode(data []byte, limits Limits) (*RGB, error) {
 	return out, nil
 }
 
-func decodeRGB(f Format, data []byte) (*RGB, error) {
+func decodeRGB(f Format, data []byte, draft int) (*RGB, error) {
 	r := bytes.NewReader(data)
 	switch f {
 	case GIF:
@@ -230,7 +237,7 @@ func decodeRGB(f Format, data []byte) (*RGB, error) {
 	var err error
 	switch f {
 	case JPEG:
-		img, err = jpeg.Decode(r)
+		return decodeJPEG(data, draft)
 	case PNG:
 		img, err = png.Decode(r)
 	case BMP:

@@ -1,0 +1,129 @@
+package imageprep
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"os"
+	"sync"
+)
+
+// JPEG decoders: libjpeg-turbo (the library Pillow uses, so pixels are
+// identical to Pillow's) when it can be loaded, else Go's image/jpeg (up
+// to a few levels off, from its IDCT and chroma upsampling).
+const (
+	JPEGTurbo = "libjpeg-turbo"
+	JPEGGo    = "go"
+)
+
+var jpegChoice struct {
+	mu     sync.RWMutex
+	forced string // "", JPEGGo or JPEGTurbo
+}
+
+// SetJPEGDecoder picks the JPEG decoder: JPEGTurbo, JPEGGo, or "" for the
+// default (libjpeg-turbo when it loads; $HYBRIDEMBED_JPEG=go forces Go's).
+// Asking for JPEGTurbo when it cannot load returns why.
+func SetJPEGDecoder(name string) error {
+	switch name {
+	case "", JPEGGo:
+	case JPEGTurbo:
+		if err := loadTurbo(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown JPEG decoder %q (want %s or %s)", name, JPEGTurbo, JPEGGo)
+	}
+	jpegChoice.mu.Lock()
+	jpegChoice.forced = name
+	jpegChoice.mu.Unlock()
+	return nil
+}
+
+// JPEGDecoder says which decoder JPEGs go to, and why not libjpeg-turbo
+// when it is Go's.
+func JPEGDecoder() (name string, why error) {
+	jpegChoice.mu.RLock()
+	forced := jpegChoice.forced
+	jpegChoice.mu.RUnlock()
+	if forced == "" && os.Getenv("HYBRIDEMBED_JPEG") == JPEGGo {
+		forced = JPEGGo
+	}
+	if forced == JPEGGo {
+		return JPEGGo, errors.New("chosen by SetJPEGDecoder or $HYBRIDEMBED_JPEG")
+	}
+	if err := loadTurbo(); err != nil {
+		return JPEGGo, err
+	}
+	return JPEGTurbo, nil
+}
+
+// decodeJPEG decodes with the chosen decoder; draft > 0 lets libjpeg-turbo
+// decode at 1/2, 1/4 or 1/8 scale while the short side stays >= draft.
+func decodeJPEG(data []byte, draft int) (*RGB, error) {
+	if name, _ := JPEGDecoder(); name == JPEGTurbo {
+		return decodeJPEGTurbo(data, draftScale(data, draft))
+	}
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return FromImage(img), nil
+}
+
+// draftScale is the largest of 8, 4, 2 by which the image can shrink in
+// the DCT domain and keep its short side >= draft; 1 when none can.
+func draftScale(data []byte, draft int) int {
+	if draft <= 0 {
+		return 1
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return 1
+	}
+	short := min(cfg.Width, cfg.Height)
+	for _, s := range []int{8, 4, 2} {
+		if (short+s-1)/s >= draft {
+			return s
+		}
+	}
+	return 1
+}
+
+// adobe reports whether a JPEG has an Adobe APP14 marker before its scan:
+// Pillow reads such CMYK files as inverted ("CMYK;I").
+func adobe(data []byte) bool {
+	pos := 2
+	for pos+4 <= len(data) {
+		if data[pos] != 0xff {
+			return false
+		}
+		m := data[pos+1]
+		if m == 0xff {
+			pos++
+			continue
+		}
+		if m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01 {
+			pos += 2
+			continue
+		}
+		n := int(data[pos+2])<<8 | int(data[pos+3])
+		if m == 0xda || m == 0xd9 || n < 2 {
+			return false
+		}
+		if m == 0xee && pos+4+5 <= len(data) && string(data[pos+4:pos+9]) == "Adobe" {
+			return true
+		}
+		pos += 2 + n
+	}
+	return false
+}
+
+// cmykToRGB converts packed CMYK (ink: 255 is full) with PIL's formula.
+func cmykToRGB(cmyk, rgb []byte) {
+	for i, j := 0, 0; i+3 < len(cmyk); i, j = i+4, j+3 {
+		k := cmyk[i+3]
+		rgb[j], rgb[j+1], rgb[j+2] = pilCMYK(cmyk[i], k), pilCMYK(cmyk[i+1], k), pilCMYK(cmyk[i+2], k)
+	}
+}

@@ -1,0 +1,208 @@
+//go:build cgo && !windows
+
+package imageprep
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdlib.h>
+
+// The TurboJPEG API (libjpeg-turbo's turbojpeg.h, 2.x), bound at run time
+// so that a machine without the library still builds and runs.
+typedef void *tjhandle;
+typedef tjhandle (*tjInitDecompress_t)(void);
+typedef int (*tjDecompressHeader3_t)(tjhandle, const unsigned char *, unsigned long, int *, int *, int *, int *);
+typedef int (*tjDecompress2_t)(tjhandle, const unsigned char *, unsigned long, unsigned char *, int, int, int, int, int);
+typedef int (*tjDestroy_t)(tjhandle);
+typedef char *(*tjGetErrorStr2_t)(tjhandle);
+typedef int (*tjGetErrorCode_t)(tjhandle);
+
+static tjInitDecompress_t p_init;
+static tjDecompressHeader3_t p_header;
+static tjDecompress2_t p_decompress;
+static tjDestroy_t p_destroy;
+static tjGetErrorStr2_t p_errstr;
+static tjGetErrorCode_t p_errcode;
+
+static int tj_load(const char *path, char **err) {
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) { *err = dlerror(); return -1; }
+	p_init = (tjInitDecompress_t)dlsym(h, "tjInitDecompress");
+	p_header = (tjDecompressHeader3_t)dlsym(h, "tjDecompressHeader3");
+	p_decompress = (tjDecompress2_t)dlsym(h, "tjDecompress2");
+	p_destroy = (tjDestroy_t)dlsym(h, "tjDestroy");
+	p_errstr = (tjGetErrorStr2_t)dlsym(h, "tjGetErrorStr2");
+	p_errcode = (tjGetErrorCode_t)dlsym(h, "tjGetErrorCode");
+	if (!p_init || !p_header || !p_decompress || !p_destroy || !p_errstr || !p_errcode) {
+		*err = "the library lacks the TurboJPEG 2 API (tjDecompressHeader3, tjDecompress2, tjGetErrorCode)";
+		return -1;
+	}
+	return 0;
+}
+
+static tjhandle tj_init(void) { return p_init(); }
+static void tj_destroy(tjhandle h) { p_destroy(h); }
+static int tj_header(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *ht, int *ss, int *cs) {
+	return p_header(h, buf, n, w, ht, ss, cs);
+}
+static int tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, unsigned char *dst, int w, int ht, int pf, int flags) {
+	return p_decompress(h, buf, n, dst, w, 0, ht, pf, flags);
+}
+static const char *tj_error(tjhandle h) { return p_errstr(h); }
+static int tj_errcode(tjhandle h) { return p_errcode(h); }
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// TurboJPEG constants (turbojpeg.h).
+const (
+	tjpfRGB            = 0
+	tjpfGray           = 6
+	tjpfCMYK           = 11
+	tjcsGray           = 2
+	tjcsCMYK           = 3
+	tjcsYCCK           = 4
+	tjflagAccurateDCT  = 4096
+	tjerrWarning       = 0
+	turboLibraryName   = "libturbojpeg.so.0"
+	turboLibraryEnv    = "TURBOJPEG_LIB"
+	turboCacheSubdir   = "libjpeg-turbo"
+	turboInstallScript = "scripts/install-libjpeg-turbo.sh"
+)
+
+var turbo struct {
+	once sync.Once
+	path string
+	err  error
+	pool sync.Pool // tjhandle per goroutine at a time
+}
+
+// turboCandidates is where the library is looked for: $TURBOJPEG_LIB,
+// hybridembed's cache (where the install script puts it), then the system
+// loader path.
+func turboCandidates() []string {
+	var out []string
+	if p := os.Getenv(turboLibraryEnv); p != "" {
+		return []string{p}
+	}
+	if dir := cacheDir(); dir != "" {
+		out = append(out, filepath.Join(dir, turboCacheSubdir, turboLibraryName))
+	}
+	return append(out, turboLibraryName)
+}
+
+// cacheDir is hybridembed's cache ($HYBRIDEMBED_CACHE, else
+// $XDG_CACHE_HOME/hybridembed, else ~/.cache/hybridembed).
+func cacheDir() string {
+	if d := os.Getenv("HYBRIDEMBED_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "hybridembed")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "hybridembed")
+	}
+	return ""
+}
+
+func loadTurbo() error {
+	turbo.once.Do(func() {
+		var msgs []string
+		for _, p := range turboCandidates() {
+			if strings.Contains(p, "/") {
+				if _, err := os.Stat(p); err != nil {
+					continue
+				}
+			}
+			cp := C.CString(p)
+			var cerr *C.char
+			rc := C.tj_load(cp, &cerr)
+			C.free(unsafe.Pointer(cp))
+			if rc == 0 {
+				turbo.path = p
+				turbo.pool.New = func() any { return C.tj_init() }
+				return
+			}
+			msgs = append(msgs, C.GoString(cerr))
+		}
+		turbo.err = fmt.Errorf("libjpeg-turbo's TurboJPEG library (%s) was not found or not usable (%s); install it with %s, or set %s",
+			turboLibraryName, strings.Join(msgs, "; "), turboInstallScript, turboLibraryEnv)
+		if len(msgs) == 0 {
+			turbo.err = fmt.Errorf("libjpeg-turbo's TurboJPEG library (%s) is not installed; install it with %s, or set %s",
+				turboLibraryName, turboInstallScript, turboLibraryEnv)
+		}
+	})
+	return turbo.err
+}
+
+// decodeJPEGTurbo decodes with libjpeg-turbo exactly as Pillow does (the
+// same library and settings: islow IDCT, fancy upsampling, its YCbCr
+// tables), scaled down by 1/scale in the DCT domain when scale > 1 (as
+// Pillow's draft mode does). CMYK comes back as PIL's convert("RGB")
+// gives it, with Adobe files inverted as Pillow reads them.
+func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
+	if len(data) == 0 {
+		return nil, ErrEmpty
+	}
+	h := turbo.pool.Get().(C.tjhandle)
+	if h == nil {
+		return nil, errors.New("libjpeg-turbo: tjInitDecompress failed")
+	}
+	defer turbo.pool.Put(h)
+	buf := (*C.uchar)(unsafe.Pointer(&data[0]))
+	n := C.ulong(len(data))
+	var w, ht, ss, cs C.int
+	if C.tj_header(h, buf, n, &w, &ht, &ss, &cs) != 0 {
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(C.tj_error(h)))
+	}
+	sw, sh := int(w), int(ht)
+	if scale > 1 {
+		sw, sh = (sw+scale-1)/scale, (sh+scale-1)/scale
+	}
+	pf, ch := tjpfRGB, 3
+	switch cs {
+	case tjcsGray:
+		pf, ch = tjpfGray, 1
+	case tjcsCMYK, tjcsYCCK:
+		pf, ch = tjpfCMYK, 4
+	}
+	pix := make([]byte, sw*sh*ch)
+	if C.tj_decompress(h, buf, n, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(sw), C.int(sh), C.int(pf), tjflagAccurateDCT) != 0 {
+		msg := C.GoString(C.tj_error(h))
+		// libjpeg's warnings leave a decoded image. A file cut short is an
+		// error (Pillow refuses truncated images); the others (stray bytes
+		// before a marker, ...) Pillow accepts, and so do we.
+		if C.tj_errcode(h) != tjerrWarning || strings.Contains(msg, "Premature end") {
+			return nil, fmt.Errorf("%w: %s", ErrCorrupt, msg)
+		}
+	}
+	out := &RGB{W: sw, H: sh}
+	switch ch {
+	case 3:
+		out.Pix = pix
+	case 1:
+		out.Pix = make([]byte, sw*sh*3)
+		for i, v := range pix {
+			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = v, v, v
+		}
+	case 4:
+		if adobe(data) {
+			for i := range pix {
+				pix[i] = 255 - pix[i]
+			}
+		}
+		out.Pix = make([]byte, sw*sh*3)
+		cmykToRGB(pix, out.Pix)
+	}
+	return out, nil
+}
