@@ -61,8 +61,8 @@ var ErrClosed = errors.New("local engine closed")
 type Engine struct {
 	opts     Options
 	jpegNote sync.Once
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
