@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -341,9 +342,10 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
-func (e *Engine) session(path string, inputs []string, output string) (*ort.Session, error) {
+func (e *Engine) session(path string, inputs []string, output string, sharesCores bool) (*ort.Session, error) {
 	return ort.NewSession(path, inputs, []string{output}, ort.SessionOptions{
 		Threads: e.opts.Threads, Device: e.opts.Device, Logf: e.opts.Logf,
+		NoSpinning: sharesCores && os.Getenv("HYBRIDEMBED_ORT_SPIN") != "1",
 	})
 }
 

@@ -242,7 +242,7 @@ func (m *Model) textTower() (*textTower, error) {
 		h, w, _ := m.proc.OutputSize()
 		t.pixels = []int64{1, nonNeg(px[1], 3), nonNeg(px[2], int64(h)), nonNeg(px[3], int64(w))}
 	}
-	if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output); err != nil {
+	if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output, false); err != nil {
 		return nil, err
 	}
 	t.batch = newBatcher(m.eng.ctx, m.textSig.path, m.eng.textBatch(), m.eng.maxWait(), t.runItems)
@@ -328,7 +328,7 @@ func (m *Model) visionTower() (*visionTower, error) {
 			return nil, err
 		}
 	}
-	if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out); err != nil {
+	if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out, true); err != nil {
 		return nil, err
 	}
 	v.batch = newBatcher(m.eng.ctx, m.visionSig.path, m.eng.imageBatch(), m.eng.maxWait(), v.runItems)

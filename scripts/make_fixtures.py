@@ -377,6 +377,10 @@ def bench_model(out, testdata):
     export(vision, (torch.zeros(1, 3, 224, 224),), os.path.join(out, "onnx", "vision_model.onnx"),
            ["pixel_values"], ["image_embeds", "last_hidden_state"],
            {"pixel_values": {0: "batch_size"}, "image_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size"}})
+    # The variants transformers.js repos ship: dynamic int8 (MatMulInteger),
+    # and fp16.
+    onnxvariants.quantize_dynamic(os.path.join(out, "onnx", "vision_model.onnx"), os.path.join(out, "onnx", "vision_model_quantized.onnx"))
+    onnxvariants.to_fp16(os.path.join(out, "onnx", "vision_model.onnx"), os.path.join(out, "onnx", "vision_model_fp16.onnx"))
 
 
 def main():

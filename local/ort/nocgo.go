@@ -15,6 +15,7 @@ type SessionOptions struct {
 	Threads      int
 	Device       Device
 	CUDADeviceID int
+	NoSpinning   bool
 	Logf         func(format string, args ...any)
 }
 

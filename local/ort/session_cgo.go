@@ -21,6 +21,10 @@ type SessionOptions struct {
 	Device Device
 	// CUDADeviceID picks the GPU for CUDA.
 	CUDADeviceID int
+	// NoSpinning stops the intra-op threads from busy-waiting between
+	// operators, for sessions that share the cores with other work (image
+	// decoding): spinning threads would take the CPU the decoders need.
+	NoSpinning bool
 	// Logf receives notes such as why DeviceAuto fell back to the CPU; nil
 	// discards them.
 	Logf func(format string, args ...any)
@@ -145,6 +149,11 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, cuda
 	}
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return nil, err
+	}
+	if opts.NoSpinning {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, err
+		}
 	}
 	if cuda {
 		err := appendCUDA(so, opts.CUDADeviceID)

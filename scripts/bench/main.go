@@ -18,12 +18,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
 )
@@ -37,6 +39,7 @@ func main() {
 	n1 := flag.Int("n1024", 96, "1024x768 JPEGs")
 	n12 := flag.Int("n12mp", 16, "12-megapixel JPEGs")
 	runs := flag.Int("runs", 3, "timed passes per measurement (the best is kept)")
+	pillowPy := flag.String("pillow", "/usr/bin/python3", "a Python with Pillow, for the per-core reference (\"\" skips it)")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -66,13 +69,29 @@ func main() {
 	}
 	defer emb.Close()
 
-	fmt.Printf("model %s, ONNX Runtime %s, %d threads, batch %d, %d cores, best of %d interleaved passes\n",
-		*model, ort.Version(), *threads, *batch, runtime.NumCPU(), *runs)
-	// Each folder's passes alternate with raw passes, so that drift in the
-	// machine's speed hits both sides of the ratio alike.
-	for _, f := range folders {
-		images := folderImages(filepath.Join(*work, "jpeg-"+f.name))
-		if _, err := emb.EmbedImages(context.Background(), *model, images[:1]); err != nil { // load, warm up
+	fast, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(*threads),
+		hybridembed.WithBatchSize(*batch, 0), hybridembed.WithWorkers(*workers), hybridembed.WithOffline(true),
+		hybridembed.WithDecode(hybridembed.DecodeFast))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fast.Close()
+	decoder, why := imageprep.JPEGDecoder()
+	fmt.Printf("model %s, ONNX Runtime %s, %d threads, batch %d, %d cores, JPEG decoder %s, best of %d interleaved passes\n",
+		*model, ort.Version(), *threads, *batch, runtime.NumCPU(), decoder, *runs)
+	if why != nil {
+		fmt.Printf("  (libjpeg-turbo unavailable: %v)\n", why)
+	}
+	var table []row
+	// Each measurement's passes alternate with raw passes, so that drift in
+	// the machine's speed hits both sides of the ratio alike.
+	measure := func(label string, e *hybridembed.Embedder, images []hybridembed.Image, jpegDecoder string) {
+		if err := imageprep.SetJPEGDecoder(jpegDecoder); err != nil {
+			fmt.Printf("  %s: skipped (%v)\n", label, err)
+			return
+		}
+		defer imageprep.SetJPEGDecoder("")
+		if _, err := e.EmbedImages(context.Background(), *model, images[:1]); err != nil { // load, warm up
 			log.Fatal(err)
 		}
 		var bestRaw, bestPipe float64
@@ -81,15 +100,125 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
-			pr, err := pipeline(emb, *model, images)
+			pr, err := pipeline(e, *model, images)
 			if err != nil {
 				log.Fatal(err)
 			}
 			bestRaw, bestPipe = math.Max(bestRaw, rr), math.Max(bestPipe, pr)
 		}
-		fmt.Printf("%-4d %-9s JPEGs: embed %7.2f images/s, raw ONNX Runtime %7.2f images/s, ratio %.3f\n",
-			f.n, f.name, bestPipe, bestRaw, bestPipe/bestRaw)
+		table = append(table, row{label, fmt.Sprintf("%.2f img/s", bestPipe), fmt.Sprintf("%.2f img/s raw ORT", bestRaw), bestPipe / bestRaw})
 	}
+	for _, f := range folders {
+		dir := filepath.Join(*work, "jpeg-"+f.name)
+		images := folderImages(dir)
+		measure(fmt.Sprintf("embed %d %s JPEGs, exact", f.n, f.name), emb, images, "")
+		if f.name == "12mp" {
+			measure(fmt.Sprintf("embed %d %s JPEGs, --decode fast", f.n, f.name), fast, images, "")
+		}
+		measure(fmt.Sprintf("embed %d %s JPEGs, Go's JPEG decoder", f.n, f.name), emb, images, imageprep.JPEGGo)
+		table = append(table, perCore(f.name, dir, *pillowPy)...)
+	}
+	fmt.Println()
+	fmt.Printf("%-48s %-16s %-26s %s\n", "measurement", "hybridembed", "reference (same run)", "ratio")
+	for _, r := range table {
+		fmt.Printf("%-48s %-16s %-26s %.3f\n", r.name, r.ours, r.ref, r.ratio)
+	}
+}
+
+type row struct {
+	name, ours, ref string
+	ratio           float64
+}
+
+// perCore times decode + CLIP preprocessing (to the 224x224 RGB the model
+// is fed) on one core, ours against Pillow's (the reference every Python
+// peer uses, with libjpeg-turbo inside) on the same files: exact, and
+// draft/fast.
+func perCore(name, dir, py string) []row {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	sort.Strings(paths)
+	data := make([][]byte, len(paths))
+	for i, p := range paths {
+		var err error
+		if data[i], err = os.ReadFile(p); err != nil {
+			log.Fatal(err)
+		}
+	}
+	proc := imageprep.CLIPProcessor(224)
+	ours := func(draft int) float64 {
+		best := math.Inf(1)
+		for range 3 {
+			start := time.Now()
+			for _, d := range data {
+				img, err := imageprep.Decode(d, imageprep.Limits{Draft: draft})
+				if err != nil {
+					log.Fatal(err)
+				}
+				if _, err := proc.Pixels(img); err != nil {
+					log.Fatal(err)
+				}
+			}
+			best = math.Min(best, float64(time.Since(start))/float64(time.Millisecond)/float64(len(data)))
+		}
+		return best
+	}
+	prev := runtime.GOMAXPROCS(1)
+	exact, draft := ours(0), ours(proc.DraftSize())
+	runtime.GOMAXPROCS(prev)
+	var out []row
+	for _, c := range []struct {
+		label string
+		ms    float64
+		mode  string
+	}{{"exact", exact, "exact"}, {"fast/draft", draft, "draft"}} {
+		ref, err := pillowMs(py, dir, c.mode)
+		label := fmt.Sprintf("decode+preprocess %s, 1 core, %s", name, c.label)
+		if err != nil {
+			out = append(out, row{label, fmt.Sprintf("%.1f ms/img", c.ms), "Pillow: " + err.Error(), math.NaN()})
+			continue
+		}
+		out = append(out, row{label, fmt.Sprintf("%.1f ms/img", c.ms), fmt.Sprintf("%.1f ms/img Pillow", ref), c.ms / ref})
+	}
+	return out
+}
+
+// pillowMs is Pillow's time per image for what CLIPImageProcessor does
+// before normalising (open, draft when asked, convert RGB, bicubic resize
+// of the short side to 224, centre crop), best of 3, in one process.
+func pillowMs(py, dir, mode string) (float64, error) {
+	if py == "" {
+		return 0, fmt.Errorf("no python")
+	}
+	script := `
+import glob, sys, time
+from PIL import Image
+paths = sorted(glob.glob(sys.argv[1] + "/*.jpg"))
+datas = [open(p, "rb").read() for p in paths]
+import io
+best = 1e9
+for _ in range(3):
+    t = time.perf_counter()
+    for d in datas:
+        im = Image.open(io.BytesIO(d))
+        if sys.argv[2] == "draft":
+            im.draft("RGB", (448, 448))
+        im = im.convert("RGB")
+        w, h = im.size
+        s = 224 / min(w, h)
+        im = im.resize((max(224, int(w * s)) if w > h else 224, max(224, int(h * s)) if h > w else 224), Image.BICUBIC)
+        w, h = im.size
+        l, tp = (w - 224) // 2, (h - 224) // 2
+        im.crop((l, tp, l + 224, tp + 224)).tobytes()
+    best = min(best, (time.perf_counter() - t) * 1000 / len(datas))
+print(best)
+`
+	out, err := exec.Command(py, "-c", script, dir, mode).Output()
+	if err != nil {
+		return 0, fmt.Errorf("no Pillow at %s: %v", py, err)
+	}
+	var ms float64
+	_, err = fmt.Sscan(string(out), &ms)
+	return ms, err
 }
 
 // raw is the ceiling: the session alone, fed a ready batch of tensors.
