@@ -32,10 +32,9 @@ func (e *Embedder) Pull(ctx context.Context, name string, opts PullOptions) (inf
 	if opts.Revision != "" {
 		rev = opts.Revision
 	}
-	d := &models.Downloader{
-		Cache: e.cache, HubURL: e.client.HubURL, Token: e.cfg.token, HTTPClient: e.cfg.httpClient,
-		UserAgent: "hybridembed/" + Version, Offline: e.cfg.offline, Progress: opts.Progress,
-	}
+	// The same client as routing and the router: one HTTP layer, one token
+	// rule (only the Hub and the router see it), one retry policy.
+	d := &models.Downloader{Cache: e.cache, Client: e.client, Offline: e.cfg.offline, Progress: opts.Progress}
 	if _, err := d.Pull(ctx, id, models.PullOptions{Revision: rev, Variant: e.cfg.variant}); err != nil {
 		return ModelInfo{}, err
 	}

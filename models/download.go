@@ -2,18 +2,14 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +33,11 @@ var (
 // concurrent processes share a cache safely (per-blob file locks, temporary
 // names, renames).
 type Downloader struct {
-	Cache      Cache
+	Cache Cache
+	// Client speaks to the Hub (retries, token scoped to the Hub's host,
+	// errors); when nil, one is made from HubURL, Token, HTTPClient and
+	// UserAgent.
+	Client     *remote.Client
 	HubURL     string // default $HF_ENDPOINT, else https://huggingface.co
 	Token      string // for gated and private repos
 	HTTPClient *http.Client
@@ -67,30 +67,16 @@ type PullOptions struct {
 	Variant  string // ONNX variant: "" (fp32), "quantized", "fp16", ...
 }
 
-func (d *Downloader) hub() string {
+// hub is the client for the Hub.
+func (d *Downloader) hub() *remote.Client {
+	if d.Client != nil {
+		return d.Client
+	}
 	u := d.HubURL
 	if u == "" {
 		u = os.Getenv("HF_ENDPOINT")
 	}
-	if u == "" {
-		u = "https://huggingface.co"
-	}
-	return strings.TrimRight(u, "/")
-}
-
-func (d *Downloader) client() *http.Client {
-	if d.HTTPClient != nil {
-		return d.HTTPClient
-	}
-	return http.DefaultClient
-}
-
-// noRedirect is the client for metadata: the first hop's headers (ETag,
-// X-Linked-Etag, Location) are the point.
-func (d *Downloader) noRedirect() *http.Client {
-	c := *d.client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
+	return &remote.Client{HubURL: u, Token: d.Token, HTTPClient: d.HTTPClient, UserAgent: d.UserAgent}
 }
 
 // Pull fetches the files id needs (its registry entry's, or a usable layout
@@ -113,7 +99,8 @@ func (d *Downloader) Pull(ctx context.Context, id string, opts PullOptions) (Loc
 	if rev == "" {
 		rev = "main"
 	}
-	info, err := d.revision(ctx, repo, rev)
+	hub := d.hub()
+	info, err := d.revision(ctx, hub, repo, rev)
 	if err != nil {
 		return Location{}, err
 	}
@@ -131,7 +118,7 @@ func (d *Downloader) Pull(ctx context.Context, id string, opts PullOptions) (Loc
 	g.SetLimit(max(d.Parallel, 1) * 2)
 	for i, f := range files {
 		g.Go(func() error {
-			m, err := d.head(gctx, repo, info.commit, f)
+			m, err := d.head(gctx, hub, repo, info.commit, f)
 			metas[i] = m
 			return err
 		})
@@ -143,7 +130,7 @@ func (d *Downloader) Pull(ctx context.Context, id string, opts PullOptions) (Loc
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(positive(d.Parallel, 4))
 	for _, m := range metas {
-		g.Go(func() error { return d.fetchBlob(gctx, repo, repoDir, m) })
+		g.Go(func() error { return d.fetchBlob(gctx, hub, repo, repoDir, m) })
 	}
 	if err := g.Wait(); err != nil {
 		return Location{}, err
@@ -177,37 +164,15 @@ type revisionInfo struct {
 }
 
 // revision asks the Hub which commit rev is and which files it has.
-func (d *Downloader) revision(ctx context.Context, repo, rev string) (revisionInfo, error) {
-	u := d.hub() + "/api/models/" + escapePath(repo) + "/revision/" + url.PathEscape(rev)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func (d *Downloader) revision(ctx context.Context, hub *remote.Client, repo, rev string) (revisionInfo, error) {
+	r, err := hub.Revision(ctx, repo, rev)
 	if err != nil {
-		return revisionInfo{}, err
+		return revisionInfo{}, hubError(repo+"@"+rev, err)
 	}
-	resp, err := d.do(req)
-	if err != nil {
-		return revisionInfo{}, fmt.Errorf("%s@%s: %w", repo, rev, err)
+	if !IsCommit(r.Commit) {
+		return revisionInfo{}, fmt.Errorf("%s@%s: the Hub answered commit %q, not a 40-hex hash", repo, rev, r.Commit)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return revisionInfo{}, hubError(repo, "", resp)
-	}
-	var body struct {
-		SHA      string `json:"sha"`
-		Siblings []struct {
-			RFilename string `json:"rfilename"`
-		} `json:"siblings"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
-		return revisionInfo{}, fmt.Errorf("%s@%s: revision info: %w", repo, rev, err)
-	}
-	if !IsCommit(body.SHA) {
-		return revisionInfo{}, fmt.Errorf("%s@%s: the Hub answered commit %q, not a 40-hex hash", repo, rev, body.SHA)
-	}
-	info := revisionInfo{commit: body.SHA}
-	for _, s := range body.Siblings {
-		info.siblings = append(info.siblings, s.RFilename)
-	}
-	return info, nil
+	return revisionInfo{commit: r.Commit, siblings: r.Files}, nil
 }
 
 // chooseFiles picks what to download: the graphs of a usable layout (the
@@ -286,14 +251,6 @@ func safeRepoPath(p string) bool {
 	return true
 }
 
-func escapePath(p string) string {
-	parts := strings.Split(p, "/")
-	for i, s := range parts {
-		parts[i] = url.PathEscape(s)
-	}
-	return strings.Join(parts, "/")
-}
-
 // fileMeta is what the Hub says about one file at a commit.
 type fileMeta struct {
 	path     string
@@ -302,71 +259,27 @@ type fileMeta struct {
 	location string // where to GET the content (a CDN for LFS files)
 }
 
-// head asks for a file's metadata without following the redirect to the
-// CDN, as huggingface_hub does: X-Linked-Etag and X-Linked-Size describe LFS
-// content; ETag and Content-Length small files. Relative redirects (same
-// host) are followed.
-func (d *Downloader) head(ctx context.Context, repo, commit, file string) (fileMeta, error) {
-	u := d.hub() + "/" + escapePath(repo) + "/resolve/" + commit + "/" + escapePath(file)
-	for hops := 0; ; hops++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
-		if err != nil {
-			return fileMeta{}, err
-		}
-		req.Header.Set("Accept-Encoding", "identity")
-		resp, err := d.doWith(d.noRedirect(), req)
-		if err != nil {
-			return fileMeta{}, fmt.Errorf("%s/%s: %w", repo, file, err)
-		}
-		resp.Body.Close()
-		loc := resp.Header.Get("Location")
-		isRedirect := resp.StatusCode/100 == 3
-		if isRedirect && loc != "" && hops < 5 && resp.Header.Get("X-Linked-Etag") == "" {
-			next, err := resp.Request.URL.Parse(loc)
-			if err == nil && next.Host == resp.Request.URL.Host { // a relative redirect: follow for the headers
-				u = next.String()
-				continue
-			}
-		}
-		if resp.StatusCode != http.StatusOK && !isRedirect {
-			return fileMeta{}, hubError(repo, file, resp)
-		}
-		if c := resp.Header.Get("X-Repo-Commit"); c != "" && c != commit {
-			return fileMeta{}, fmt.Errorf("%s/%s: asked for commit %s, the Hub answered for %s", repo, file, commit, c)
-		}
-		raw := resp.Header.Get("X-Linked-Etag")
-		if raw == "" {
-			raw = resp.Header.Get("ETag")
-		}
-		etag, err := normalizeETag(raw)
-		if err != nil {
-			return fileMeta{}, fmt.Errorf("%s/%s: %w", repo, file, err)
-		}
-		size := int64(-1)
-		for _, h := range []string{"X-Linked-Size", "Content-Length"} {
-			if v := resp.Header.Get(h); v != "" {
-				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-					size = n
-					break
-				}
-			}
-		}
-		m := fileMeta{path: file, etag: etag, size: size, location: u}
-		if isRedirect && loc != "" {
-			next, err := resp.Request.URL.Parse(loc)
-			if err != nil {
-				return fileMeta{}, fmt.Errorf("%s/%s: bad redirect %q", repo, file, loc)
-			}
-			m.location = next.String()
-		}
-		return m, nil
+// head reads a file's metadata (its hash, size and download location)
+// from the Hub, as huggingface_hub does.
+func (d *Downloader) head(ctx context.Context, hub *remote.Client, repo, commit, file string) (fileMeta, error) {
+	m, err := hub.FileMeta(ctx, repo, commit, file)
+	if err != nil {
+		return fileMeta{}, hubError(repo+"/"+file, err)
 	}
+	if m.Commit != "" && m.Commit != commit {
+		return fileMeta{}, fmt.Errorf("%s/%s: asked for commit %s, the Hub answered for %s", repo, file, commit, m.Commit)
+	}
+	etag, err := normalizeETag(m.ETag)
+	if err != nil {
+		return fileMeta{}, fmt.Errorf("%s/%s: %w", repo, file, err)
+	}
+	return fileMeta{path: file, etag: etag, size: m.Size, location: m.Location}, nil
 }
 
 // fetchBlob makes sure blobs/<etag> holds the verified content, resuming a
 // partial download (blobs/<etag>.incomplete) with Range, under a per-blob
 // lock shared with other processes.
-func (d *Downloader) fetchBlob(ctx context.Context, repo, repoDir string, m fileMeta) error {
+func (d *Downloader) fetchBlob(ctx context.Context, hub *remote.Client, repo, repoDir string, m fileMeta) error {
 	blob := filepath.Join(repoDir, "blobs", m.etag)
 	report := func(p Progress) {
 		if d.Progress != nil {
@@ -397,7 +310,7 @@ func (d *Downloader) fetchBlob(ctx context.Context, repo, repoDir string, m file
 	attempts := positive(d.Attempts, 5)
 	var lastErr error
 	for n := 1; n <= attempts; n++ {
-		lastErr = d.download(ctx, m, incomplete, report)
+		lastErr = d.download(ctx, hub, m, incomplete, report)
 		if lastErr == nil {
 			break
 		}
@@ -427,7 +340,7 @@ func (d *Downloader) fetchBlob(ctx context.Context, repo, repoDir string, m file
 
 // download continues incomplete from where it ends, then verifies the whole
 // file against the etag; a mismatch deletes it.
-func (d *Downloader) download(ctx context.Context, m fileMeta, incomplete string, report func(Progress)) error {
+func (d *Downloader) download(ctx context.Context, hub *remote.Client, m fileMeta, incomplete string, report func(Progress)) error {
 	f, err := os.OpenFile(incomplete, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
@@ -445,20 +358,11 @@ func (d *Downloader) download(ctx context.Context, m fileMeta, incomplete string
 	}
 	var resp *http.Response
 	if m.size < 0 || have < m.size {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.location, nil)
-		if err != nil {
-			return err
-		}
-		if have > 0 {
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
-		}
-		if resp, err = d.do(req); err != nil {
-			return err
+		if resp, err = hub.Open(ctx, m.location, have); err != nil {
+			return hubError(m.path, err)
 		}
 		defer resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusPartialContent:
-		case http.StatusOK: // the server ignored Range: start over
+		if resp.StatusCode != http.StatusPartialContent { // the server ignored Range: start over
 			if err := f.Truncate(0); err != nil {
 				return err
 			}
@@ -466,8 +370,6 @@ func (d *Downloader) download(ctx context.Context, m fileMeta, incomplete string
 				return err
 			}
 			have = 0
-		default:
-			return hubError("", m.path, resp)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -519,92 +421,25 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// do sends req with the token, except to other hosts (a CDN must not see
-// it), and follows redirects the same way.
-func (d *Downloader) do(req *http.Request) (*http.Response, error) {
-	return d.doWith(d.client(), req)
-}
-
-func (d *Downloader) doWith(c *http.Client, req *http.Request) (*http.Response, error) {
-	hub, _ := url.Parse(d.hub())
-	if d.Token != "" && hub != nil && req.URL.Host == hub.Host {
-		req.Header.Set("Authorization", "Bearer "+d.Token)
+// hubError names what failed and classifies a Hub answer the way callers
+// branch on it: a gated or private repo (401, 403, X-Error-Code GatedRepo)
+// is ErrGated, which is an auth error; 404 is ErrNotFound.
+func hubError(what string, err error) error {
+	var he *remote.HTTPError
+	if !errors.As(err, &he) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	req.Header.Set("User-Agent", or(d.UserAgent, "hybridembed"))
-	cc := *c
-	prev := c.CheckRedirect
-	cc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-		if hub == nil || r.URL.Host != hub.Host {
-			r.Header.Del("Authorization")
-		}
-		if prev != nil {
-			return prev(r, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("too many redirects")
-		}
-		return nil
+	msg := he.Message
+	if he.ErrorCode != "" {
+		msg = he.ErrorCode + ": " + msg
 	}
-	resp, err := cc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = fmt.Errorf("%s %s: %w", req.Method, stripQuery(ue.URL), ue.Err)
-		}
-		return nil, err
-	}
-	return resp, nil
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func stripQuery(u string) string {
-	if i := strings.IndexByte(u, '?'); i >= 0 {
-		return u[:i]
-	}
-	return u
-}
-
-// hubError describes a Hub error answer, using huggingface_hub's X-Error-Code
-// when present.
-func hubError(repo, file string, resp *http.Response) error {
-	what := repo
-	if file != "" {
-		what = strings.TrimPrefix(repo+"/"+file, "/")
-	}
-	msg := ""
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/json" {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil {
-			msg = e.Error
-		}
-	}
-	if msg == "" {
-		msg = strings.TrimSpace(strings.SplitN(string(body), "\n", 2)[0])
-	}
-	code := resp.Header.Get("X-Error-Code")
-	var kind error
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || code == "GatedRepo":
-		kind = ErrGated
-		msg += " (set HF_TOKEN to a token with access, after accepting the repo's terms on the Hub)"
-	case resp.StatusCode == http.StatusNotFound:
-		kind = ErrNotFound
-	default:
-		kind = fmt.Errorf("HTTP %d", resp.StatusCode)
+	case he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden || he.ErrorCode == "GatedRepo":
+		return fmt.Errorf("%s: %w: %s (set HF_TOKEN to a token with access, after accepting the repo's terms on the Hub)", what, ErrGated, msg)
+	case he.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%s: %w: %s", what, ErrNotFound, msg)
 	}
-	if code != "" {
-		msg = code + ": " + msg
-	}
-	return fmt.Errorf("%s: %w: %s", what, kind, msg)
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // linkSnapshot points snapshots/<commit>/<file> at its blob with a relative

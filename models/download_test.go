@@ -20,6 +20,7 @@ import (
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/models/modelstest"
+	"github.com/hybridembed/hybridembed/remote"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -382,4 +383,23 @@ func mustReadFile(t *testing.T, path string) []byte {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return data
+}
+
+// TestPullRetriesMetadata: the Hub's metadata answers (the revision, each
+// file's HEAD) are retried like the router's on 5xx and 429, through the
+// one HTTP client both share; a 404 is not retried.
+func TestPullRetriesMetadata(t *testing.T) {
+	s, _, d := newHub(t)
+	s.Host(t, "acme/flaky", testdata.Fixture("models", "tiny-clip"))
+	s.InjectHub("acme/flaky", hftest.Fault{Kind: hftest.ServerError}, hftest.Fault{Kind: hftest.RateLimited, RetryAfter: 10 * time.Millisecond},
+		hftest.Fault{Kind: hftest.BadGateway})
+	d.Client = &remote.Client{HubURL: s.URL, Retry: remote.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond}}
+	loc, err := d.Pull(context.Background(), "acme/flaky", models.PullOptions{})
+	require.NoError(t, err)
+	assert.FileExists(t, filepath.Join(loc.Dir, "onnx", "vision_model.onnx"))
+
+	before := s.Count("")
+	_, err = d.Pull(context.Background(), "acme/none", models.PullOptions{})
+	assert.ErrorIs(t, err, models.ErrNotFound)
+	assert.Equal(t, 1, s.Count("")-before, "a 404 is answered once")
 }

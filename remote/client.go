@@ -98,11 +98,49 @@ func or(a, b string) string {
 	return b
 }
 
+// httpClient is the caller's client (or the default) with a redirect
+// policy that keeps the token on the router and the Hub: a redirect to any
+// other host (a CDN) goes without it.
 func (c *Client) httpClient() *http.Client {
+	base := http.DefaultClient
 	if c.HTTPClient != nil {
-		return c.HTTPClient
+		base = c.HTTPClient
 	}
-	return http.DefaultClient
+	cc := *base
+	prev := base.CheckRedirect
+	cc.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if !c.trusted(r.URL) {
+			r.Header.Del("Authorization")
+		}
+		if prev != nil {
+			return prev(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
+}
+
+// trusted reports whether u is the router or the Hub: the only hosts that
+// see the token.
+func (c *Client) trusted(u *url.URL) bool {
+	for _, base := range []string{c.router(), c.hub()} {
+		if b, err := url.Parse(base); err == nil && strings.EqualFold(b.Host, u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorize sets the headers every request carries: the token (only for
+// the router and the Hub) and the User-Agent.
+func (c *Client) authorize(req *http.Request) {
+	if c.Token != "" && c.trusted(req.URL) {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("User-Agent", or(c.UserAgent, "hybridembed"))
 }
 
 func (c *Client) logf(format string, args ...any) {
@@ -153,14 +191,11 @@ func (c *Client) attempt(ctx context.Context, model, method, u string, body []by
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	c.authorize(req)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", or(c.UserAgent, "hybridembed"))
 	if c.WaitForModel && method == http.MethodPost {
 		req.Header.Set("X-Wait-For-Model", "true")
 	}
@@ -205,15 +240,34 @@ func (c *Client) attempt(ctx context.Context, model, method, u string, body []by
 // garbled answer) with jittered exponential backoff; never past ctx's
 // deadline.
 func (c *Client) do(ctx context.Context, model, method, u string, body []byte, accept string, parse func([]byte) error) error {
-	p := c.Retry.withDefaults()
-	for n := 1; ; n++ {
+	return c.retry(ctx, model, func() error {
 		b, _, err := c.attempt(ctx, model, method, u, body, accept)
 		if err == nil && parse != nil {
 			if perr := parse(b); errors.Is(perr, ErrMalformed) {
 				err = &TransportError{Model: model, URL: stripQuery(u), Err: perr} // garbled: worth another try
 			} else if perr != nil {
-				return fmt.Errorf("%s: %w", stripQuery(u), perr) // a well-formed answer we cannot use
+				return permanent{fmt.Errorf("%s: %w", stripQuery(u), perr)} // a well-formed answer we cannot use
 			}
+		}
+		return err
+	})
+}
+
+// permanent marks an error that retry must return at once.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// retry runs try with the retry policy: loading models are waited for as
+// long as they say (capped), 429s as long as Retry-After says, 5xx and
+// transport failures with jittered exponential backoff; never past ctx's
+// deadline.
+func (c *Client) retry(ctx context.Context, model string, try func() error) error {
+	p := c.Retry.withDefaults()
+	for n := 1; ; n++ {
+		err := try()
+		if pe, ok := err.(permanent); ok {
+			return pe.error
 		}
 		if err == nil || !IsRetryable(err) || ctx.Err() != nil {
 			return err
