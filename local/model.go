@@ -12,6 +12,7 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
+	"github.com/hybridembed/hybridembed/models"
 )
 
 // ErrNoTextTower and ErrNoVisionTower say a model cannot embed that modality.
@@ -85,12 +86,15 @@ func (m *Model) Stats() []TowerStats {
 	return out
 }
 
-// Family is the kind of model a directory holds.
-type Family string
+// Family is the kind of model a directory holds: the registry's notion
+// (models.Family), so that routing compares one type wherever the facts
+// come from.
+type Family = models.Family
 
+// The families, as the registry names them.
 const (
-	// FamilyCLIP is an image-text dual encoder (CLIP, SigLIP...).
-	FamilyCLIP Family = "clip"
+	FamilyCLIP     = models.FamilyCLIP     // an image-text dual encoder (CLIP, SigLIP...)
+	FamilySentence = models.FamilySentence // a sentence-transformers text encoder
 )
 
 // Dir is the model directory.

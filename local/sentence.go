@@ -10,10 +10,6 @@ import (
 	"strings"
 )
 
-// FamilySentence is a text encoder in the sentence-transformers layout
-// (BERT, MPNet, XLM-R... with modules.json), or a plain transformer.
-const FamilySentence Family = "sentence"
-
 // stConfig is what a sentence-transformers repo says about the pipeline
 // around the transformer: modules.json, the Pooling module's config and
 // sentence_bert_config.json.

@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
@@ -118,11 +120,56 @@ func main() {
 		measure(fmt.Sprintf("embed %d %s JPEGs, Go's JPEG decoder", f.n, f.name), emb, images, imageprep.JPEGGo)
 		table = append(table, perCore(f.name, dir, *pillowPy)...)
 	}
+	table = append(table, concurrent(emb, *model, folderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
 	fmt.Println()
 	fmt.Printf("%-48s %-16s %-26s %s\n", "measurement", "hybridembed", "reference (same run)", "ratio")
 	for _, r := range table {
 		fmt.Printf("%-48s %-16s %-26s %.3f\n", r.name, r.ours, r.ref, r.ratio)
 	}
+}
+
+// concurrent times 32 goroutines that each embed one image against one
+// call with the same 32 images: the engine's shared batcher should make
+// them cost the same, in batches of more than one.
+func concurrent(e *hybridembed.Embedder, model string, images []hybridembed.Image, runs int) row {
+	images = images[:min(32, len(images))]
+	var bestOne, bestMany float64
+	var batches, inputs int64
+	for range runs {
+		start := time.Now()
+		if _, err := e.EmbedImages(context.Background(), model, images); err != nil {
+			log.Fatal(err)
+		}
+		bestOne = math.Max(bestOne, float64(len(images))/time.Since(start).Seconds())
+		b0, i0 := visionBatches(e)
+		start = time.Now()
+		var wg sync.WaitGroup
+		for _, im := range images {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.EmbedImages(context.Background(), model, []hybridembed.Image{im}); err != nil {
+					log.Fatal(err)
+				}
+			}()
+		}
+		wg.Wait()
+		bestMany = math.Max(bestMany, float64(len(images))/time.Since(start).Seconds())
+		b1, i1 := visionBatches(e)
+		batches, inputs = b1-b0, i1-i0
+	}
+	return row{fmt.Sprintf("32 goroutines x 1 image (mean batch %.1f)", float64(inputs)/float64(max(batches, 1))),
+		fmt.Sprintf("%.2f img/s", bestMany), fmt.Sprintf("%.2f img/s one 32-image call", bestOne), bestMany / bestOne}
+}
+
+func visionBatches(e *hybridembed.Embedder) (batches, inputs int64) {
+	for _, st := range e.Stats() {
+		if strings.Contains(st.Graph, "vision") {
+			batches += st.Batches
+			inputs += st.Inputs
+		}
+	}
+	return
 }
 
 type row struct {
