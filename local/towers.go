@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hybridembed/hybridembed/internal/pooling"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
@@ -160,7 +161,7 @@ func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, err
 	if len(o.Shape) != 3 || o.Shape[0] != int64(b.Rows) || o.Shape[1] != int64(b.Cols) {
 		return nil, fmt.Errorf("%s: token states have shape %v, want [%d, %d, hidden]", t.sess.Path(), o.Shape, b.Rows, b.Cols)
 	}
-	return pool(o.Float32, b.AttentionMask, b.Rows, b.Cols, int(o.Shape[2]), t.pooling)
+	return pooling.Pool(o.Float32, b.AttentionMask, b.Rows, b.Cols, int(o.Shape[2]), t.pooling)
 }
 
 // visionTower runs a CLIP vision tower, or the image half of a joint export

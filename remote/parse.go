@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/hybridembed/hybridembed/internal/pooling"
 )
 
 // parseVectors reads a feature-extraction answer for n inputs. Sentence
@@ -114,36 +116,28 @@ func matrix(rows []any) ([][]float32, error) {
 	return out, sameWidth(out)
 }
 
-// pooled reduces token states to one vector.
+// pooled reduces token states to one vector, with the arithmetic the
+// local engine uses (every token a server returns is a real one).
 func pooled(tokens [][]float32, pool Pooling) ([]float32, error) {
 	if len(tokens) == 0 {
 		return nil, fmt.Errorf("%w: no token states", ErrMalformed)
 	}
-	dim := len(tokens[0])
-	out := make([]float32, dim)
-	switch pool {
-	case "mean":
-		for _, t := range tokens {
-			for j, x := range t {
-				out[j] += x
-			}
-		}
-		for j := range out {
-			out[j] /= float32(len(tokens))
-		}
-	case "cls":
-		copy(out, tokens[0])
-	case "max":
-		copy(out, tokens[0])
-		for _, t := range tokens[1:] {
-			for j, x := range t {
-				out[j] = max(out[j], x)
-			}
-		}
-	case "":
+	if pool == "" {
 		return nil, fmt.Errorf("the router returned token-level states ([tokens][dim]), not sentence vectors, and no pooling is configured for this model")
-	default:
-		return nil, fmt.Errorf("unknown pooling %q", pool)
 	}
-	return out, nil
+	dim := len(tokens[0])
+	flat := make([]float32, 0, len(tokens)*dim)
+	mask := make([]int64, len(tokens))
+	for i, t := range tokens {
+		if len(t) != dim {
+			return nil, fmt.Errorf("%w: token %d has %d dimensions, token 0 has %d", ErrMalformed, i, len(t), dim)
+		}
+		flat = append(flat, t...)
+		mask[i] = 1
+	}
+	out, err := pooling.Pool(flat, mask, 1, len(tokens), dim, []string{string(pool)})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }
