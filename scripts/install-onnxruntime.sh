@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Install the ONNX Runtime shared library that hybridembed loads at run time.
 #
-# Usage: scripts/install-onnxruntime.sh [--gpu] [--force]
+# Usage: scripts/install-onnxruntime.sh [--gpu] [--force] [--platform OS-ARCH]
+#
+# Platforms (Go's names): linux-amd64, linux-arm64, darwin-arm64,
+# darwin-amd64 (official archive only), windows-amd64 (under Git Bash or
+# MSYS2, which have bash, curl and tar). The default is this machine's;
+# --platform installs another's (e.g. linux-arm64 for tests under qemu).
 #
 # Where the library comes from, in order:
 #   1. $ONNXRUNTIME_LIB, if set and the file exists (nothing is installed);
@@ -13,7 +18,7 @@
 #      --gpu, the com.github.asus4.onnxruntime packages (a CUDA build of
 #      ORT 1.29), verified against the registry's sha512 integrity.
 #
-# The cache is ${HYBRIDEMBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hybridembed}/onnxruntime/{cpu,gpu}/,
+# The cache is ${HYBRIDEMBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hybridembed}/onnxruntime/OS-ARCH/{cpu,gpu}/,
 # which is also where the Go code looks (local/ort). The last line printed is
 # the path of the library.
 set -euo pipefail
@@ -28,30 +33,62 @@ NPM_REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
 
 flavor=cpu
 force=0
-for arg in "$@"; do
-	case "$arg" in
+platform=
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--gpu) flavor=gpu ;;
 	--force) force=1 ;;
+	--platform)
+		platform=${2:-}
+		shift
+		;;
+	--platform=*) platform=${1#--platform=} ;;
 	-h | --help)
-		sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		echo "install-onnxruntime: unknown argument $arg (want --gpu or --force)" >&2
+		echo "install-onnxruntime: unknown argument $1 (want --gpu, --force or --platform OS-ARCH)" >&2
 		exit 2
 		;;
 	esac
+	shift
 done
 
 say() { echo "install-onnxruntime: $*" >&2; }
 
-case "$(uname -s)-$(uname -m)" in
-Linux-x86_64) ;;
+if [ -z "$platform" ]; then
+	case "$(uname -s)" in
+	Linux) os=linux ;;
+	Darwin) os=darwin ;;
+	MINGW* | MSYS* | CYGWIN*) os=windows ;;
+	*) os=unknown ;;
+	esac
+	case "$(uname -m)" in
+	x86_64 | amd64) arch=amd64 ;;
+	aarch64 | arm64) arch=arm64 ;;
+	*) arch=unknown ;;
+	esac
+	platform=$os-$arch
+fi
+# Per platform: the official archive's name and extension, the library's
+# path inside it, the onnxruntime-node folder, and the file name the Go
+# loader looks for.
+case "$platform" in
+linux-amd64) gh=linux-x64 ext=tgz npm=linux/x64 libname=libonnxruntime.so ghlib='lib/libonnxruntime.so*' ;;
+linux-arm64) gh=linux-aarch64 ext=tgz npm=linux/arm64 libname=libonnxruntime.so ghlib='lib/libonnxruntime.so*' ;;
+darwin-arm64) gh=osx-arm64 ext=tgz npm=darwin/arm64 libname=libonnxruntime.dylib ghlib='lib/libonnxruntime*.dylib' ;;
+darwin-amd64) gh=osx-x86_64 ext=tgz npm= libname=libonnxruntime.dylib ghlib='lib/libonnxruntime*.dylib' ;;
+windows-amd64) gh=win-x64 ext=zip npm=win32/x64 libname=onnxruntime.dll ghlib='lib/onnxruntime.dll' ;;
 *)
-	say "only linux/x86_64 is automated here; download ONNX Runtime $ORT_VERSION for your platform from https://github.com/microsoft/onnxruntime/releases and set ONNXRUNTIME_LIB to its libonnxruntime shared library"
+	say "no ONNX Runtime build is known for $platform; download ONNX Runtime $ORT_VERSION for it from https://github.com/microsoft/onnxruntime/releases and set ONNXRUNTIME_LIB to its shared library"
 	exit 1
 	;;
 esac
+if [ "$flavor" = gpu ] && [ "$platform" != linux-amd64 ]; then
+	say "the CUDA build is automated for linux-amd64 only; for $platform set ONNXRUNTIME_LIB to a CUDA-enabled ONNX Runtime"
+	exit 1
+fi
 
 if [ -n "${ONNXRUNTIME_LIB:-}" ]; then
 	if [ -f "$ONNXRUNTIME_LIB" ]; then
@@ -63,8 +100,8 @@ if [ -n "${ONNXRUNTIME_LIB:-}" ]; then
 fi
 
 cache_root=${HYBRIDEMBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hybridembed}
-dest=$cache_root/onnxruntime/$flavor
-lib=$dest/lib/libonnxruntime.so
+dest=$cache_root/onnxruntime/$platform/$flavor
+lib=$dest/lib/$libname
 
 if [ "$force" = 0 ] && [ -f "$lib" ] && [ -f "$dest/SOURCE" ]; then
 	say "already installed: $(cat "$dest/SOURCE")"
@@ -122,33 +159,46 @@ npm_tarball() {
 
 from_github() {
 	local name url api digest
-	if [ "$flavor" = gpu ]; then name=onnxruntime-linux-x64-gpu-$ORT_VERSION; else name=onnxruntime-linux-x64-$ORT_VERSION; fi
-	url=https://github.com/microsoft/onnxruntime/releases/download/v$ORT_VERSION/$name.tgz
+	if [ "$flavor" = gpu ]; then name=onnxruntime-$gh-gpu-$ORT_VERSION; else name=onnxruntime-$gh-$ORT_VERSION; fi
+	url=https://github.com/microsoft/onnxruntime/releases/download/v$ORT_VERSION/$name.$ext
 	api=https://api.github.com/repos/microsoft/onnxruntime/releases/tags/v$ORT_VERSION
 	say "trying the official release $url"
 	# GitHub publishes a sha256 digest per release asset in the releases API.
 	digest=$(curl -fsSL --connect-timeout 10 "$api" 2>/dev/null |
-		tr ',' '\n' | grep -A30 "\"name\": *\"$name.tgz\"" | grep -o '"digest": *"sha256:[0-9a-f]*"' | head -1 | grep -o '[0-9a-f]\{64\}') || true
-	fetch "$url" "$work/ort.tgz" || return 1
+		tr ',' '\n' | grep -A30 "\"name\": *\"$name.$ext\"" | grep -o '"digest": *"sha256:[0-9a-f]*"' | head -1 | grep -o '[0-9a-f]\{64\}') || true
+	fetch "$url" "$work/ort.$ext" || return 1
 	if [ -n "$digest" ]; then
-		echo "$digest  $work/ort.tgz" | sha256sum -c --status || {
-			say "checksum mismatch for $name.tgz (GitHub says sha256 $digest)"
+		echo "$digest  $work/ort.$ext" | sha256sum -c --status || {
+			say "checksum mismatch for $name.$ext (GitHub says sha256 $digest)"
 			return 1
 		}
 	else
-		say "warning: GitHub published no digest for $name.tgz; installed unverified"
+		say "warning: GitHub published no digest for $name.$ext; installed unverified"
 	fi
-	tar xzf "$work/ort.tgz" -C "$work"
-	cp -P "$work/$name"/lib/libonnxruntime*.so* "$stage/lib/"
+	if [ "$ext" = zip ]; then
+		(cd "$work" && unzip -q ort.zip) || return 1
+	else
+		tar xzf "$work/ort.tgz" -C "$work"
+	fi
+	# shellcheck disable=SC2086 # ghlib is a glob
+	cp -P "$work/$name"/$ghlib "$stage/lib/"
 	echo "ONNX Runtime $ORT_VERSION ($flavor), official release $url" >"$stage/SOURCE"
 }
 
 from_npm() {
 	if [ "$flavor" = cpu ]; then
+		if [ -z "$npm" ]; then
+			say "$NPM_CPU_PKG@$NPM_CPU_VERSION has no build for $platform"
+			return 1
+		fi
 		npm_tarball "$NPM_CPU_PKG" "$NPM_CPU_VERSION" "$work/npm.tgz" || return 1
-		tar xzf "$work/npm.tgz" -C "$work" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
-		cp "$work/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$stage/lib/"
-		echo "ONNX Runtime $NPM_CPU_VERSION (cpu), official build from npm $NPM_CPU_PKG@$NPM_CPU_VERSION" >"$stage/SOURCE"
+		tar xzf "$work/npm.tgz" -C "$work" "package/bin/napi-v6/$npm"
+		case "$platform" in
+		windows-*) cp "$work/package/bin/napi-v6/$npm/onnxruntime.dll" "$stage/lib/" ;;
+		darwin-*) cp "$work/package/bin/napi-v6/$npm"/libonnxruntime.*.dylib "$stage/lib/" ;;
+		*) cp "$work/package/bin/napi-v6/$npm/libonnxruntime.so.1" "$stage/lib/" ;;
+		esac
+		echo "ONNX Runtime $NPM_CPU_VERSION (cpu, $platform), official build from npm $NPM_CPU_PKG@$NPM_CPU_VERSION" >"$stage/SOURCE"
 	else
 		npm_tarball "$NPM_GPU_CORE_PKG" "$NPM_GPU_VERSION" "$work/core.tgz" || return 1
 		npm_tarball "$NPM_GPU_PROVIDER_PKG" "$NPM_GPU_VERSION" "$work/gpu.tgz" || return 1
@@ -164,22 +214,27 @@ if ! from_github; then
 	rm -rf "${stage:?}"/lib/* "$stage/SOURCE"
 	if ! from_npm; then
 		say "could not download ONNX Runtime from GitHub or $NPM_REGISTRY."
-		say "Download it by hand and set ONNXRUNTIME_LIB=/path/to/libonnxruntime.so"
+		say "Download it by hand and set ONNXRUNTIME_LIB=/path/to/$libname"
 		exit 1
 	fi
 fi
 
-# A stable name for the loader, whatever soname the source used.
+# A stable name for the loader, whatever versioned name the source used (a
+# copy on Windows, where links need privileges).
 (
 	cd "$stage/lib"
-	if [ ! -e libonnxruntime.so ]; then
-		real=$(ls libonnxruntime.so.* | head -1)
-		ln -s "$real" libonnxruntime.so
+	if [ ! -e "$libname" ]; then
+		case "$libname" in
+		*.so) real=$(ls libonnxruntime.so.* | head -1) ;;
+		*.dylib) real=$(ls libonnxruntime.*.dylib | head -1) ;;
+		esac
+		ln -s "$real" "$libname"
 	fi
 )
-chmod 0755 "$stage"/lib/*.so*
+chmod 0755 "$stage"/lib/*
 
 # Swap in atomically so a concurrent reader never sees half a directory.
+mkdir -p "$(dirname "$dest")"
 rm -rf "$dest.old"
 [ -d "$dest" ] && mv "$dest" "$dest.old"
 mv "$stage" "$dest"

@@ -4,7 +4,7 @@
 // The library is found, in order, at the path given to [Init], at
 // $ONNXRUNTIME_LIB, in hybridembed's cache
 // ($HYBRIDEMBED_CACHE, else $XDG_CACHE_HOME/hybridembed, else
-// ~/.cache/hybridembed; onnxruntime/{gpu,cpu}/lib/, where
+// ~/.cache/hybridembed; onnxruntime/GOOS-GOARCH/{gpu,cpu}/lib/, where
 // scripts/install-onnxruntime.sh puts it) and then on the system loader path.
 // ONNX Runtime's environment is process-global, so it is the one global this
 // module keeps; everything else hangs off a [Session].

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -36,7 +37,7 @@ func ParseDevice(s string) (Device, error) {
 const EnvLibrary = "ONNXRUNTIME_LIB"
 
 // InstallHint is the command that installs the runtime where [Init] looks.
-const InstallHint = "`scripts/install-onnxruntime.sh` (from a hybridembed checkout; `--gpu` for CUDA) or set " + EnvLibrary + "=/path/to/libonnxruntime.so"
+var InstallHint = "`scripts/install-onnxruntime.sh` (from a hybridembed checkout; `--gpu` for CUDA) or set " + EnvLibrary + "=/path/to/" + libraryFile
 
 // ErrRuntimeNotFound is returned (wrapped in a *[LoadError]) when no ONNX
 // Runtime library could be loaded.
@@ -47,7 +48,8 @@ type Config struct {
 	// Library is an explicit path; it wins over everything else.
 	Library string
 	// CacheDir is hybridembed's cache root; the installer puts the library
-	// under CacheDir/onnxruntime/{cpu,gpu}/lib.
+	// under CacheDir/onnxruntime/GOOS-GOARCH/{cpu,gpu}/lib, so one cache can
+	// hold several platforms' builds (an arm64 test run under emulation).
 	CacheDir string
 	// Prefer says which installed build to try first: the CUDA build for
 	// DeviceCUDA and DeviceAuto, the CPU build for DeviceCPU.
@@ -104,12 +106,29 @@ func (c Config) candidates() []candidate {
 			flavors = []string{"gpu", "cpu"}
 		}
 		for _, f := range flavors {
-			p := filepath.Join(c.CacheDir, "onnxruntime", f, "lib", "libonnxruntime.so")
+			p := filepath.Join(c.CacheDir, "onnxruntime", Platform(), f, "lib", libraryFile)
 			out = append(out, candidate{path: p, label: p})
 		}
 	}
-	for _, so := range []string{"libonnxruntime.so", "libonnxruntime.so.1"} {
+	for _, so := range systemNames {
 		out = append(out, candidate{path: so, label: "system loader path (" + so + ")", system: true})
 	}
 	return out
 }
+
+// Platform is this build's GOOS-GOARCH, the installer's name for the
+// cache folder of this platform's runtime.
+func Platform() string { return runtime.GOOS + "-" + runtime.GOARCH }
+
+// The runtime's file name on each platform, as the official archives and
+// the onnxruntime-node package ship it, and the names the system loader
+// resolves.
+var libraryFile, systemNames = func() (string, []string) {
+	switch runtime.GOOS {
+	case "darwin":
+		return "libonnxruntime.dylib", []string{"libonnxruntime.dylib", "libonnxruntime.1.dylib"}
+	case "windows":
+		return "onnxruntime.dll", []string{"onnxruntime.dll"}
+	}
+	return "libonnxruntime.so", []string{"libonnxruntime.so", "libonnxruntime.so.1"}
+}()
