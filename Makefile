@@ -6,7 +6,7 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo clean
+.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 build-windows clean
 
 all: build
 
@@ -43,6 +43,15 @@ test: onnxruntime vet
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
 		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
 	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
+
+## test-arm64: the engine, parity, index, server and CLI tests on linux/arm64,
+## cross-compiled with cgo and run under qemu-aarch64 (slow; see README)
+test-arm64:
+	scripts/test-arm64.sh
+
+## build-windows: cross-compile the CLI for windows/amd64 with mingw-w64
+build-windows:
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -o bin/hybridembed.exe ./cmd/hybridembed
 
 ## demo: rank the sample images against captions
 demo: onnxruntime build

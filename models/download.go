@@ -457,13 +457,36 @@ func linkSnapshot(snap, file, etag string) error {
 	// A unique temporary name: concurrent pulls may link the same file.
 	tmp := fmt.Sprintf("%s.tmp-%d-%d", link, os.Getpid(), rand.Int64())
 	if err := os.Symlink(filepath.FromSlash(target), tmp); err != nil {
-		return err
+		// Where symlinks need privileges (Windows without developer mode),
+		// huggingface_hub copies the blob into the snapshot: so do we.
+		if err := copyFile(filepath.Join(filepath.Dir(link), filepath.FromSlash(target)), tmp); err != nil {
+			return fmt.Errorf("%s: neither a link nor a copy: %w", link, err)
+		}
 	}
 	if err := os.Rename(tmp, link); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return nil
+}
+
+// copyFile copies src to a new file dst.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
 }
 
 // writeRef records that rev points at commit, atomically.
