@@ -6,7 +6,7 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 build-windows clean
+.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 cross clean
 
 all: build
 
@@ -39,7 +39,7 @@ vet:
 HYBRIDEMBED_TEST_STRICT ?= $(if $(CI),1,)
 
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector
-test: onnxruntime vet
+test: onnxruntime vet cross
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
 		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
 	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
@@ -49,9 +49,10 @@ test: onnxruntime vet
 test-arm64:
 	scripts/test-arm64.sh
 
-## build-windows: cross-compile the CLI for windows/amd64 with mingw-w64
-build-windows:
-	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -o bin/hybridembed.exe ./cmd/hybridembed
+## cross: build the CLI for windows/amd64 (cgo, mingw-w64) and check that it
+## compiles for darwin/arm64 and darwin/amd64 (part of make test)
+cross:
+	@scripts/build-cross.sh bin
 
 ## demo: rank the sample images against captions
 demo: onnxruntime build

@@ -26,6 +26,36 @@ scripts/install-onnxruntime.sh --platform linux-arm64 >/dev/null
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# ONNX Runtime's cpuinfo library reads /proc/cpuinfo at load time, and
+# qemu-user (7.2) shows the emulated program the host's x86 one, on which
+# it crashes (a NULL dereference in dlopen). Each test binary therefore
+# runs in a private mount namespace where /proc/cpuinfo describes two
+# Cortex-A72 cores. That needs root (unshare, mount --bind).
+cat >"$out/cpuinfo" <<'CPUINFO'
+processor	: 0
+Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid
+CPU implementer	: 0x41
+CPU architecture: 8
+CPU variant	: 0x0
+CPU part	: 0xd08
+CPU revision	: 3
+
+processor	: 1
+Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid
+CPU implementer	: 0x41
+CPU architecture: 8
+CPU variant	: 0x0
+CPU part	: 0xd08
+CPU revision	: 3
+
+CPUINFO
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+	say "needs root and unshare, to show the emulated ONNX Runtime an arm64 /proc/cpuinfo"
+	exit 1
+fi
+emulate() {
+	unshare -m sh -c 'mount --bind "$1" /proc/cpuinfo && shift && exec qemu-aarch64 -L /usr/aarch64-linux-gnu "$@"' sh "$out/cpuinfo" "$@"
+}
 packages=(. ./local/... ./internal/index ./internal/server ./cmd/hybridembed)
 start=$(date +%s)
 status=0
@@ -38,7 +68,10 @@ for pkg in $(go list "${packages[@]}"); do
 	fi
 	[ -f "$out/$name.test" ] || continue # no tests
 	say "running $pkg under qemu-aarch64"
-	if ! (cd "$dir" && HYBRIDEMBED_REQUIRE_ORT=1 qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/$name.test" -test.count=1 -test.timeout=20m); then
+	# Tests that start a second copy of the test binary cannot run here:
+	# without binfmt_misc, qemu-user cannot exec an arm64 child.
+	if ! (cd "$dir" && HYBRIDEMBED_REQUIRE_ORT=1 emulate "$out/$name.test" -test.count=1 -test.timeout=30m \
+		-test.skip '^(TestKillAndResume|TestServeSIGTERM|TestShardsAsProcesses|TestShardKilledAndRerun)$'); then
 		status=1
 	fi
 done
