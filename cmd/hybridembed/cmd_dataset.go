@@ -101,15 +101,11 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %s (importing what is committed)\n", dir, p)
 	}
-	emb, err := g.embedder(flags)
+	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
 		return err
 	}
 	defer emb.Close()
-	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
-	if err != nil {
-		return err
-	}
 	im, err := indexModel(ctx, m)
 	if err != nil {
 		return err

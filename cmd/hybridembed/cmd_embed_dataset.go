@@ -79,15 +79,11 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	if opts.MaxPixels > 0 {
 		extra = append(extra, hybridembed.WithMaxPixels(opts.MaxPixels))
 	}
-	emb, err := g.embedder(flags, extra...)
+	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload, extra...)
 	if err != nil {
 		return err
 	}
 	defer emb.Close()
-	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
-	if err != nil {
-		return err
-	}
 	im, err := indexModel(ctx, m)
 	if err != nil {
 		return err

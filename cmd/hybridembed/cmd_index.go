@@ -63,15 +63,11 @@ unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + exitStatusHelp
 }
 
 func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
-	emb, err := g.embedder(flags)
+	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
 		return err
 	}
 	defer emb.Close()
-	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
-	if err != nil {
-		return err
-	}
 	ix, err := openIndex(ctx, args, opts.Index)
 	if err != nil {
 		return err
@@ -165,6 +161,21 @@ func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybr
 	}
 	fmt.Fprintf(g.stderr, "; %d embedded, %d reused\n", st.Embedded, st.Reused)
 	return st, nil
+}
+
+// openLocalModel opens the Embedder and resolves name for work on this
+// machine (see localModel); the caller closes the Embedder.
+func (g *globalOptions) openLocalModel(ctx context.Context, flags *pflag.FlagSet, name string, download bool, extra ...hybridembed.Option) (*hybridembed.Embedder, *hybridembed.Model, error) {
+	emb, err := g.embedder(flags, extra...)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := g.localModel(ctx, emb, flags, name, download)
+	if err != nil {
+		emb.Close()
+		return nil, nil, err
+	}
+	return emb, m, nil
 }
 
 // localModel resolves name for work that runs on this machine. A Hub id

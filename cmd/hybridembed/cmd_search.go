@@ -99,15 +99,11 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	emb, err := g.embedder(flags)
+	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
 		return err
 	}
 	defer emb.Close()
-	m, err := g.localModel(ctx, emb, flags, opts.Model, !opts.NoDownload)
-	if err != nil {
-		return err
-	}
 	ix, err := openIndex(ctx, args, opts.Index)
 	if err != nil {
 		return err
