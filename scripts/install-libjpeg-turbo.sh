@@ -57,7 +57,9 @@ if [ "$force" = 0 ] && [ -f "$dest/$LIB" ] && [ -f "$dest/SOURCE" ]; then
 fi
 
 if [ "$force" = 0 ] && command -v ldconfig >/dev/null; then
-	sys=$(ldconfig -p 2>/dev/null | awk -v lib="$LIB" '$1 == lib && /x86-64|aarch64|64bit/ {print $NF; exit}')
+	# awk reads to the end: exiting early would SIGPIPE ldconfig, which
+	# pipefail turns into a failure.
+	sys=$(ldconfig -p 2>/dev/null | awk -v lib="$LIB" '$1 == lib && /x86-64|aarch64|64bit/ && !found {print $NF; found = 1}') || sys=
 	if [ -n "$sys" ] && [ -f "$sys" ]; then
 		say "found on the system loader path: $sys; nothing to install"
 		echo "$sys"
@@ -84,7 +86,7 @@ if ! download; then
 	fi
 fi
 deb=$(ls "$tmp"/*.deb)
-want=$(apt-cache show "$PKG" 2>/dev/null | awk -v v="$(dpkg-deb -f "$deb" Version)" '$1 == "Version:" {ok = ($2 == v)} ok && $1 == "SHA256:" {print $2; exit}')
+want=$(apt-cache show "$PKG" 2>/dev/null | awk -v v="$(dpkg-deb -f "$deb" Version)" '$1 == "Version:" {ok = ($2 == v)} ok && $1 == "SHA256:" && !found {print $2; found = 1}') || want=
 got=$(sha256sum "$deb" | cut -d' ' -f1)
 if [ -z "$want" ] || [ "$want" != "$got" ]; then
 	say "$(basename "$deb"): sha256 $got does not match apt's signed index (${want:-none}); not installing"
