@@ -70,6 +70,7 @@ bench: onnxruntime build
 		$(PY) scripts/make_fixtures.py --bench $(BENCH)/vit-b32; \
 	fi
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
+	$(GO) run ./scripts/benchtext -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
 
 ## fixtures: regenerate testdata/ (small random-weight models and goldens,

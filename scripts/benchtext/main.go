@@ -1,0 +1,100 @@
+// Command benchtext measures text throughput: EmbedTexts (tokenization,
+// batching, the session, pooling) against raw ONNX Runtime sessions fed
+// the same batches already tokenized, on the same model and threads; and
+// the tokenizer's cost per text.
+//
+//	go run ./scripts/benchtext -model .bench/vit-b32
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/tokenize"
+	"github.com/hybridembed/hybridembed/models"
+)
+
+func main() {
+	model := flag.String("model", ".bench/vit-b32", "CLIP model directory with onnx/text_model.onnx")
+	n := flag.Int("texts", 1024, "texts per pass")
+	batch := flag.Int("batch", 32, "texts per batch (the engine's default)")
+	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime threads")
+	runs := flag.Int("runs", 3, "passes per side (the best is kept)")
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+	texts := make([]string, *n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("a photo of item number %d, on a wooden shelf in a small shop", i)
+	}
+	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
+		log.Fatal(err)
+	}
+	tok, err := tokenize.Load(*model, tokenize.Options{Cap: 77})
+	if err != nil {
+		log.Fatal(err)
+	}
+	start := time.Now()
+	encs := make([]tokenize.Encoding, len(texts))
+	for i, t := range texts {
+		if encs[i], err = tok.Encode(t); err != nil {
+			log.Fatal(err)
+		}
+	}
+	perText := time.Since(start) / time.Duration(len(texts))
+	var batches [][]ort.Tensor
+	for lo := 0; lo < len(encs); lo += *batch {
+		b := tok.Pad(encs[lo:min(lo+*batch, len(encs))])
+		shape := []int64{int64(b.Rows), int64(b.Cols)}
+		batches = append(batches, []ort.Tensor{{Shape: shape, Int64: b.IDs}, {Shape: shape, Int64: b.AttentionMask}})
+	}
+	sess, err := ort.NewSession(filepath.Join(*model, "onnx", "text_model.onnx"), []string{"input_ids", "attention_mask"},
+		[]string{"text_embeds"}, ort.SessionOptions{Threads: *threads, Device: ort.DeviceCPU})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sess.Close()
+	emb, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(*threads), hybridembed.WithOffline(true),
+		hybridembed.WithBatchSize(0, *batch))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer emb.Close()
+	m, err := emb.Model(ctx, *model)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := m.EmbedTexts(ctx, texts[:*batch]); err != nil { // load, warm up
+		log.Fatal(err)
+	}
+	if _, err := sess.Run(ctx, batches[0], nil); err != nil {
+		log.Fatal(err)
+	}
+	var bestRaw, bestOurs float64
+	for range *runs {
+		t := time.Now()
+		for _, b := range batches {
+			if _, err := sess.Run(ctx, b, nil); err != nil {
+				log.Fatal(err)
+			}
+		}
+		bestRaw = math.Max(bestRaw, float64(len(texts))/time.Since(t).Seconds())
+		t = time.Now()
+		if _, err := m.EmbedTexts(ctx, texts); err != nil {
+			log.Fatal(err)
+		}
+		bestOurs = math.Max(bestOurs, float64(len(texts))/time.Since(t).Seconds())
+	}
+	fmt.Printf("text: %s text tower, %d texts in batches of %d, %d threads, %d cores, best of %d interleaved passes\n",
+		*model, len(texts), *batch, *threads, runtime.NumCPU(), *runs)
+	fmt.Printf("  EmbedTexts %.1f texts/s; raw ONNX Runtime on the same batches %.1f texts/s; ratio %.3f (goal >= 0.9); tokenizing %.1f us/text\n",
+		bestOurs, bestRaw, bestOurs/bestRaw, float64(perText)/float64(time.Microsecond))
+}
