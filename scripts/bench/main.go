@@ -85,9 +85,13 @@ func main() {
 		fmt.Printf("  (libjpeg-turbo unavailable: %v)\n", why)
 	}
 	var table []row
+	var measureAgainst func(label string, e *hybridembed.Embedder, raw *rawSession, images []hybridembed.Image, jpegDecoder string)
 	// Each measurement's passes alternate with raw passes, so that drift in
 	// the machine's speed hits both sides of the ratio alike.
 	measure := func(label string, e *hybridembed.Embedder, images []hybridembed.Image, jpegDecoder string) {
+		measureAgainst(label, e, raw, images, jpegDecoder)
+	}
+	measureAgainst = func(label string, e *hybridembed.Embedder, raw *rawSession, images []hybridembed.Image, jpegDecoder string) {
 		if err := imageprep.SetJPEGDecoder(jpegDecoder); err != nil {
 			fmt.Printf("  %s: skipped (%v)\n", label, err)
 			return
@@ -121,6 +125,51 @@ func main() {
 		table = append(table, perCore(f.name, dir, *pillowPy)...)
 	}
 	table = append(table, concurrent(emb, *model, folderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
+
+	// The variants transformers.js repos ship, when make_fixtures.py
+	// --bench wrote them: dynamic int8 (MatMulInteger) and fp16.
+	photos := folderImages(filepath.Join(*work, "jpeg-1024x768"))
+	exact, err := emb.EmbedImages(context.Background(), *model, photos[:16])
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, v := range []string{"quantized", "fp16"} {
+		path := filepath.Join(*model, "onnx", "vision_model_"+v+".onnx")
+		if _, err := os.Stat(path); err != nil {
+			fmt.Printf("  %s: no %s (make_fixtures.py --bench writes it)\n", v, path)
+			continue
+		}
+		rv, err := newRaw(path, *threads, *batch)
+		if err != nil {
+			log.Fatal(err)
+		}
+		ev, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(*threads),
+			hybridembed.WithBatchSize(*batch, 0), hybridembed.WithWorkers(*workers), hybridembed.WithOffline(true), hybridembed.WithVariant(v))
+		if err != nil {
+			log.Fatal(err)
+		}
+		measureAgainst(fmt.Sprintf("embed 96 1024x768 JPEGs, %s", v), ev, rv, photos, "")
+		rr, err := rv.pass(len(photos))
+		if err != nil {
+			log.Fatal(err)
+		}
+		r32, err := raw.pass(len(photos))
+		if err != nil {
+			log.Fatal(err)
+		}
+		vecs, err := ev.EmbedImages(context.Background(), *model, photos[:16])
+		if err != nil {
+			log.Fatal(err)
+		}
+		worst := 1.0
+		for i := range vecs {
+			worst = math.Min(worst, hybridembed.Cosine(vecs[i].Vector, exact[i].Vector))
+		}
+		table = append(table, row{fmt.Sprintf("raw ORT %s vs fp32 (min cosine %.5f)", v, worst),
+			fmt.Sprintf("%.2f img/s", rr), fmt.Sprintf("%.2f img/s fp32", r32), rr / r32})
+		ev.Close()
+		rv.Close()
+	}
 	fmt.Println()
 	fmt.Printf("%-48s %-16s %-26s %s\n", "measurement", "hybridembed", "reference (same run)", "ratio")
 	for _, r := range table {
@@ -268,10 +317,14 @@ print(best)
 	return ms, err
 }
 
+// rawSession names the type where a variable called raw hides it.
+type rawSession = raw
+
 // raw is the ceiling: the session alone, fed a ready batch of tensors.
 type raw struct {
 	s     *ort.Session
 	in    []ort.Tensor
+	out   [][]int64
 	batch int
 }
 
@@ -284,8 +337,10 @@ func newRaw(path string, threads, batch int) (*raw, error) {
 	for i := range px {
 		px[i] = float32(math.Sin(float64(i)))
 	}
-	r := &raw{s: s, in: []ort.Tensor{{Shape: []int64{int64(batch), 3, 224, 224}, Float32: px}}, batch: batch}
-	_, err = s.Run(context.Background(), r.in, nil) // warm-up
+	// Output shapes given up front: float16 outputs need them.
+	r := &raw{s: s, in: []ort.Tensor{{Shape: []int64{int64(batch), 3, 224, 224}, Float32: px}}, batch: batch,
+		out: [][]int64{{int64(batch), 512}}}
+	_, err = s.Run(context.Background(), r.in, r.out) // warm-up
 	return r, err
 }
 
@@ -294,7 +349,7 @@ func (r *raw) pass(n int) (float64, error) {
 	iters := max(1, n/r.batch)
 	start := time.Now()
 	for i := 0; i < iters; i++ {
-		if _, err := r.s.Run(context.Background(), r.in, nil); err != nil {
+		if _, err := r.s.Run(context.Background(), r.in, r.out); err != nil {
 			return 0, err
 		}
 	}
