@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"strings"
 
@@ -92,15 +93,15 @@ func openIndex(ctx context.Context, paths []string, explicit string) (*index.Ind
 }
 
 // indexModel is the identity an index keys m's vectors on. A model whose
-// config does not give the vector size is asked for one vector to learn it.
+// config does not give the vector size is asked for one image vector.
 func indexModel(ctx context.Context, m *hybridembed.Model) (index.Model, error) {
 	info := m.Info()
 	if !info.Has(hybridembed.ModalityImage) {
 		return index.Model{}, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, modalityList(info.Modalities))
 	}
 	im := index.Model{Name: info.Name, Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Digest: info.Digest, Dim: info.Dim}
-	if im.Dim == 0 {
-		v, err := m.EmbedTexts(ctx, []string{"a photo"})
+	if im.Dim == 0 { // config.json does not say: ask the vision tower
+		v, err := m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageValue("probe", image.NewGray(image.Rect(0, 0, 8, 8)))})
 		if err != nil {
 			return im, err
 		}

@@ -30,7 +30,7 @@ func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int,
 	if err := ix.lockWrite(ctx, nil); err != nil {
 		return 0, err
 	}
-	defer ix.lock.Unlock()
+	defer ix.unlockWrite()
 	modelID, _, err := ix.modelID(ctx, model, true)
 	if err != nil {
 		return 0, err

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gofrs/flock"
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver, cgo like ONNX Runtime
@@ -39,7 +40,8 @@ type Index struct {
 	db   *sql.DB
 	path string
 	root string
-	lock *flock.Flock
+	mu   sync.Mutex   // one writer in this process (the file lock is per process)
+	lock *flock.Flock // one writer among processes
 }
 
 // Locate picks the index for the paths to be indexed or searched: explicit

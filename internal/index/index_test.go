@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -393,4 +394,28 @@ func countVectors(path string) int {
 		return 0
 	}
 	return n
+}
+
+// TestConcurrentUpdatesInOneProcess: two updates of one Index at once take
+// turns (the file lock alone would let both in): every file once.
+func TestConcurrentUpdatesInOneProcess(t *testing.T) {
+	emb, model := tinyModel(t)
+	lib := t.TempDir()
+	makeLibrary(t, lib, 20)
+	ix := openAt(t, lib)
+	var wg sync.WaitGroup
+	stats := make([]Stats, 2)
+	for i := range stats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			stats[i], err = ix.Update(context.Background(), model, emb, []string{lib}, UpdateOptions{})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 20, stats[0].Embedded+stats[1].Embedded, "each image embedded once")
+	assert.Equal(t, 20, count(t, ix, `SELECT count(*) FROM files`))
+	assert.Equal(t, 20, count(t, ix, `SELECT count(*) FROM vectors`))
 }

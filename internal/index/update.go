@@ -73,7 +73,7 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	if err := ix.lockWrite(ctx, opts.Waiting); err != nil {
 		return st, err
 	}
-	defer ix.lock.Unlock()
+	defer ix.unlockWrite()
 	phase := func(name string, total int64) {
 		if opts.Phase != nil {
 			opts.Phase(name, total)
@@ -327,8 +327,10 @@ func (ix *Index) purge(ctx context.Context) error {
 // lockWrite takes the process lock, waiting (and saying so once) while
 // another process holds it.
 func (ix *Index) lockWrite(ctx context.Context, waiting func()) error {
+	ix.mu.Lock()
 	ok, err := ix.lock.TryLock()
 	if err != nil {
+		ix.mu.Unlock()
 		return fmt.Errorf("index %s: lock: %w", ix.path, err)
 	}
 	if ok {
@@ -338,9 +340,16 @@ func (ix *Index) lockWrite(ctx context.Context, waiting func()) error {
 		waiting()
 	}
 	if _, err := ix.lock.TryLockContext(ctx, 250*time.Millisecond); err != nil {
+		ix.mu.Unlock()
 		return fmt.Errorf("index %s: waiting for another process: %w", ix.path, err)
 	}
 	return nil
+}
+
+// unlockWrite releases what lockWrite took.
+func (ix *Index) unlockWrite() {
+	_ = ix.lock.Unlock()
+	ix.mu.Unlock()
 }
 
 func (ix *Index) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
