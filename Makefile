@@ -64,13 +64,13 @@ demo: onnxruntime build
 ## ONNX Runtime on full-size ViT-B/32
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
-	@if [ ! -f $(BENCH)/vit-b32/onnx/text_model.onnx ]; then \
+	@if [ ! -f $(BENCH)/vit-b32/onnx/text_model.onnx ] || [ ! -f $(BENCH)/minilm-l6/onnx/model.onnx ]; then \
 		$(PY) -c 'import torch, onnx, sentencepiece' 2>/dev/null || { echo "make bench generates a random-weight ViT-B/32 and needs Debian's python3-torch, python3-onnx and python3-sentencepiece: apt-get install -y python3-torch python3-onnx python3-pil python3-numpy python3-sentencepiece"; exit 1; }; \
 		echo "generating a full-size random-weight ViT-B/32 in $(BENCH)/vit-b32 (not committed)"; \
 		$(PY) scripts/make_fixtures.py --bench $(BENCH)/vit-b32; \
 	fi
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
-	$(GO) run ./scripts/benchtext -model $(BENCH)/vit-b32
+	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
 
 ## fixtures: regenerate testdata/ (small random-weight models and goldens,

@@ -281,15 +281,16 @@ ST_TEXTS = [
 ]
 
 
-def tiny_st(out, golden_path):
+def tiny_st(out, golden_path, hidden=48, layers=2, heads=4, inner=96):
     """A sentence-transformers repo: onnx/model.onnx (BERT, last_hidden_state),
     modules.json with Transformer, Pooling (mean) and Normalize, and a
     sentence_bert_config.json whose max_seq_length (64) overrides the
-    tokenizer's truncation (128)."""
+    tokenizer's truncation (128). With all-MiniLM-L6-v2's sizes (384, 6, 12,
+    1536) and no golden, it is the text benchmark's model."""
     torch.manual_seed(0)
     vocab = bert.build_vocab(CORPUS.splitlines() + ST_TEXTS, 600)
-    cfg = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": len(vocab), "hidden_size": 48,
-           "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 96, "hidden_act": "gelu",
+    cfg = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": len(vocab), "hidden_size": hidden,
+           "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inner, "hidden_act": "gelu",
            "max_position_embeddings": 128, "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0}
     model = bert.Bert(cfg).eval()
     bert.init(model, seed=6)
@@ -325,6 +326,8 @@ def tiny_st(out, golden_path):
            {"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "sequence_length"},
             "token_type_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}})
 
+    if golden_path is None:
+        return
     all_ids = [bert.encode(t, vocab, max_seq) for t in ST_TEXTS]
     n = max(len(x) for x in all_ids)
     ids = torch.zeros((len(all_ids), n), dtype=torch.int64)
@@ -377,6 +380,8 @@ def bench_model(out, testdata):
     export(vision, (torch.zeros(1, 3, 224, 224),), os.path.join(out, "onnx", "vision_model.onnx"),
            ["pixel_values"], ["image_embeds", "last_hidden_state"],
            {"pixel_values": {0: "batch_size"}, "image_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size"}})
+    # A MiniLM-L6-shaped sentence encoder for the text benchmark.
+    tiny_st(os.path.join(os.path.dirname(out.rstrip("/")), "minilm-l6"), None, hidden=384, layers=6, heads=12, inner=1536)
     # The variants transformers.js repos ship: dynamic int8 (MatMulInteger),
     # and fp16.
     onnxvariants.quantize_dynamic(os.path.join(out, "onnx", "vision_model.onnx"), os.path.join(out, "onnx", "vision_model_quantized.onnx"))

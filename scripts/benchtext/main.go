@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"log"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
@@ -23,14 +25,13 @@ import (
 )
 
 func main() {
-	model := flag.String("model", ".bench/vit-b32", "CLIP model directory with onnx/text_model.onnx")
+	modelsFlag := flag.String("models", ".bench/vit-b32,.bench/minilm-l6", "comma-separated model directories: CLIP (onnx/text_model.onnx) or sentence-transformers (onnx/model.onnx)")
 	n := flag.Int("texts", 1024, "texts per pass")
 	batch := flag.Int("batch", 32, "texts per batch (the engine's default)")
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime threads")
 	runs := flag.Int("runs", 3, "passes per side (the best is kept)")
 	flag.Parse()
 	log.SetFlags(0)
-	ctx := context.Background()
 	texts := make([]string, *n)
 	for i := range texts {
 		texts[i] = fmt.Sprintf("a photo of item number %d, on a wooden shelf in a small shop", i)
@@ -38,7 +39,23 @@ func main() {
 	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
 		log.Fatal(err)
 	}
-	tok, err := tokenize.Load(*model, tokenize.Options{Cap: 77})
+	for _, m := range strings.Split(*modelsFlag, ",") {
+		if _, err := os.Stat(m); err != nil {
+			fmt.Printf("text: %s: skipped (%v)\n", m, err)
+			continue
+		}
+		bench(m, texts, *batch, *threads, *runs)
+	}
+}
+
+// bench measures one model.
+func bench(model string, texts []string, batch, threads, runs int) {
+	ctx := context.Background()
+	graph, inputs, output, opts := filepath.Join(model, "onnx", "text_model.onnx"), []string{"input_ids", "attention_mask"}, "text_embeds", tokenize.Options{Cap: 77}
+	if _, err := os.Stat(graph); err != nil { // a sentence-transformers repo
+		graph, inputs, output, opts = filepath.Join(model, "onnx", "model.onnx"), []string{"input_ids", "attention_mask", "token_type_ids"}, "last_hidden_state", tokenize.Options{MaxLength: 128}
+	}
+	tok, err := tokenize.Load(model, opts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,35 +68,35 @@ func main() {
 	}
 	perText := time.Since(start) / time.Duration(len(texts))
 	var batches [][]ort.Tensor
-	for lo := 0; lo < len(encs); lo += *batch {
-		b := tok.Pad(encs[lo:min(lo+*batch, len(encs))])
+	for lo := 0; lo < len(encs); lo += batch {
+		b := tok.Pad(encs[lo:min(lo+batch, len(encs))])
 		shape := []int64{int64(b.Rows), int64(b.Cols)}
-		batches = append(batches, []ort.Tensor{{Shape: shape, Int64: b.IDs}, {Shape: shape, Int64: b.AttentionMask}})
+		feeds := []ort.Tensor{{Shape: shape, Int64: b.IDs}, {Shape: shape, Int64: b.AttentionMask}, {Shape: shape, Int64: b.TypeIDs}}
+		batches = append(batches, feeds[:len(inputs)])
 	}
-	sess, err := ort.NewSession(filepath.Join(*model, "onnx", "text_model.onnx"), []string{"input_ids", "attention_mask"},
-		[]string{"text_embeds"}, ort.SessionOptions{Threads: *threads, Device: ort.DeviceCPU})
+	sess, err := ort.NewSession(graph, inputs, []string{output}, ort.SessionOptions{Threads: threads, Device: ort.DeviceCPU})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sess.Close()
-	emb, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(*threads), hybridembed.WithOffline(true),
-		hybridembed.WithBatchSize(0, *batch))
+	emb, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(threads), hybridembed.WithOffline(true),
+		hybridembed.WithBatchSize(0, batch), hybridembed.WithPolicy(hybridembed.PolicyLocal))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer emb.Close()
-	m, err := emb.Model(ctx, *model)
+	m, err := emb.Model(ctx, model)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := m.EmbedTexts(ctx, texts[:*batch]); err != nil { // load, warm up
+	if _, err := m.EmbedTexts(ctx, texts[:batch]); err != nil { // load, warm up
 		log.Fatal(err)
 	}
 	if _, err := sess.Run(ctx, batches[0], nil); err != nil {
 		log.Fatal(err)
 	}
 	var bestRaw, bestOurs float64
-	for range *runs {
+	for range runs {
 		t := time.Now()
 		for _, b := range batches {
 			if _, err := sess.Run(ctx, b, nil); err != nil {
@@ -93,8 +110,8 @@ func main() {
 		}
 		bestOurs = math.Max(bestOurs, float64(len(texts))/time.Since(t).Seconds())
 	}
-	fmt.Printf("text: %s text tower, %d texts in batches of %d, %d threads, %d cores, best of %d interleaved passes\n",
-		*model, len(texts), *batch, *threads, runtime.NumCPU(), *runs)
+	fmt.Printf("text: %s (%s), %d texts in batches of %d, %d threads, %d cores, best of %d interleaved passes\n",
+		model, filepath.Base(graph), len(texts), batch, threads, runtime.NumCPU(), runs)
 	fmt.Printf("  EmbedTexts %.1f texts/s; raw ONNX Runtime on the same batches %.1f texts/s; ratio %.3f (goal >= 0.9); tokenizing %.1f us/text\n",
 		bestOurs, bestRaw, bestOurs/bestRaw, float64(perText)/float64(time.Microsecond))
 }
