@@ -20,7 +20,10 @@ ENVIRONMENT
   HYBRIDEMBED_ROUTER_URL  router URL (same as --router-url)
   ONNXRUNTIME_LIB    path to libonnxruntime.so (default: hybridembed's cache,
                      then the system loader path)
-  HYBRIDEMBED_CACHE  hybridembed's own cache (default ~/.cache/hybridembed)`
+  HYBRIDEMBED_CACHE  hybridembed's own cache (default ~/.cache/hybridembed)
+  TURBOJPEG_LIB      path to libturbojpeg.so.0 (exact JPEG decoding; default:
+                     hybridembed's cache, then the system loader path)
+  HYBRIDEMBED_INDEX  the index file for index and search`
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
