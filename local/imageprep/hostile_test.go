@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,5 +90,38 @@ func FuzzDecode(f *testing.F) {
 		if _, err := p.Pixels(img); err != nil {
 			t.Fatalf("decoded %dx%d but preprocessing failed: %v", img.W, img.H, err)
 		}
+	})
+}
+
+// TestTruncatedJPEGConcurrent: a truncated JPEG fails every time, even
+// with decoders running on many threads (libjpeg-turbo keeps warning text
+// per thread: it must be read on the thread that decoded), and good JPEGs
+// decoded between them succeed.
+func TestTruncatedJPEGConcurrent(t *testing.T) {
+	forEachJPEGDecoder(t, func(t *testing.T, _ string) {
+		jpg, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+		require.NoError(t, err)
+		good, err := os.ReadFile(testdata.Fixture("images", "green_triangle.jpg"))
+		require.NoError(t, err)
+		truncated := jpg[:len(jpg)/2]
+		var wg sync.WaitGroup
+		var accepted, rejected atomic.Int64
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 100 {
+					if _, err := imageprep.Decode(truncated, imageprep.Limits{}); err == nil {
+						accepted.Add(1)
+					}
+					if _, err := imageprep.Decode(good, imageprep.Limits{}); err != nil {
+						rejected.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Zero(t, accepted.Load(), "truncated JPEGs accepted")
+		assert.Zero(t, rejected.Load(), "good JPEGs refused")
 	})
 }

@@ -5,6 +5,7 @@ package imageprep
 /*
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 // The TurboJPEG API (libjpeg-turbo's turbojpeg.h, 2.x), bound at run time
@@ -41,15 +42,24 @@ static int tj_load(const char *path, char **err) {
 }
 
 static tjhandle tj_init(void) { return p_init(); }
-static void tj_destroy(tjhandle h) { p_destroy(h); }
-static int tj_header(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *ht, int *ss, int *cs) {
-	return p_header(h, buf, n, w, ht, ss, cs);
+// tj_decompress decompresses and, on failure, copies the error code and
+// message in the same call: TurboJPEG keeps warning messages in a
+// thread-local buffer, and a later cgo call may run on another thread.
+static int tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, unsigned char *dst, int w, int ht, int pf, int flags,
+		int *code, char *msg, int msglen) {
+	int rc = p_decompress(h, buf, n, dst, w, 0, ht, pf, flags);
+	if (rc != 0) {
+		*code = p_errcode(h);
+		snprintf(msg, msglen, "%s", p_errstr(h));
+	}
+	return rc;
 }
-static int tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, unsigned char *dst, int w, int ht, int pf, int flags) {
-	return p_decompress(h, buf, n, dst, w, 0, ht, pf, flags);
+static int tj_header_msg(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *ht, int *ss, int *cs,
+		char *msg, int msglen) {
+	int rc = p_header(h, buf, n, w, ht, ss, cs);
+	if (rc != 0) snprintf(msg, msglen, "%s", p_errstr(h));
+	return rc;
 }
-static const char *tj_error(tjhandle h) { return p_errstr(h); }
-static int tj_errcode(tjhandle h) { return p_errcode(h); }
 */
 import "C"
 
@@ -161,9 +171,10 @@ func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
 	defer turbo.pool.Put(h)
 	buf := (*C.uchar)(unsafe.Pointer(&data[0]))
 	n := C.ulong(len(data))
-	var w, ht, ss, cs C.int
-	if C.tj_header(h, buf, n, &w, &ht, &ss, &cs) != 0 {
-		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(C.tj_error(h)))
+	var w, ht, ss, cs, code C.int
+	var msg [256]C.char
+	if C.tj_header_msg(h, buf, n, &w, &ht, &ss, &cs, &msg[0], C.int(len(msg))) != 0 {
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
 	}
 	sw, sh := int(w), int(ht)
 	if scale > 1 {
@@ -177,13 +188,14 @@ func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
 		pf, ch = tjpfCMYK, 4
 	}
 	pix := make([]byte, sw*sh*ch)
-	if C.tj_decompress(h, buf, n, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(sw), C.int(sh), C.int(pf), tjflagAccurateDCT) != 0 {
-		msg := C.GoString(C.tj_error(h))
+	if C.tj_decompress(h, buf, n, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(sw), C.int(sh), C.int(pf), tjflagAccurateDCT,
+		&code, &msg[0], C.int(len(msg))) != 0 {
+		text := C.GoString(&msg[0])
 		// libjpeg's warnings leave a decoded image. A file cut short is an
 		// error (Pillow refuses truncated images); the others (stray bytes
 		// before a marker, ...) Pillow accepts, and so do we.
-		if C.tj_errcode(h) != tjerrWarning || strings.Contains(msg, "Premature end") {
-			return nil, fmt.Errorf("%w: %s", ErrCorrupt, msg)
+		if code != tjerrWarning || strings.Contains(text, "Premature end") {
+			return nil, fmt.Errorf("%w: %s", ErrCorrupt, text)
 		}
 	}
 	out := &RGB{W: sw, H: sh}
