@@ -17,9 +17,76 @@ const (
 	JPEGGo    = "go"
 )
 
+// JPEGLibrary is a native decoder imageprep can hand JPEGs to. This
+// package stays pure Go: the cgo binding (local/turbojpeg) registers itself
+// through UseJPEGLibrary from the engine.
+type JPEGLibrary struct {
+	// Load says whether the library can be used, and why not.
+	Load func() error
+	// Decode returns packed pixels of 3 (RGB), 1 (gray) or 4 (CMYK as
+	// stored) channels, scaled by 1/scale in the DCT domain when scale > 1.
+	Decode func(data []byte, scale int) (w, h, channels int, pix []byte, err error)
+}
+
 var jpegChoice struct {
 	mu     sync.RWMutex
+	lib    *JPEGLibrary
 	forced string // "", JPEGGo or JPEGTurbo
+}
+
+// UseJPEGLibrary registers libjpeg-turbo's binding.
+func UseJPEGLibrary(lib JPEGLibrary) {
+	jpegChoice.mu.Lock()
+	jpegChoice.lib = &lib
+	jpegChoice.mu.Unlock()
+}
+
+// loadTurbo is the registered library's Load, or why there is none.
+func loadTurbo() error {
+	jpegChoice.mu.RLock()
+	lib := jpegChoice.lib
+	jpegChoice.mu.RUnlock()
+	if lib == nil {
+		return errors.New("no libjpeg-turbo binding is linked into this program")
+	}
+	return lib.Load()
+}
+
+// decodeJPEGTurbo decodes with the registered library and converts as
+// Pillow's convert("RGB") does: gray replicated, CMYK through PIL's
+// formula, Adobe files inverted first as Pillow reads them ("CMYK;I").
+func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
+	if len(data) == 0 {
+		return nil, ErrEmpty
+	}
+	jpegChoice.mu.RLock()
+	lib := jpegChoice.lib
+	jpegChoice.mu.RUnlock()
+	w, h, ch, pix, err := lib.Decode(data, scale)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	out := &RGB{W: w, H: h}
+	switch ch {
+	case 3:
+		out.Pix = pix
+	case 1:
+		out.Pix = make([]byte, w*h*3)
+		for i, v := range pix {
+			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = v, v, v
+		}
+	case 4:
+		if adobe(data) {
+			for i := range pix {
+				pix[i] = 255 - pix[i]
+			}
+		}
+		out.Pix = make([]byte, w*h*3)
+		cmykToRGB(pix, out.Pix)
+	default:
+		return nil, fmt.Errorf("%w: %d channels", ErrUnsupported, ch)
+	}
+	return out, nil
 }
 
 // SetJPEGDecoder picks the JPEG decoder: JPEGTurbo, JPEGGo, or "" for the

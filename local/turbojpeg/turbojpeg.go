@@ -1,6 +1,6 @@
 //go:build cgo && !windows
 
-package imageprep
+package turbojpeg
 
 /*
 #cgo LDFLAGS: -ldl
@@ -125,7 +125,8 @@ func cacheDir() string {
 	return ""
 }
 
-func loadTurbo() error {
+// Load loads the library once; later calls return the same result.
+func Load() error {
 	turbo.once.Do(func() {
 		var msgs []string
 		for _, p := range turboCandidates() {
@@ -155,18 +156,22 @@ func loadTurbo() error {
 	return turbo.err
 }
 
-// decodeJPEGTurbo decodes with libjpeg-turbo exactly as Pillow does (the
-// same library and settings: islow IDCT, fancy upsampling, its YCbCr
-// tables), scaled down by 1/scale in the DCT domain when scale > 1 (as
-// Pillow's draft mode does). CMYK comes back as PIL's convert("RGB")
-// gives it, with Adobe files inverted as Pillow reads them.
-func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
+// Decode decodes a JPEG with libjpeg-turbo's defaults as Pillow uses them
+// (islow IDCT, fancy upsampling, its YCbCr tables), scaled by 1/scale in
+// the DCT domain when scale > 1. Channels is 3 (RGB), 1 (gray) or 4 (CMYK
+// as stored, not inverted). A file cut short is an error (Pillow refuses
+// truncated images); libjpeg's other warnings leave a usable image and are
+// ignored, as Pillow ignores them.
+func Decode(data []byte, scale int) (Image, error) {
+	if err := Load(); err != nil {
+		return Image{}, err
+	}
 	if len(data) == 0 {
-		return nil, ErrEmpty
+		return Image{}, errors.New("empty data")
 	}
 	h := turbo.pool.Get().(C.tjhandle)
 	if h == nil {
-		return nil, errors.New("libjpeg-turbo: tjInitDecompress failed")
+		return Image{}, errors.New("tjInitDecompress failed")
 	}
 	defer turbo.pool.Put(h)
 	buf := (*C.uchar)(unsafe.Pointer(&data[0]))
@@ -174,47 +179,26 @@ func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
 	var w, ht, ss, cs, code C.int
 	var msg [256]C.char
 	if C.tj_header_msg(h, buf, n, &w, &ht, &ss, &cs, &msg[0], C.int(len(msg))) != 0 {
-		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
+		return Image{}, errors.New(C.GoString(&msg[0]))
 	}
-	sw, sh := int(w), int(ht)
+	img := Image{W: int(w), H: int(ht), Channels: 3}
 	if scale > 1 {
-		sw, sh = (sw+scale-1)/scale, (sh+scale-1)/scale
+		img.W, img.H = (img.W+scale-1)/scale, (img.H+scale-1)/scale
 	}
-	pf, ch := tjpfRGB, 3
+	pf := tjpfRGB
 	switch cs {
 	case tjcsGray:
-		pf, ch = tjpfGray, 1
+		pf, img.Channels = tjpfGray, 1
 	case tjcsCMYK, tjcsYCCK:
-		pf, ch = tjpfCMYK, 4
+		pf, img.Channels = tjpfCMYK, 4
 	}
-	pix := make([]byte, sw*sh*ch)
-	if C.tj_decompress(h, buf, n, (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(sw), C.int(sh), C.int(pf), tjflagAccurateDCT,
+	img.Pix = make([]byte, img.W*img.H*img.Channels)
+	if C.tj_decompress(h, buf, n, (*C.uchar)(unsafe.Pointer(&img.Pix[0])), C.int(img.W), C.int(img.H), C.int(pf), tjflagAccurateDCT,
 		&code, &msg[0], C.int(len(msg))) != 0 {
 		text := C.GoString(&msg[0])
-		// libjpeg's warnings leave a decoded image. A file cut short is an
-		// error (Pillow refuses truncated images); the others (stray bytes
-		// before a marker, ...) Pillow accepts, and so do we.
 		if code != tjerrWarning || strings.Contains(text, "Premature end") {
-			return nil, fmt.Errorf("%w: %s", ErrCorrupt, text)
+			return Image{}, errors.New(text)
 		}
 	}
-	out := &RGB{W: sw, H: sh}
-	switch ch {
-	case 3:
-		out.Pix = pix
-	case 1:
-		out.Pix = make([]byte, sw*sh*3)
-		for i, v := range pix {
-			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = v, v, v
-		}
-	case 4:
-		if adobe(data) {
-			for i := range pix {
-				pix[i] = 255 - pix[i]
-			}
-		}
-		out.Pix = make([]byte, sw*sh*3)
-		cmykToRGB(pix, out.Pix)
-	}
-	return out, nil
+	return img, nil
 }
