@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed/internal/dataset"
-	"github.com/hybridembed/hybridembed/internal/index"
 )
 
 func newDatasetCommand(g *globalOptions) *cobra.Command {
@@ -115,32 +111,14 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 		return fmt.Errorf("%s was made by %s (repo %q, revision %q, variant %q, digest %.12s), not by %s here (repo %q, revision %q, variant %q, digest %.12s)",
 			dir, dm.Name, dm.Repo, dm.Revision, dm.Variant, dm.Digest, opts.Model, im.Repo, im.Revision, im.Variant, im.Digest)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
+	rows, err := dataset.ForIndex(dir, func(p string) string {
+		if rebase && strings.HasPrefix(p, oldPrefix) {
+			return newPrefix + strings.TrimPrefix(p, oldPrefix)
+		}
+		return p
+	})
 	if err != nil {
 		return err
-	}
-	sort.Strings(files)
-	var rows []index.Imported
-	for _, f := range files {
-		data, err := dataset.ReadRows(f)
-		if err != nil {
-			return err
-		}
-		for _, r := range data {
-			p := r.Path
-			if rebase && strings.HasPrefix(p, oldPrefix) {
-				p = newPrefix + strings.TrimPrefix(p, oldPrefix)
-			}
-			h, err := hex.DecodeString(r.SHA256)
-			if err != nil || len(h) != 32 {
-				return fmt.Errorf("%s: %s has no valid sha256", f, r.Path)
-			}
-			row := index.Imported{Path: p, Size: r.Size, Mtime: r.Mtime, Hash: h, Vector: r.Embedding}
-			if r.Error != nil {
-				row.Err = *r.Error
-			}
-			rows = append(rows, row)
-		}
 	}
 	if _, err := os.Stat(lib); err != nil {
 		return err

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/gallery"
 	"github.com/hybridembed/hybridembed/internal/index"
 	"github.com/hybridembed/hybridembed/local/imageprep"
@@ -75,13 +74,6 @@ type hit struct {
 	Score float64 `json:"score"`
 }
 
-// query is one line of results: what was asked and the vector for it.
-type query struct {
-	label  string
-	terms  []index.Term
-	vector []float32
-}
-
 func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
 	if opts.Top < 1 {
 		return errors.New("--top must be at least 1")
@@ -92,7 +84,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	if opts.JSON && opts.Paths {
 		return errors.New("--json and --paths are two output formats: choose one")
 	}
-	queries, err := parseQueries(opts)
+	queries, err := index.ParseQueries(opts.Queries, opts.Images)
 	if err != nil {
 		return err
 	}
@@ -117,7 +109,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 		}
 		partial = st.Failed > 0
 	}
-	if err := embedQueries(ctx, m, queries); err != nil {
+	if err := index.EmbedQueries(ctx, m, queries); err != nil {
 		return err
 	}
 	im, err := indexModel(ctx, m)
@@ -135,12 +127,12 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	var pages []gallery.Section
 	for _, q := range queries {
-		found, err := mat.Search(q.vector, opts.Top, float32(opts.Threshold))
+		found, err := mat.Search(q.Vector, opts.Top, float32(opts.Threshold))
 		if err != nil {
 			return err
 		}
 		hits := make([]hit, len(found))
-		page := gallery.Section{Query: q.label}
+		page := gallery.Section{Query: q.Label}
 		for i, h := range found {
 			rel := mat.Paths[h.Row]
 			hits[i] = hit{show(rel), float64(h.Score)}
@@ -153,7 +145,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 				Query   string `json:"query"`
 				Model   string `json:"model"`
 				Results []hit  `json:"results"`
-			}{q.label, m.Name(), hits}); err != nil {
+			}{q.Label, m.Name(), hits}); err != nil {
 				return err
 			}
 		case opts.Paths:
@@ -161,7 +153,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 				fmt.Fprintln(g.stdout, h.Path)
 			}
 		default:
-			fmt.Fprintf(tw, "%q\n", q.label)
+			fmt.Fprintf(tw, "%q\n", q.Label)
 			for _, h := range hits {
 				fmt.Fprintf(tw, "  %.4f\t%s\n", h.Score, h.Path)
 			}
@@ -179,73 +171,6 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	}
 	if partial {
 		return errPartial
-	}
-	return nil
-}
-
-// parseQueries turns --query and --image into queries. A query term that
-// names an existing file is an image.
-func parseQueries(opts searchOptions) ([]query, error) {
-	var out []query
-	isFile := func(s string) bool {
-		st, err := os.Stat(s)
-		return err == nil && st.Mode().IsRegular()
-	}
-	for _, q := range opts.Queries {
-		terms, err := index.ParseQuery(q, isFile)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, query{label: q, terms: terms})
-	}
-	for _, f := range opts.Images {
-		if !isFile(f) {
-			return nil, fmt.Errorf("--image %s: not a readable file", f)
-		}
-		out = append(out, query{label: f, terms: []index.Term{{Weight: 1, Image: f}}})
-	}
-	return out, nil
-}
-
-// embedQueries embeds every term with m (texts in one call, images in
-// another) and combines each query's terms into its vector.
-func embedQueries(ctx context.Context, m *hybridembed.Model, queries []query) error {
-	var texts []string
-	var images []hybridembed.Image
-	for _, q := range queries {
-		for _, t := range q.terms {
-			if t.Image != "" {
-				images = append(images, hybridembed.ImageFile(t.Image))
-			} else {
-				texts = append(texts, t.Text)
-			}
-		}
-	}
-	var tv, iv []hybridembed.Embedding
-	var err error
-	if len(texts) > 0 {
-		if tv, err = m.EmbedTexts(ctx, texts); err != nil {
-			return err
-		}
-	}
-	if len(images) > 0 {
-		if iv, err = m.EmbedImages(ctx, images); err != nil {
-			return fmt.Errorf("query image: %w", err)
-		}
-	}
-	for qi := range queries {
-		q := &queries[qi]
-		vecs := make([][]float32, len(q.terms))
-		for i, t := range q.terms {
-			if t.Image != "" {
-				vecs[i], iv = iv[0].Vector, iv[1:]
-			} else {
-				vecs[i], tv = tv[0].Vector, tv[1:]
-			}
-		}
-		if q.vector, err = index.Combine(q.terms, vecs); err != nil {
-			return fmt.Errorf("query %q: %w", q.label, err)
-		}
 	}
 	return nil
 }

@@ -1,12 +1,16 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/hybridembed/hybridembed"
 )
 
 // Term is one part of a combined query: a text or an image, with a weight
@@ -112,4 +116,85 @@ func Combine(terms []Term, vectors [][]float32) ([]float32, error) {
 		out[j] = float32(x / math.Sqrt(norm))
 	}
 	return out, nil
+}
+
+// Query is one search: what was asked (a -q string or an image path), its
+// terms, and once embedded, its vector.
+type Query struct {
+	Label  string
+	Terms  []Term
+	Vector []float32
+}
+
+// ParseQueries makes queries from query strings (a term naming an existing
+// file is an image) and image paths (one image each).
+func ParseQueries(texts, images []string) ([]Query, error) {
+	isFile := func(s string) bool {
+		st, err := os.Stat(s)
+		return err == nil && st.Mode().IsRegular()
+	}
+	var out []Query
+	for _, q := range texts {
+		terms, err := ParseQuery(q, isFile)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Query{Label: q, Terms: terms})
+	}
+	for _, f := range images {
+		if !isFile(f) {
+			return nil, fmt.Errorf("--image %s: not a readable file", f)
+		}
+		out = append(out, Query{Label: f, Terms: []Term{{Weight: 1, Image: f}}})
+	}
+	return out, nil
+}
+
+// QueryEmbedder embeds query terms; *hybridembed.Model is one.
+type QueryEmbedder interface {
+	EmbedTexts(ctx context.Context, texts []string) ([]hybridembed.Embedding, error)
+	EmbedImages(ctx context.Context, images []hybridembed.Image) ([]hybridembed.Embedding, error)
+}
+
+// EmbedQueries embeds every term (texts in one call, images in another,
+// so they batch) and combines each query's terms into its Vector.
+func EmbedQueries(ctx context.Context, m QueryEmbedder, queries []Query) error {
+	var texts []string
+	var images []hybridembed.Image
+	for _, q := range queries {
+		for _, t := range q.Terms {
+			if t.Image != "" {
+				images = append(images, hybridembed.ImageFile(t.Image))
+			} else {
+				texts = append(texts, t.Text)
+			}
+		}
+	}
+	var tv, iv []hybridembed.Embedding
+	var err error
+	if len(texts) > 0 {
+		if tv, err = m.EmbedTexts(ctx, texts); err != nil {
+			return err
+		}
+	}
+	if len(images) > 0 {
+		if iv, err = m.EmbedImages(ctx, images); err != nil {
+			return fmt.Errorf("query image: %w", err)
+		}
+	}
+	for qi := range queries {
+		q := &queries[qi]
+		vecs := make([][]float32, len(q.Terms))
+		for i, t := range q.Terms {
+			if t.Image != "" {
+				vecs[i], iv = iv[0].Vector, iv[1:]
+			} else {
+				vecs[i], tv = tv[0].Vector, tv[1:]
+			}
+		}
+		if q.Vector, err = Combine(q.Terms, vecs); err != nil {
+			return fmt.Errorf("query %q: %w", q.Label, err)
+		}
+	}
+	return nil
 }
