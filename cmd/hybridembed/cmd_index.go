@@ -64,17 +64,12 @@ unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + exitStatusHelp
 }
 
 func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
-	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
+	lib, err := g.openLibrary(ctx, flags, opts, args)
 	if err != nil {
 		return err
 	}
-	defer emb.Close()
-	ix, err := openIndex(ctx, args, opts.Index)
-	if err != nil {
-		return err
-	}
-	defer ix.Close()
-	st, err := updateIndex(ctx, g, ix, m, args, opts.RetryFailed)
+	defer lib.Close()
+	st, err := updateIndex(ctx, g, lib.ix, lib.m, lib.im, args, opts.RetryFailed)
 	if err != nil {
 		return err
 	}
@@ -82,6 +77,40 @@ func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *p
 		return errPartial
 	}
 	return nil
+}
+
+// openLib is what index and search work with: the model, its identity in
+// the index, and the index.
+type openLib struct {
+	emb *hybridembed.Embedder
+	m   *hybridembed.Model
+	im  index.Model
+	ix  *index.Index
+}
+
+func (l *openLib) Close() {
+	l.ix.Close()
+	l.emb.Close()
+}
+
+// openLibrary resolves the model (downloading it on first use) and opens
+// the index for paths.
+func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, opts indexOptions, paths []string) (*openLib, error) {
+	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
+	if err != nil {
+		return nil, err
+	}
+	im, err := indexModel(ctx, m)
+	if err != nil {
+		emb.Close()
+		return nil, err
+	}
+	ix, err := openIndex(ctx, paths, opts.Index)
+	if err != nil {
+		emb.Close()
+		return nil, err
+	}
+	return &openLib{emb: emb, m: m, im: im, ix: ix}, nil
 }
 
 func openIndex(ctx context.Context, paths []string, explicit string) (*index.Index, error) {
@@ -120,11 +149,7 @@ func modalityList(ms []hybridembed.Modality) string {
 
 // updateIndex brings ix up to date for paths with a progress bar, reports
 // failures as they happen and prints the summary.
-func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybridembed.Model, paths []string, retry bool) (index.Stats, error) {
-	im, err := indexModel(ctx, m)
-	if err != nil {
-		return index.Stats{}, err
-	}
+func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybridembed.Model, im index.Model, paths []string, retry bool) (index.Stats, error) {
 	var prog *progress
 	finish := func() {
 		if prog != nil {

@@ -91,29 +91,21 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
+	lib, err := g.openLibrary(ctx, flags, opts.indexOptions, args)
 	if err != nil {
 		return err
 	}
-	defer emb.Close()
-	ix, err := openIndex(ctx, args, opts.Index)
-	if err != nil {
-		return err
-	}
-	defer ix.Close()
+	defer lib.Close()
+	ix, m, im := lib.ix, lib.m, lib.im
 	partial := false
 	if !opts.NoUpdate {
-		st, err := updateIndex(ctx, g, ix, m, args, opts.RetryFailed)
+		st, err := updateIndex(ctx, g, ix, m, im, args, opts.RetryFailed)
 		if err != nil {
 			return err
 		}
 		partial = st.Failed > 0
 	}
 	if err := index.EmbedQueries(ctx, m, queries); err != nil {
-		return err
-	}
-	im, err := indexModel(ctx, m)
-	if err != nil {
 		return err
 	}
 	mat, err := ix.Load(ctx, im, args)
