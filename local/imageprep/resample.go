@@ -102,6 +102,10 @@ func (f Filter) kernel() (kernel, bool) {
 	return kernel{}, false
 }
 
+// useSIMD picks the AVX2 kernels where the CPU has them; tests turn it off
+// to check the scalar code against them.
+var useSIMD = haveSIMD
+
 // precisionBits is Pillow's fixed-point precision for 8-bit images.
 const precisionBits = 32 - 8 - 2
 
@@ -201,9 +205,7 @@ func resizeCrop(src *RGB, ow, oh int, f Filter, crop image.Rectangle) (*RGB, err
 	if needH {
 		hc := precompute(src.W, ow, crop.Min.X, crop.Max.X, kn)
 		mid = &RGB{W: cw, H: y1 - y0, Pix: make([]uint8, cw*(y1-y0)*3)}
-		for y := y0; y < y1; y++ {
-			horizontalRow(mid.Pix[(y-y0)*cw*3:(y-y0+1)*cw*3], src.Pix[y*src.W*3:(y+1)*src.W*3], &hc)
-		}
+		horizontalPass(mid, src, y0, y1, &hc)
 	} else {
 		mid = &RGB{W: cw, H: y1 - y0, Pix: make([]uint8, cw*(y1-y0)*3)}
 		for y := y0; y < y1; y++ {
@@ -219,27 +221,104 @@ func resizeCrop(src *RGB, ow, oh int, f Filter, crop image.Rectangle) (*RGB, err
 	// columns.
 	out := &RGB{W: cw, H: ch, Pix: make([]uint8, cw*ch*3)}
 	stride := cw * 3
+	// The AVX2 kernel does 32 bytes at a time; the scalar loop the rest.
+	groups := 0
+	if useSIMD {
+		groups = stride / 32
+	}
 	acc := make([]int32, stride)
 	for y := 0; y < ch; y++ {
-		for x := range acc {
-			acc[x] = 1 << (precisionBits - 1)
-		}
 		w := vc.w[y*vc.k : y*vc.k+vc.n[y]]
 		base := vc.start[y] - y0
-		for i, k := range w {
-			row := mid.Pix[(base+i)*stride : (base+i+1)*stride]
-			row = row[:len(acc)]
-			for x, v := range row {
-				acc[x] += int32(v) * k
-			}
-		}
 		dst := out.Pix[y*stride : (y+1)*stride]
-		dst = dst[:len(acc)]
-		for x, v := range acc {
-			dst[x] = clip8(v)
+		from := 0
+		if groups > 0 && len(w) > 0 {
+			vrowAVX2(&dst[0], &mid.Pix[base*stride], stride, &w[0], len(w), groups)
+			from = groups * 32
 		}
+		verticalRow(dst, mid.Pix[base*stride:], stride, w, acc, from)
 	}
 	return out, nil
+}
+
+// verticalRow computes dst[from:] (one output row of the vertical pass) from
+// the rows of rows (stride bytes apart) weighted by w, with acc as scratch:
+// each output row accumulates whole input rows, which streams through
+// memory instead of striding down columns.
+func verticalRow(dst, rows []uint8, stride int, w, acc []int32, from int) {
+	if from >= stride {
+		return
+	}
+	acc = acc[from:stride]
+	for x := range acc {
+		acc[x] = 1 << (precisionBits - 1)
+	}
+	for i, k := range w {
+		row := rows[i*stride+from : (i+1)*stride]
+		row = row[:len(acc)]
+		for x, v := range row {
+			acc[x] += int32(v) * k
+		}
+	}
+	dst = dst[from:stride]
+	dst = dst[:len(acc)]
+	for x, v := range acc {
+		dst[x] = clip8(v)
+	}
+}
+
+// horizontalPass resamples rows [y0, y1) of src into mid's rows.
+func horizontalPass(mid, src *RGB, y0, y1 int, hc *coeffs) {
+	cw := mid.W
+	if !useSIMD {
+		for y := y0; y < y1; y++ {
+			horizontalRow(mid.Pix[(y-y0)*cw*3:(y-y0+1)*cw*3], src.Pix[y*src.W*3:(y+1)*src.W*3], hc)
+		}
+		return
+	}
+	sc := newPairCoeffs(hc)
+	var scratch []uint8
+	for y := y0; y < y1; y++ {
+		row := src.Pix[y*src.W*3:]
+		// The kernel reads 8 bytes per pair of taps, up to 2 past the
+		// last tap: the image's last rows go through a padded copy.
+		if len(row) < sc.reach {
+			if scratch == nil {
+				scratch = make([]uint8, sc.reach)
+			}
+			clear(scratch[copy(scratch, row[:src.W*3]):])
+			row = scratch
+		}
+		hrowAVX2(&mid.Pix[(y-y0)*cw*3], &row[0], &sc.off[0], &sc.pairs[0], &sc.w[0], sc.stride, cw)
+	}
+}
+
+// pairCoeffs are a horizontal pass's weights laid out for the AVX2 kernel,
+// which takes an output pixel's taps two input pixels (6 bytes) at a time:
+// output x reads pairs[x] pairs from byte off[x] of a row, weighted by
+// w[x*stride:] as w0 w0 w0 w1 w1 w1 0 0 per pair.
+type pairCoeffs struct {
+	off, pairs []int32
+	w          []int32
+	stride     int
+	reach      int // bytes past a row's start the kernel may read
+}
+
+func newPairCoeffs(hc *coeffs) *pairCoeffs {
+	n := len(hc.start)
+	maxPairs := max(1, (hc.k+1)/2)
+	sc := &pairCoeffs{off: make([]int32, n), pairs: make([]int32, n), w: make([]int32, n*maxPairs*8), stride: maxPairs * 8}
+	for x := range n {
+		p := max(1, (hc.n[x]+1)/2)
+		sc.off[x], sc.pairs[x] = int32(hc.start[x]*3), int32(p)
+		ws := sc.w[x*sc.stride:]
+		for i, k := range hc.w[x*hc.k : x*hc.k+hc.n[x]] {
+			j := (i/2)*8 + (i%2)*3
+			ws[j], ws[j+1], ws[j+2] = k, k, k
+		}
+		sc.reach = max(sc.reach, hc.start[x]*3+6*(p-1)+8)
+	}
+	return sc
 }
 
 // horizontalRow resamples one RGB row with the pass's coefficients.

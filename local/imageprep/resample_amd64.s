@@ -1,0 +1,155 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// The AVX2 kernels of resample.go's two passes. Both compute exactly what
+// the scalar code does (Pillow's 22-bit fixed point, int32 sums, rounding
+// half added first, >> 22, clamped to 0..255): integer sums do not depend
+// on their order.
+
+// Lanes 0-2 start at half (Pillow's rounding); 3-5 fold onto them.
+DATA hinit<>+0(SB)/4, $0x200000
+DATA hinit<>+4(SB)/4, $0x200000
+DATA hinit<>+8(SB)/4, $0x200000
+DATA hinit<>+12(SB)/4, $0
+DATA hinit<>+16(SB)/4, $0
+DATA hinit<>+20(SB)/4, $0
+DATA hinit<>+24(SB)/4, $0
+DATA hinit<>+28(SB)/4, $0
+GLOBL hinit<>(SB), RODATA|NOPTR, $32
+
+// VPERMD indices that bring lanes 3-5 (the second tap's R, G, B) to 0-2.
+DATA fold<>+0(SB)/4, $3
+DATA fold<>+4(SB)/4, $4
+DATA fold<>+8(SB)/4, $5
+DATA fold<>+12(SB)/4, $6
+DATA fold<>+16(SB)/4, $7
+DATA fold<>+20(SB)/4, $7
+DATA fold<>+24(SB)/4, $7
+DATA fold<>+28(SB)/4, $7
+GLOBL fold<>(SB), RODATA|NOPTR, $32
+
+// func hrowAVX2(out *byte, in *byte, off *int32, pairs *int32, w *int32, stride int, n int)
+//
+// n RGB output pixels. Output x reads pairs[x] pairs of input pixels from
+// in+off[x], 8 bytes at a time (two pixels and two bytes that get weight
+// 0), widened to int32 and multiplied by 8 weights at w+x*stride*4.
+TEXT ·hrowAVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ off+16(FP), R8
+	MOVQ pairs+24(FP), R9
+	MOVQ w+32(FP), R10
+	MOVQ stride+40(FP), R11
+	SHLQ $2, R11
+	MOVQ n+48(FP), CX
+	VMOVDQU hinit<>(SB), Y6
+	VMOVDQU fold<>(SB), Y7
+	TESTQ CX, CX
+	JZ   hdone
+
+hloop:
+	MOVLQSX (R8), AX
+	LEAQ (SI)(AX*1), BX
+	MOVL (R9), DX
+	MOVQ R10, R12
+	VMOVDQA Y6, Y0
+
+hpair:
+	VPMOVZXBD (BX), Y1
+	VPMULLD (R12), Y1, Y1
+	VPADDD Y1, Y0, Y0
+	ADDQ $6, BX
+	ADDQ $32, R12
+	DECL DX
+	JNZ  hpair
+
+	VPERMD Y0, Y7, Y2
+	VPADDD Y2, Y0, Y0
+	VPSRAD $22, Y0, Y0
+	VPACKSSDW X0, X0, X0
+	VPACKUSWB X0, X0, X0
+	VMOVD X0, AX
+	MOVW AX, (DI)
+	SHRL $16, AX
+	MOVB AX, 2(DI)
+	ADDQ $3, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ R11, R10
+	DECQ CX
+	JNZ  hloop
+
+hdone:
+	VZEROUPPER
+	RET
+
+// func vrowAVX2(dst *byte, src *byte, rowStride int, w *int32, taps int, groups int)
+//
+// groups*32 output bytes: dst[j] = clamp((half + sum_i src[i*rowStride+j] *
+// w[i]) >> 22) for i < taps.
+TEXT ·vrowAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ w+24(FP), R9
+	MOVQ taps+32(FP), R10
+	MOVQ groups+40(FP), CX
+	MOVL $0x200000, AX
+	VMOVD AX, X6
+	VPBROADCASTD X6, Y6
+	TESTQ CX, CX
+	JZ   vdone
+
+vloop:
+	VMOVDQA Y6, Y0
+	VMOVDQA Y6, Y1
+	VMOVDQA Y6, Y2
+	VMOVDQA Y6, Y3
+	MOVQ SI, BX
+	MOVQ R9, R12
+	MOVQ R10, DX
+
+vtap:
+	VPBROADCASTD (R12), Y5
+	VPMOVZXBD (BX), Y8
+	VPMOVZXBD 8(BX), Y9
+	VPMOVZXBD 16(BX), Y10
+	VPMOVZXBD 24(BX), Y11
+	VPMULLD Y5, Y8, Y8
+	VPMULLD Y5, Y9, Y9
+	VPMULLD Y5, Y10, Y10
+	VPMULLD Y5, Y11, Y11
+	VPADDD Y8, Y0, Y0
+	VPADDD Y9, Y1, Y1
+	VPADDD Y10, Y2, Y2
+	VPADDD Y11, Y3, Y3
+	ADDQ R8, BX
+	ADDQ $4, R12
+	DECQ DX
+	JNZ  vtap
+
+	// 32 int32 -> 32 bytes. VPACKSSDW and VPACKUSWB work within 128-bit
+	// halves, so the halves are paired up first to keep byte order.
+	VPSRAD $22, Y0, Y0
+	VPSRAD $22, Y1, Y1
+	VPSRAD $22, Y2, Y2
+	VPSRAD $22, Y3, Y3
+	VPERM2I128 $0x20, Y1, Y0, Y8 // elements 0-3, 8-11
+	VPERM2I128 $0x31, Y1, Y0, Y9 // 4-7, 12-15
+	VPACKSSDW Y9, Y8, Y8         // 0-7, 8-15 as words
+	VPERM2I128 $0x20, Y3, Y2, Y10
+	VPERM2I128 $0x31, Y3, Y2, Y11
+	VPACKSSDW Y11, Y10, Y10      // 16-23, 24-31
+	VPERM2I128 $0x20, Y10, Y8, Y12 // 0-7, 16-23
+	VPERM2I128 $0x31, Y10, Y8, Y13 // 8-15, 24-31
+	VPACKUSWB Y13, Y12, Y12      // 0-15, 16-31
+	VMOVDQU Y12, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  vloop
+
+vdone:
+	VZEROUPPER
+	RET
