@@ -12,8 +12,8 @@ func init() { imageprep.UseJPEGLibrary(TurboJPEG) }
 // TurboJPEG is libjpeg-turbo's binding in the form imageprep takes.
 var TurboJPEG = imageprep.JPEGLibrary{
 	Load: turbojpeg.Load,
-	Decode: func(data []byte, scale int) (int, int, int, []byte, error) {
-		img, err := turbojpeg.Decode(data, scale)
+	Decode: func(data []byte, scale int, buf []byte) (int, int, int, []byte, error) {
+		img, err := turbojpeg.Decode(data, scale, buf)
 		return img.W, img.H, img.Channels, img.Pix, err
 	},
 }

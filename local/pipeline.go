@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
 // ImageSource is one image to embed. Decode runs on one of the engine's
-// decoding workers and must honour the limits.
+// decoding workers and must honour the limits. The image it returns is the
+// engine's: once preprocessed it goes to [imageprep.Recycle].
 type ImageSource interface {
 	Decode(limits imageprep.Limits) (*imageprep.RGB, error)
 }
@@ -125,21 +127,43 @@ func prepare(v *visionTower, src ImageSource, limits imageprep.Limits) (*item, e
 	if err != nil {
 		return nil, err
 	}
+	defer imageprep.Recycle(img)
 	h, w := v.proc.Shape(img.W, img.H)
-	px := make([]float32, 3*h*w)
+	px := getPlanes(3 * h * w)
 	if err := v.proc.Preprocess(img, px); err != nil {
+		putPlanes(px)
 		return nil, err
 	}
 	return &item{h: h, w: w, data: px}, nil
 }
 
+// Images' preprocessed tensors (600 KB each at 224x224) and the batch
+// tensors they are copied into (16 of them) are recycled: fresh ones cost
+// the OS page faults and zeroing on every image.
+var planePool, batchPool sync.Pool // of *[]float32
+
+func getFloats(pool *sync.Pool, n int) []float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]float32, n)
+}
+
+func getPlanes(n int) []float32 { return getFloats(&planePool, n) }
+func putPlanes(p []float32)     { planePool.Put(&p) }
+func getBatch(n int) []float32  { return getFloats(&batchPool, n) }
+func putBatch(p []float32)      { batchPool.Put(&p) }
+
 // runItems runs one batch of images (all of one shape) through the tower.
 func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	h, w := items[0].h, items[0].w
 	plane := 3 * h * w
-	pixels := make([]float32, len(items)*plane)
+	pixels := getBatch(len(items) * plane)
+	defer putBatch(pixels)
 	for k, it := range items {
-		copy(pixels[k*plane:], it.data.([]float32))
+		px := it.data.([]float32)
+		copy(pixels[k*plane:], px)
+		putPlanes(px)
 	}
 	return v.run(ctx, pixels, len(items), h, w)
 }

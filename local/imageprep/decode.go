@@ -204,7 +204,9 @@ func Decode(data []byte, limits Limits) (*RGB, error) {
 		return nil, classify(f, err)
 	}
 	if o := orientation(f, data); o > 1 {
-		out = orient(out, o)
+		turned := orient(out, o)
+		Recycle(out)
+		out = turned
 	}
 	return out, nil
 }

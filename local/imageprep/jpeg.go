@@ -24,8 +24,9 @@ type JPEGLibrary struct {
 	// Load says whether the library can be used, and why not.
 	Load func() error
 	// Decode returns packed pixels of 3 (RGB), 1 (gray) or 4 (CMYK as
-	// stored) channels, scaled by 1/scale in the DCT domain when scale > 1.
-	Decode func(data []byte, scale int) (w, h, channels int, pix []byte, err error)
+	// stored) channels, scaled by 1/scale in the DCT domain when scale > 1,
+	// in buf when its capacity suffices.
+	Decode func(data []byte, scale int, buf []byte) (w, h, channels int, pix []byte, err error)
 }
 
 var jpegChoice struct {
@@ -62,16 +63,19 @@ func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
 	jpegChoice.mu.RLock()
 	lib := jpegChoice.lib
 	jpegChoice.mu.RUnlock()
-	w, h, ch, pix, err := lib.Decode(data, scale)
+	buf := getPix()
+	w, h, ch, pix, err := lib.Decode(data, scale, buf)
 	if err != nil {
+		putPix(buf)
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	out := &RGB{W: w, H: h}
 	switch ch {
 	case 3:
-		out.Pix = pix
+		out.Pix, out.pooled = pix, true
 	case 1:
 		out.Pix = make([]byte, w*h*3)
+		defer putPix(pix)
 		for i, v := range pix {
 			out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = v, v, v
 		}
@@ -83,6 +87,7 @@ func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
 		}
 		out.Pix = make([]byte, w*h*3)
 		cmykToRGB(pix, out.Pix)
+		putPix(pix)
 	default:
 		return nil, fmt.Errorf("%w: %d channels", ErrUnsupported, ch)
 	}

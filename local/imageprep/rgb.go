@@ -3,6 +3,7 @@ package imageprep
 import (
 	"image"
 	"image/color"
+	"sync"
 )
 
 // RGB is an 8-bit RGB image, packed row-major (3 bytes a pixel, no padding):
@@ -10,6 +11,42 @@ import (
 type RGB struct {
 	W, H int
 	Pix  []uint8
+
+	pooled bool // Pix may go back to pixPool (see Recycle)
+}
+
+// pixPool keeps decoded images' pixel buffers for reuse: a run over a
+// folder of photos would otherwise allocate, and have the OS fault in and
+// zero, megabytes for every image. Buffers too small for the next image
+// are replaced by the decoder's own allocation.
+var pixPool sync.Pool // of *[]byte
+
+func getPix() []byte {
+	if b, ok := pixPool.Get().(*[]byte); ok {
+		return *b
+	}
+	return nil
+}
+
+func putPix(b []byte) {
+	if cap(b) > 0 {
+		pixPool.Put(&b)
+	}
+}
+
+// Recycle lets later decodes reuse img's pixel memory, when a decoder
+// allocated it, and empties img. Callers that are done with a decoded
+// image (the engine, once it has preprocessed it) may call it; img must
+// not be used afterwards. It is optional: an image that is never recycled
+// is garbage-collected as usual.
+func Recycle(img *RGB) {
+	if img == nil {
+		return
+	}
+	if img.pooled {
+		putPix(img.Pix)
+	}
+	img.W, img.H, img.Pix, img.pooled = 0, 0, nil, false
 }
 
 // FromImage converts any image to RGB the way PIL's convert("RGB") does:

@@ -10,4 +10,4 @@ var errNoCgo = errors.New("libjpeg-turbo cannot be loaded: this build has no cgo
 func Load() error { return errNoCgo }
 
 // Decode is unavailable in this build.
-func Decode([]byte, int) (Image, error) { return Image{}, errNoCgo }
+func Decode([]byte, int, []byte) (Image, error) { return Image{}, errNoCgo }

@@ -161,8 +161,9 @@ func Load() error {
 // the DCT domain when scale > 1. Channels is 3 (RGB), 1 (gray) or 4 (CMYK
 // as stored, not inverted). A file cut short is an error (Pillow refuses
 // truncated images); libjpeg's other warnings leave a usable image and are
-// ignored, as Pillow ignores them.
-func Decode(data []byte, scale int) (Image, error) {
+// ignored, as Pillow ignores them. The pixels go into dst when it has the
+// capacity, so that a caller can reuse one buffer across images.
+func Decode(data []byte, scale int, dst []byte) (Image, error) {
 	if err := Load(); err != nil {
 		return Image{}, err
 	}
@@ -192,7 +193,11 @@ func Decode(data []byte, scale int) (Image, error) {
 	case tjcsCMYK, tjcsYCCK:
 		pf, img.Channels = tjpfCMYK, 4
 	}
-	img.Pix = make([]byte, img.W*img.H*img.Channels)
+	if n := img.W * img.H * img.Channels; cap(dst) >= n {
+		img.Pix = dst[:n]
+	} else {
+		img.Pix = make([]byte, n)
+	}
 	if C.tj_decompress(h, buf, n, (*C.uchar)(unsafe.Pointer(&img.Pix[0])), C.int(img.W), C.int(img.H), C.int(pf), tjflagAccurateDCT,
 		&code, &msg[0], C.int(len(msg))) != 0 {
 		text := C.GoString(&msg[0])
