@@ -37,7 +37,7 @@ func main() {
 	work := flag.String("work", ".bench", "where the JPEG folders are kept")
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime threads")
 	batch := flag.Int("batch", 16, "batch size")
-	workers := flag.Int("workers", 0, "decode workers (0: one per core)")
+	workers := flag.Int("workers", 0, "decode workers (0: the engine's default)")
 	n1 := flag.Int("n1024", 96, "1024x768 JPEGs")
 	n12 := flag.Int("n12mp", 16, "12-megapixel JPEGs")
 	runs := flag.Int("runs", 3, "timed passes per measurement (the best is kept)")
@@ -85,13 +85,14 @@ func main() {
 		fmt.Printf("  (libjpeg-turbo unavailable: %v)\n", why)
 	}
 	var table []row
-	var measureAgainst func(label string, e *hybridembed.Embedder, raw *rawSession, images []hybridembed.Image, jpegDecoder string)
 	// Each measurement's passes alternate with raw passes, so that drift in
-	// the machine's speed hits both sides of the ratio alike.
-	measure := func(label string, e *hybridembed.Embedder, images []hybridembed.Image, jpegDecoder string) {
-		measureAgainst(label, e, raw, images, jpegDecoder)
-	}
-	measureAgainst = func(label string, e *hybridembed.Embedder, raw *rawSession, images []hybridembed.Image, jpegDecoder string) {
+	// the machine's speed hits both sides of the ratio alike. prepMs is
+	// decode+preprocess time per image on one core (measured below), for
+	// the bound: what the ratio could be if the pipeline's only cost were
+	// that work, taking cores from inference at its raw rate on every
+	// thread (a CPU-only bound: it means nothing when inference runs on a
+	// GPU).
+	measureAgainst := func(label string, e *hybridembed.Embedder, raw *rawSession, images []hybridembed.Image, jpegDecoder string, prepMs float64) {
 		if err := imageprep.SetJPEGDecoder(jpegDecoder); err != nil {
 			fmt.Printf("  %s: skipped (%v)\n", label, err)
 			return
@@ -112,17 +113,33 @@ func main() {
 			}
 			bestRaw, bestPipe = math.Max(bestRaw, rr), math.Max(bestPipe, pr)
 		}
-		table = append(table, row{label, fmt.Sprintf("%.2f img/s", bestPipe), fmt.Sprintf("%.2f img/s raw ORT", bestRaw), bestPipe / bestRaw})
+		rawCoreMs := float64(*threads) * 1000 / bestRaw
+		table = append(table, row{label, fmt.Sprintf("%.2f img/s", bestPipe), fmt.Sprintf("%.2f img/s raw ORT", bestRaw), bestPipe / bestRaw,
+			rawCoreMs / (rawCoreMs + prepMs)})
 	}
+	measure := func(label string, e *hybridembed.Embedder, images []hybridembed.Image, jpegDecoder string, prepMs float64) {
+		measureAgainst(label, e, raw, images, jpegDecoder, prepMs)
+	}
+	var photoPrepMs float64
 	for _, f := range folders {
 		dir := filepath.Join(*work, "jpeg-"+f.name)
 		images := folderImages(dir)
-		measure(fmt.Sprintf("embed %d %s JPEGs, exact", f.n, f.name), emb, images, "")
-		if f.name == "12mp" {
-			measure(fmt.Sprintf("embed %d %s JPEGs, --decode fast", f.n, f.name), fast, images, "")
+		pc := newPerCore(dir)
+		exact, draft := pc.ours(0), pc.ours(pc.proc.DraftSize())
+		goExact := math.NaN()
+		if imageprep.SetJPEGDecoder(imageprep.JPEGGo) == nil {
+			goExact = pc.ours(0)
+			imageprep.SetJPEGDecoder("")
 		}
-		measure(fmt.Sprintf("embed %d %s JPEGs, Go's JPEG decoder", f.n, f.name), emb, images, imageprep.JPEGGo)
-		table = append(table, perCore(f.name, dir, *pillowPy)...)
+		if f.name == "1024x768" {
+			photoPrepMs = exact
+		}
+		measure(fmt.Sprintf("embed %d %s JPEGs, exact", f.n, f.name), emb, images, "", exact)
+		if f.name == "12mp" {
+			measure(fmt.Sprintf("embed %d %s JPEGs, --decode fast", f.n, f.name), fast, images, "", draft)
+		}
+		measure(fmt.Sprintf("embed %d %s JPEGs, Go's JPEG decoder", f.n, f.name), emb, images, imageprep.JPEGGo, goExact)
+		table = append(table, pc.againstPillow(f.name, *pillowPy, exact, draft)...)
 	}
 	table = append(table, concurrent(emb, *model, folderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
 
@@ -148,7 +165,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		measureAgainst(fmt.Sprintf("embed 96 1024x768 JPEGs, %s", v), ev, rv, photos, "")
+		measureAgainst(fmt.Sprintf("embed 96 1024x768 JPEGs, %s", v), ev, rv, photos, "", photoPrepMs)
 		rr, err := rv.pass(len(photos))
 		if err != nil {
 			log.Fatal(err)
@@ -166,15 +183,21 @@ func main() {
 			worst = math.Min(worst, hybridembed.Cosine(vecs[i].Vector, exact[i].Vector))
 		}
 		table = append(table, row{fmt.Sprintf("raw ORT %s vs fp32 (min cosine %.5f)", v, worst),
-			fmt.Sprintf("%.2f img/s", rr), fmt.Sprintf("%.2f img/s fp32", r32), rr / r32})
+			fmt.Sprintf("%.2f img/s", rr), fmt.Sprintf("%.2f img/s fp32", r32), rr / r32, math.NaN()})
 		ev.Close()
 		rv.Close()
 	}
 	fmt.Println()
-	fmt.Printf("%-48s %-16s %-26s %s\n", "measurement", "hybridembed", "reference (same run)", "ratio")
+	fmt.Printf("%-48s %-16s %-26s %-6s %s\n", "measurement", "hybridembed", "reference (same run)", "ratio", "CPU bound")
 	for _, r := range table {
-		fmt.Printf("%-48s %-16s %-26s %.3f\n", r.name, r.ours, r.ref, r.ratio)
+		bound := ""
+		if !math.IsNaN(r.bound) {
+			bound = fmt.Sprintf("%.3f", r.bound)
+		}
+		fmt.Printf("%-48s %-16s %-26s %-6.3f %s\n", r.name, r.ours, r.ref, r.ratio, bound)
 	}
+	fmt.Println("\nCPU bound: the ratio if the pipeline cost only decode+preprocess at its one-core time, taken from\n" +
+		"inference running at its raw rate on every thread (so, on this machine, what the cores permit).")
 }
 
 // concurrent times 32 goroutines that each embed one image against one
@@ -208,7 +231,7 @@ func concurrent(e *hybridembed.Embedder, model string, images []hybridembed.Imag
 		batches, inputs = b1-b0, i1-i0
 	}
 	return row{fmt.Sprintf("32 goroutines x 1 image (mean batch %.1f)", float64(inputs)/float64(max(batches, 1))),
-		fmt.Sprintf("%.2f img/s", bestMany), fmt.Sprintf("%.2f img/s one 32-image call", bestOne), bestMany / bestOne}
+		fmt.Sprintf("%.2f img/s", bestMany), fmt.Sprintf("%.2f img/s one 32-image call", bestOne), bestMany / bestOne, math.NaN()}
 }
 
 func visionBatches(e *hybridembed.Embedder) (batches, inputs int64) {
@@ -223,57 +246,68 @@ func visionBatches(e *hybridembed.Embedder) (batches, inputs int64) {
 
 type row struct {
 	name, ours, ref string
-	ratio           float64
+	ratio, bound    float64 // bound: NaN where it does not apply
 }
 
 // perCore times decode + CLIP preprocessing (to the 224x224 RGB the model
 // is fed) on one core, ours against Pillow's (the reference every Python
 // peer uses, with libjpeg-turbo inside) on the same files: exact, and
 // draft/fast.
-func perCore(name, dir, py string) []row {
+type perCore struct {
+	dir  string
+	data [][]byte
+	proc imageprep.Processor
+}
+
+func newPerCore(dir string) *perCore {
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
 	sort.Strings(paths)
-	data := make([][]byte, len(paths))
+	pc := &perCore{dir: dir, data: make([][]byte, len(paths)), proc: imageprep.CLIPProcessor(224)}
 	for i, p := range paths {
 		var err error
-		if data[i], err = os.ReadFile(p); err != nil {
+		if pc.data[i], err = os.ReadFile(p); err != nil {
 			log.Fatal(err)
 		}
 	}
-	proc := imageprep.CLIPProcessor(224)
-	ours := func(draft int) float64 {
-		best := math.Inf(1)
-		for range 3 {
-			start := time.Now()
-			for _, d := range data {
-				img, err := imageprep.Decode(d, imageprep.Limits{Draft: draft})
-				if err != nil {
-					log.Fatal(err)
-				}
-				if _, err := proc.Pixels(img); err != nil {
-					log.Fatal(err)
-				}
-			}
-			best = math.Min(best, float64(time.Since(start))/float64(time.Millisecond)/float64(len(data)))
-		}
-		return best
-	}
+	return pc
+}
+
+// ours is our time per image on one core (GOMAXPROCS 1), best of 3.
+func (pc *perCore) ours(draft int) float64 {
 	prev := runtime.GOMAXPROCS(1)
-	exact, draft := ours(0), ours(proc.DraftSize())
-	runtime.GOMAXPROCS(prev)
+	defer runtime.GOMAXPROCS(prev)
+	best := math.Inf(1)
+	for range 3 {
+		start := time.Now()
+		for _, d := range pc.data {
+			img, err := imageprep.Decode(d, imageprep.Limits{Draft: draft})
+			if err != nil {
+				log.Fatal(err)
+			}
+			if _, err := pc.proc.Pixels(img); err != nil {
+				log.Fatal(err)
+			}
+			imageprep.Recycle(img)
+		}
+		best = math.Min(best, float64(time.Since(start))/float64(time.Millisecond)/float64(len(pc.data)))
+	}
+	return best
+}
+
+func (pc *perCore) againstPillow(name, py string, exact, draft float64) []row {
 	var out []row
 	for _, c := range []struct {
 		label string
 		ms    float64
 		mode  string
 	}{{"exact", exact, "exact"}, {"fast/draft", draft, "draft"}} {
-		ref, err := pillowMs(py, dir, c.mode)
+		ref, err := pillowMs(py, pc.dir, c.mode)
 		label := fmt.Sprintf("decode+preprocess %s, 1 core, %s", name, c.label)
 		if err != nil {
-			out = append(out, row{label, fmt.Sprintf("%.1f ms/img", c.ms), "Pillow: " + err.Error(), math.NaN()})
+			out = append(out, row{label, fmt.Sprintf("%.1f ms/img", c.ms), "Pillow: " + err.Error(), math.NaN(), math.NaN()})
 			continue
 		}
-		out = append(out, row{label, fmt.Sprintf("%.1f ms/img", c.ms), fmt.Sprintf("%.1f ms/img Pillow", ref), c.ms / ref})
+		out = append(out, row{label, fmt.Sprintf("%.1f ms/img", c.ms), fmt.Sprintf("%.1f ms/img Pillow", ref), c.ms / ref, math.NaN()})
 	}
 	return out
 }
