@@ -127,7 +127,8 @@ func WithMaxWait(d time.Duration) Option {
 }
 
 // WithWorkers sets how many goroutines decode and preprocess images for all
-// callers while the model runs (0, the default: one per core).
+// callers while the model runs (0, the default: half the cores, at least
+// 2, when inference runs on the CPU; one per core on a GPU).
 func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 0 {

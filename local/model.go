@@ -411,7 +411,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 			runErr = err // the runtime failed: the call fails
 		}
 		res[order[k]].Vector = vec
-	}, false)
+	}, "") // tokenized already: no pool
 	if err == nil {
 		err = runErr
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
@@ -35,15 +36,16 @@ func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i
 	}
 	return m.stream(ctx, v.batch, len(srcs), func(i int) (*item, error) {
 		return prepare(v, srcs[i], limits)
-	}, emit, true)
+	}, emit, v.sess.Provider())
 }
 
 // stream feeds n items to b and hands each result to emit, from the calling
 // goroutine, as it arrives. At most a window of items is in flight per
 // call, so a caller with a million inputs holds a bounded amount of memory
 // and cannot crowd others out of the queue. build makes item k: on the
-// engine's decoding pool when pooled, else on the feeding goroutine.
-func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int) (*item, error), emit func(k int, vec []float32, err error), pooled bool) error {
+// engine's decoding pool when pool names the device the items are for,
+// else ("") on the feeding goroutine.
+func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int) (*item, error), emit func(k int, vec []float32, err error), pool ort.Device) error {
 	if n == 0 {
 		return nil
 	}
@@ -81,8 +83,8 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 					results <- result{k: k, err: err}
 				}
 			}
-			if pooled {
-				if err := m.eng.decode(ctx, job); err != nil {
+			if pool != "" {
+				if err := m.eng.decode(ctx, pool, job); err != nil {
 					cancel(err)
 					return
 				}

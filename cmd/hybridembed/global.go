@@ -50,7 +50,7 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.IntVar(&g.Threads, "threads", 0, "ONNX Runtime threads (default: all cores)")
 	f.StringVar(&g.Variant, "variant", "", "ONNX file variant: quantized, fp16, ... (default: fp32)")
 	f.IntVar(&g.BatchSize, "batch-size", 0, "images per inference batch (default 16)")
-	f.IntVar(&g.Workers, "workers", 0, "image decoding goroutines (default: one per core)")
+	f.IntVar(&g.Workers, "workers", 0, "image decoding goroutines (default: half the cores, at least 2; one per core with CUDA)")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "log routing and runtime notes to stderr")
 	f.StringVar(&g.Policy, "policy", "auto", "where text goes: auto (the routing rules), remote (router only) or local")
 	f.StringVar(&g.RouterURL, "router-url", "", "Hugging Face router (default: $HYBRIDEMBED_ROUTER_URL, else https://router.huggingface.co)")

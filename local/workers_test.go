@@ -1,0 +1,28 @@
+package local
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/hybridembed/hybridembed/local/ort"
+)
+
+func TestDecodeWorkers(t *testing.T) {
+	for _, c := range []struct {
+		asked int
+		dev   ort.Device
+		cores int
+		want  int
+	}{
+		{3, ort.DeviceCPU, 16, 3},   // asked for: kept
+		{3, ort.DeviceCUDA, 16, 3},  // likewise on a GPU
+		{0, ort.DeviceCUDA, 16, 16}, // GPU: every core decodes
+		{0, ort.DeviceCPU, 16, 8},   // CPU: half, the rest run inference
+		{0, ort.DeviceCPU, 2, 2},
+		{0, ort.DeviceCPU, 1, 2},
+		{0, ort.DeviceCPU, 5, 2},
+	} {
+		assert.Equal(t, c.want, decodeWorkers(c.asked, c.dev, c.cores), "%+v", c)
+	}
+}
