@@ -316,11 +316,12 @@ func (e *Engine) workers() int {
 // image path is then the throughput), else half the cores and at least 2,
 // since the decoders share the cores with ONNX Runtime's threads. Measured
 // with full-size ViT-B/32 on 1024x768 JPEGs: on 2 cores 2 workers beat 1
-// and 3; on 16 cores 4 and 8 workers ran 20-35% faster than 16, whose
-// bursts take cores from inference mid-batch (its threads wait at every
-// operator for the slowest). Camera-size photos need the decoders: at
-// 12 MP decoding costs about as much CPU as inference, and half the cores
-// still keep up with it.
+// and 3; on 16 cores, over 384 photos, 8 workers ran at 81 img/s, 16 at
+// 79 and 4 at 78 (within the machine's noise), and over only 96 photos 16
+// workers lost a quarter to their start-up burst, which takes cores from
+// inference mid-batch. Camera-size photos need the decoders: at 12 MP
+// decoding costs about as much CPU as inference, and half the cores still
+// keep up with it.
 func decodeWorkers(asked int, dev ort.Device, cores int) int {
 	switch {
 	case asked > 0:
