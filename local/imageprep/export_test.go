@@ -1,12 +1,19 @@
 package imageprep
 
-// SetSIMD turns the AVX2 resampling kernels on or off (where the CPU has
-// them) and returns the previous setting.
-func SetSIMD(on bool) bool {
+// Resampler kernel levels, for tests.
+const (
+	SIMDNone   = simdNone
+	SIMDAVX2   = simdAVX2
+	SIMDAVX512 = simdAVX512
+)
+
+// SetSIMD picks the resampling kernels (capped at what the CPU has) and
+// returns the previous level.
+func SetSIMD(level int) int {
 	prev := useSIMD
-	useSIMD = on && haveSIMD
+	useSIMD = min(level, maxSIMD)
 	return prev
 }
 
-// HasSIMD reports whether this CPU and build have the AVX2 kernels.
-func HasSIMD() bool { return haveSIMD }
+// MaxSIMD is the best kernel level this CPU and build run.
+func MaxSIMD() int { return maxSIMD }

@@ -102,9 +102,16 @@ func (f Filter) kernel() (kernel, bool) {
 	return kernel{}, false
 }
 
-// useSIMD picks the AVX2 kernels where the CPU has them; tests turn it off
-// to check the scalar code against them.
-var useSIMD = haveSIMD
+// Vector kernel levels for the resampler (amd64).
+const (
+	simdNone = iota
+	simdAVX2
+	simdAVX512 // the horizontal pass; the vertical one stays AVX2
+)
+
+// useSIMD picks the kernels: the best the CPU has; tests lower it to check
+// each level against the scalar code.
+var useSIMD = maxSIMD
 
 // precisionBits is Pillow's fixed-point precision for 8-bit images.
 const precisionBits = 32 - 8 - 2
@@ -223,7 +230,7 @@ func resizeCrop(src *RGB, ow, oh int, f Filter, crop image.Rectangle) (*RGB, err
 	stride := cw * 3
 	// The AVX2 kernel does 32 bytes at a time; the scalar loop the rest.
 	groups := 0
-	if useSIMD {
+	if useSIMD >= simdAVX2 {
 		groups = stride / 32
 	}
 	acc := make([]int32, stride)
@@ -270,18 +277,24 @@ func verticalRow(dst, rows []uint8, stride int, w, acc []int32, from int) {
 // horizontalPass resamples rows [y0, y1) of src into mid's rows.
 func horizontalPass(mid, src *RGB, y0, y1 int, hc *coeffs) {
 	cw := mid.W
-	if !useSIMD {
+	if useSIMD == simdNone {
 		for y := y0; y < y1; y++ {
 			horizontalRow(mid.Pix[(y-y0)*cw*3:(y-y0+1)*cw*3], src.Pix[y*src.W*3:(y+1)*src.W*3], hc)
 		}
 		return
 	}
-	sc := newPairCoeffs(hc)
+	// AVX2 takes 2 pixels a step (8 lanes, 8 bytes read), AVX-512 5 (16
+	// lanes, 16 bytes read).
+	kernel, per, lanes := hrowAVX2, 2, 8
+	if useSIMD >= simdAVX512 {
+		kernel, per, lanes = hrowAVX512, 5, 16
+	}
+	sc := newChunkCoeffs(hc, per, lanes)
 	var scratch []uint8
 	for y := y0; y < y1; y++ {
 		row := src.Pix[y*src.W*3:]
-		// The kernel reads 8 bytes per pair of taps, up to 2 past the
-		// last tap: the image's last rows go through a padded copy.
+		// The kernel reads whole vectors, past the last tap: the image's
+		// last rows go through a padded copy.
 		if len(row) < sc.reach {
 			if scratch == nil {
 				scratch = make([]uint8, sc.reach)
@@ -289,34 +302,35 @@ func horizontalPass(mid, src *RGB, y0, y1 int, hc *coeffs) {
 			clear(scratch[copy(scratch, row[:src.W*3]):])
 			row = scratch
 		}
-		hrowAVX2(&mid.Pix[(y-y0)*cw*3], &row[0], &sc.off[0], &sc.pairs[0], &sc.w[0], sc.stride, cw)
+		kernel(&mid.Pix[(y-y0)*cw*3], &row[0], &sc.off[0], &sc.chunks[0], &sc.w[0], sc.stride, cw)
 	}
 }
 
-// pairCoeffs are a horizontal pass's weights laid out for the AVX2 kernel,
-// which takes an output pixel's taps two input pixels (6 bytes) at a time:
-// output x reads pairs[x] pairs from byte off[x] of a row, weighted by
-// w[x*stride:] as w0 w0 w0 w1 w1 w1 0 0 per pair.
-type pairCoeffs struct {
-	off, pairs []int32
-	w          []int32
-	stride     int
-	reach      int // bytes past a row's start the kernel may read
+// chunkCoeffs are a horizontal pass's weights laid out for a vector
+// kernel, which takes an output pixel's taps per input pixels (3*per
+// bytes) at a time into lanes int32 lanes: output x reads chunks[x] chunks
+// from byte off[x] of a row, weighted by w[x*stride:] as w0 w0 w0 w1 w1 w1
+// ... 0 (lanes - 3*per zero weights) per chunk.
+type chunkCoeffs struct {
+	off, chunks []int32
+	w           []int32
+	stride      int
+	reach       int // bytes past a row's start the kernel may read
 }
 
-func newPairCoeffs(hc *coeffs) *pairCoeffs {
+func newChunkCoeffs(hc *coeffs, per, lanes int) *chunkCoeffs {
 	n := len(hc.start)
-	maxPairs := max(1, (hc.k+1)/2)
-	sc := &pairCoeffs{off: make([]int32, n), pairs: make([]int32, n), w: make([]int32, n*maxPairs*8), stride: maxPairs * 8}
+	maxChunks := max(1, (hc.k+per-1)/per)
+	sc := &chunkCoeffs{off: make([]int32, n), chunks: make([]int32, n), w: make([]int32, n*maxChunks*lanes), stride: maxChunks * lanes}
 	for x := range n {
-		p := max(1, (hc.n[x]+1)/2)
-		sc.off[x], sc.pairs[x] = int32(hc.start[x]*3), int32(p)
+		c := max(1, (hc.n[x]+per-1)/per)
+		sc.off[x], sc.chunks[x] = int32(hc.start[x]*3), int32(c)
 		ws := sc.w[x*sc.stride:]
 		for i, k := range hc.w[x*hc.k : x*hc.k+hc.n[x]] {
-			j := (i/2)*8 + (i%2)*3
+			j := (i/per)*lanes + (i%per)*3
 			ws[j], ws[j+1], ws[j+2] = k, k, k
 		}
-		sc.reach = max(sc.reach, hc.start[x]*3+6*(p-1)+8)
+		sc.reach = max(sc.reach, hc.start[x]*3+3*per*(c-1)+lanes)
 	}
 	return sc
 }

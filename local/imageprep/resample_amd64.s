@@ -153,3 +153,132 @@ vtap:
 vdone:
 	VZEROUPPER
 	RET
+
+// Lanes 0-2 start at half; the other lanes fold onto them.
+DATA hinit16<>+0(SB)/4, $0x200000
+DATA hinit16<>+4(SB)/4, $0x200000
+DATA hinit16<>+8(SB)/4, $0x200000
+DATA hinit16<>+12(SB)/4, $0
+DATA hinit16<>+16(SB)/8, $0
+DATA hinit16<>+24(SB)/8, $0
+DATA hinit16<>+32(SB)/8, $0
+DATA hinit16<>+40(SB)/8, $0
+DATA hinit16<>+48(SB)/8, $0
+DATA hinit16<>+56(SB)/8, $0
+GLOBL hinit16<>(SB), RODATA|NOPTR, $64
+
+// VPERMD indices: lane i takes lane i+3 (lane 15 is always 0: its weight
+// is 0), then i+6, then 12+i: lanes 0-2 end up summing all five pixels.
+DATA shift3<>+0(SB)/4, $3
+DATA shift3<>+4(SB)/4, $4
+DATA shift3<>+8(SB)/4, $5
+DATA shift3<>+12(SB)/4, $6
+DATA shift3<>+16(SB)/4, $7
+DATA shift3<>+20(SB)/4, $8
+DATA shift3<>+24(SB)/4, $9
+DATA shift3<>+28(SB)/4, $10
+DATA shift3<>+32(SB)/4, $11
+DATA shift3<>+36(SB)/4, $12
+DATA shift3<>+40(SB)/4, $13
+DATA shift3<>+44(SB)/4, $14
+DATA shift3<>+48(SB)/4, $15
+DATA shift3<>+52(SB)/4, $15
+DATA shift3<>+56(SB)/4, $15
+DATA shift3<>+60(SB)/4, $15
+GLOBL shift3<>(SB), RODATA|NOPTR, $64
+
+DATA shift6<>+0(SB)/4, $6
+DATA shift6<>+4(SB)/4, $7
+DATA shift6<>+8(SB)/4, $8
+DATA shift6<>+12(SB)/4, $15
+DATA shift6<>+16(SB)/4, $15
+DATA shift6<>+20(SB)/4, $15
+DATA shift6<>+24(SB)/4, $15
+DATA shift6<>+28(SB)/4, $15
+DATA shift6<>+32(SB)/4, $15
+DATA shift6<>+36(SB)/4, $15
+DATA shift6<>+40(SB)/4, $15
+DATA shift6<>+44(SB)/4, $15
+DATA shift6<>+48(SB)/4, $15
+DATA shift6<>+52(SB)/4, $15
+DATA shift6<>+56(SB)/4, $15
+DATA shift6<>+60(SB)/4, $15
+GLOBL shift6<>(SB), RODATA|NOPTR, $64
+
+DATA shift12<>+0(SB)/4, $12
+DATA shift12<>+4(SB)/4, $13
+DATA shift12<>+8(SB)/4, $14
+DATA shift12<>+12(SB)/4, $15
+DATA shift12<>+16(SB)/4, $15
+DATA shift12<>+20(SB)/4, $15
+DATA shift12<>+24(SB)/4, $15
+DATA shift12<>+28(SB)/4, $15
+DATA shift12<>+32(SB)/4, $15
+DATA shift12<>+36(SB)/4, $15
+DATA shift12<>+40(SB)/4, $15
+DATA shift12<>+44(SB)/4, $15
+DATA shift12<>+48(SB)/4, $15
+DATA shift12<>+52(SB)/4, $15
+DATA shift12<>+56(SB)/4, $15
+DATA shift12<>+60(SB)/4, $15
+GLOBL shift12<>(SB), RODATA|NOPTR, $64
+
+// func hrowAVX512(out *byte, in *byte, off *int32, chunks *int32, w *int32, stride int, n int)
+//
+// hrowAVX2 with five input pixels (16 bytes read, 15 used) per step:
+// weights come 16 to a chunk, w0 w0 w0 ... w4 w4 w4 0.
+TEXT ·hrowAVX512(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ off+16(FP), R8
+	MOVQ chunks+24(FP), R9
+	MOVQ w+32(FP), R10
+	MOVQ stride+40(FP), R11
+	SHLQ $2, R11
+	MOVQ n+48(FP), CX
+	VMOVDQU32 hinit16<>(SB), Z6
+	VMOVDQU32 shift3<>(SB), Z7
+	VMOVDQU32 shift6<>(SB), Z8
+	VMOVDQU32 shift12<>(SB), Z9
+	TESTQ CX, CX
+	JZ   zdone
+
+zloop:
+	MOVLQSX (R8), AX
+	LEAQ (SI)(AX*1), BX
+	MOVL (R9), DX
+	MOVQ R10, R12
+	VMOVDQA32 Z6, Z0
+
+zchunk:
+	VPMOVZXBD (BX), Z1
+	VPMULLD (R12), Z1, Z1
+	VPADDD Z1, Z0, Z0
+	ADDQ $15, BX
+	ADDQ $64, R12
+	DECL DX
+	JNZ  zchunk
+
+	VPERMD Z0, Z7, Z2  // lane i: pixel sums i and i+3
+	VPADDD Z2, Z0, Z2
+	VPERMD Z2, Z8, Z3  // lanes 0-2: pixels 2+3
+	VPADDD Z3, Z2, Z2  // lanes 0-2: pixels 0-3
+	VPERMD Z0, Z9, Z3  // lanes 0-2: pixel 4
+	VPADDD Z3, Z2, Z0
+	VPSRAD $22, X0, X0
+	VPACKSSDW X0, X0, X0
+	VPACKUSWB X0, X0, X0
+	VMOVD X0, AX
+	MOVW AX, (DI)
+	SHRL $16, AX
+	MOVB AX, 2(DI)
+	ADDQ $3, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ R11, R10
+	DECQ CX
+	JNZ  zloop
+
+zdone:
+	VZEROUPPER
+	RET

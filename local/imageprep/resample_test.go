@@ -11,16 +11,20 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
-// TestSIMDMatchesScalar checks the AVX2 resampling kernels against the
+// TestSIMDMatchesScalar checks the AVX2 and AVX-512 resampling kernels against the
 // scalar code (which the Pillow goldens pin) byte for byte: every filter,
 // shrinking and enlarging, odd widths whose rows do not fill a vector,
 // crops that end at the last pixel of the last row, and images at the
 // extremes where the bicubic and Lanczos lobes overshoot and clamp.
 func TestSIMDMatchesScalar(t *testing.T) {
-	if !imageprep.HasSIMD() {
-		t.Skip("this CPU or build has no AVX2 kernels: only the scalar resampler runs here")
+	if imageprep.MaxSIMD() == imageprep.SIMDNone {
+		t.Skip("this CPU or build has no vector kernels: only the scalar resampler runs here")
 	}
-	defer imageprep.SetSIMD(imageprep.SetSIMD(true))
+	if imageprep.MaxSIMD() < imageprep.SIMDAVX512 {
+		t.Log("this CPU has no AVX-512: only the AVX2 kernels are checked")
+	}
+	defer imageprep.SetSIMD(imageprep.SetSIMD(imageprep.SIMDNone))
+	levels := []int{imageprep.SIMDAVX2, imageprep.SIMDAVX512}
 	sizes := []struct{ sw, sh, ow, oh int }{
 		{1024, 768, 298, 224}, {768, 1024, 224, 298}, {4000, 3000, 298, 224},
 		{37, 23, 224, 224}, {225, 224, 224, 224}, {224, 225, 224, 224},
@@ -46,13 +50,15 @@ func TestSIMDMatchesScalar(t *testing.T) {
 			}
 			for _, f := range filters {
 				name := fmt.Sprintf("%dx%d-%dx%d-%s-%s", sz.sw, sz.sh, sz.ow, sz.oh, kind, f)
-				imageprep.SetSIMD(false)
+				imageprep.SetSIMD(imageprep.SIMDNone)
 				want, err := imageprep.Resize(src, sz.ow, sz.oh, f)
 				require.NoError(t, err, name)
-				imageprep.SetSIMD(true)
-				got, err := imageprep.Resize(src, sz.ow, sz.oh, f)
-				require.NoError(t, err, name)
-				require.Equal(t, want.Pix, got.Pix, name)
+				for _, level := range levels {
+					imageprep.SetSIMD(level)
+					got, err := imageprep.Resize(src, sz.ow, sz.oh, f)
+					require.NoError(t, err, name)
+					require.Equal(t, want.Pix, got.Pix, "%s, kernel level %d", name, level)
+				}
 			}
 		}
 	}
@@ -64,12 +70,14 @@ func TestSIMDMatchesScalar(t *testing.T) {
 		for i := range src.Pix {
 			src.Pix[i] = uint8(r.IntN(256))
 		}
-		imageprep.SetSIMD(false)
+		imageprep.SetSIMD(imageprep.SIMDNone)
 		want, err := p.Pixels(src)
 		require.NoError(t, err)
-		imageprep.SetSIMD(true)
-		got, err := p.Pixels(src)
-		require.NoError(t, err)
-		require.Equal(t, want.Pix, got.Pix, "%v", sz)
+		for _, level := range levels {
+			imageprep.SetSIMD(level)
+			got, err := p.Pixels(src)
+			require.NoError(t, err)
+			require.Equal(t, want.Pix, got.Pix, "%v, kernel level %d", sz, level)
+		}
 	}
 }
