@@ -78,6 +78,7 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 					return
 				}
 				it.ctx = ctx
+				it.more = k < n-1
 				it.done = func(vec []float32, err error) { results <- result{k, vec, err} }
 				if err := b.submit(it); err != nil {
 					results <- result{k: k, err: err}
