@@ -47,6 +47,10 @@ type Embedding struct {
 	Dim        int
 	Normalized bool   // L2-normalised (the default; see WithNormalize)
 	Reason     string // why this backend was used
+	// Tokens is how many tokens the model's tokenizer made of a text
+	// embedded locally (special tokens included, after truncation), as
+	// [Model.CountTokens] counts them; 0 for images and router vectors.
+	Tokens int
 }
 
 // Embedder turns text and images into vectors. Create one with [New] and

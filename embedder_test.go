@@ -105,6 +105,17 @@ func TestEmbedTexts(t *testing.T) {
 	assert.Contains(t, perr.Failed[0].Error(), "UTF-8")
 	assert.Len(t, embs[0].Vector, 32)
 	assert.Len(t, embs[2].Vector, 32, "the empty text is still a text")
+	// Each local vector carries its text's token count, as CountTokens
+	// counts it (the empty text is still its special tokens).
+	m, err := e.Model(context.Background(), tinyClip)
+	require.NoError(t, err)
+	for _, i := range []int{0, 2} {
+		n, err := m.CountTokens(context.Background(), []string{[]string{"a red circle", "", ""}[i]})
+		require.NoError(t, err)
+		assert.Equal(t, n, embs[i].Tokens, "text %d", i)
+		assert.Positive(t, embs[i].Tokens)
+	}
+	assert.Greater(t, embs[0].Tokens, embs[2].Tokens)
 
 	raw := newEmbedder(t, hybridembed.WithNormalize(false))
 	r, err := raw.EmbedTexts(context.Background(), tinyClip, []string{"a red circle"})

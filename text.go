@@ -87,6 +87,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) (out []Embedding
 			continue
 		}
 		out[i] = m.embedding(res[k].Vector, dev, dec.Reason)
+		out[i].Tokens = res[k].Tokens
 	}
 	sort.Slice(failed, func(a, b int) bool { return failed[a].Index < failed[b].Index })
 	return out, partial(failed, len(texts))

@@ -378,6 +378,10 @@ func (m *Model) Provider(images bool) (ort.Device, error) {
 // TextResult is one text's embedding, or why it has none.
 type TextResult struct {
 	Vector []float32
+	// Tokens is how many tokens the text made (special tokens included,
+	// after truncation): what [Model.CountTokens] says, without tokenizing
+	// again.
+	Tokens int
 	Err    error
 }
 
@@ -398,6 +402,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 			res[i].Err = err
 			continue
 		}
+		res[i].Tokens = len(encs[i].IDs)
 		order = append(order, i)
 	}
 	// Similar lengths side by side waste less on padding; results do not

@@ -67,10 +67,21 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 		}
 		place(embs, textAt)
 		if countTokens {
-			// A model served only by the router has no tokenizer here;
-			// its usage is reported as 0 (see the README).
-			if n, err := sv.model.CountTokens(ctx, texts); err == nil {
-				res.tokens = n
+			// Local vectors carry their token counts; texts the router
+			// embedded are counted with the local tokenizer when there is
+			// one (a model served only by the router has none: its usage is
+			// 0, see the README).
+			var remoteTexts []string
+			for j, e := range embs {
+				res.tokens += e.Tokens
+				if e.Backend == hybridembed.BackendRemote {
+					remoteTexts = append(remoteTexts, texts[j])
+				}
+			}
+			if len(remoteTexts) > 0 {
+				if n, err := sv.model.CountTokens(ctx, remoteTexts); err == nil {
+					res.tokens += n
+				}
 			}
 		}
 	}
