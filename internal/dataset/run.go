@@ -205,7 +205,7 @@ func resume(dir string, s Shard, model Model) (*Manifest, map[string]bool, error
 		if !ok || cs != s {
 			continue
 		}
-		rows, err := ReadRows(filepath.Join(dir, name))
+		rows, err := readCommitted(filepath.Join(dir, name))
 		if err != nil {
 			return nil, nil, err
 		}
