@@ -7,6 +7,7 @@ import (
 	"sort"
 	"unicode/utf8"
 
+	"github.com/hybridembed/hybridembed/internal/pooling"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/remote"
@@ -154,7 +155,7 @@ func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.Te
 	}
 	if lm.Normalizes() { // the model's own Normalize module, as the router applies it
 		for _, r := range res {
-			normalize(r.Vector)
+			pooling.Normalize(r.Vector)
 		}
 	}
 	return res, dev, nil
@@ -163,7 +164,7 @@ func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.Te
 func (e *Embedder) remoteEmbedding(model string, vec []float32, reason string) Embedding {
 	emb := Embedding{Vector: vec, Model: model, Backend: BackendRemote, Dim: len(vec), Reason: reason}
 	if e.cfg.normalize {
-		normalize(vec)
+		pooling.Normalize(vec)
 	}
 	emb.Normalized = isUnit(vec)
 	return emb
@@ -174,7 +175,7 @@ func (m *Model) embedding(vec []float32, dev ort.Device, reason string) Embeddin
 	emb := Embedding{Vector: vec, Model: m.name, Revision: m.info.Revision, Variant: m.info.Variant, Digest: m.info.Digest,
 		Backend: BackendLocal, Device: string(dev), Dim: len(vec), Reason: reason}
 	if m.e.cfg.normalize {
-		normalize(vec)
+		pooling.Normalize(vec)
 	}
 	emb.Normalized = isUnit(vec)
 	return emb

@@ -31,23 +31,6 @@ func isUnit(v []float32) bool {
 	return math.Abs(ss-1) < 1e-4
 }
 
-// normalize scales v to unit L2 norm in place; a zero vector stays as it is
-// and reports false.
-func normalize(v []float32) bool {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
-		return false
-	}
-	inv := 1 / math.Sqrt(ss)
-	for i, x := range v {
-		v[i] = float32(float64(x) * inv)
-	}
-	return true
-}
-
 // excerpt names a text in errors without printing all of it.
 func excerpt(s string) string {
 	const n = 40

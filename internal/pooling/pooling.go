@@ -1,7 +1,9 @@
 // Package pooling turns token states into sentence vectors as
-// sentence-transformers' Pooling module does. The local engine (ONNX token
-// outputs) and the remote client (token states a server returns) share it,
-// so both paths do the same arithmetic.
+// sentence-transformers' Pooling module does, and scales vectors to unit
+// length as its Normalize module does. The local engine (ONNX token
+// outputs), the remote client (token states a server returns), the server
+// and the router emulator share it, so every path does the same
+// arithmetic.
 package pooling
 
 import (
@@ -73,4 +75,21 @@ func Pool(states []float32, mask []int64, rows, cols, hidden int, modes []string
 		out[r] = vec
 	}
 	return out, nil
+}
+
+// Normalize scales v to unit L2 norm in place, accumulating in float64; a
+// zero (or non-finite) vector stays as it is and reports false.
+func Normalize(v []float32) bool {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
+		return false
+	}
+	inv := 1 / math.Sqrt(ss)
+	for i, x := range v {
+		v[i] = float32(float64(x) * inv)
+	}
+	return true
 }

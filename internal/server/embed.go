@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/pooling"
 )
 
 // input is one thing to embed: a text, or an encoded image.
@@ -53,7 +53,7 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 		for j, e := range embs {
 			v := e.Vector
 			if normalize && !e.Normalized {
-				unit(v)
+				pooling.Normalize(v)
 			}
 			res.vectors[at[j]] = v
 			backends[string(e.Backend)] = true
@@ -116,20 +116,6 @@ func renumber(err error, at []int) error {
 		out.Failed = append(out.Failed, &g)
 	}
 	return out
-}
-
-func unit(v []float32) {
-	var n float64
-	for _, x := range v {
-		n += float64(x) * float64(x)
-	}
-	if n == 0 {
-		return
-	}
-	inv := 1 / math.Sqrt(n)
-	for i := range v {
-		v[i] = float32(float64(v[i]) * inv)
-	}
 }
 
 // imageFromURI decodes a data URI. Other URLs are refused: the server
