@@ -140,6 +140,8 @@ func (b *batcher) loop() {
 				break gather
 			case <-b.ctx.Done():
 				break gather
+			case <-b.stop: // an unload does not wait out a straggling caller
+				break gather
 			}
 		}
 		timer.Stop()
