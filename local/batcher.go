@@ -43,6 +43,9 @@ type batcher struct {
 	stopped  chan struct{}
 
 	batches, items atomic.Int64
+	// preparing counts inputs for this tower being decoded right now: a
+	// batch that is not full waits for them too (see straggle).
+	preparing atomic.Int64
 }
 
 func newBatcher(ctx context.Context, name string, max int, wait time.Duration, run func(context.Context, []*item) ([][]float32, error)) *batcher {
@@ -113,18 +116,20 @@ func (b *batcher) loop() {
 		}
 		held = rest
 		// A batch waits wait for other callers' inputs, and for as long as
-		// inputs keep coming from a caller with more to send: a partial
-		// batch costs more per input, and while that caller's images are
-		// decoding the cores are busy anyway.
+		// inputs keep coming while a caller has more to send or images are
+		// being decoded for this tower: a partial batch costs more per
+		// input, and while images decode the cores are busy anyway.
 		deadline := time.Now().Add(b.wait)
 		if first.more {
 			deadline = time.Now().Add(max(b.wait, straggle))
 		}
+		lastArrival := time.Now()
 		timer := time.NewTimer(time.Until(deadline))
 	gather:
 		for len(batch) < b.max {
 			select {
 			case it := <-b.queue:
+				lastArrival = time.Now()
 				if it.h == first.h && it.w == first.w {
 					batch = append(batch, it)
 				} else {
@@ -137,6 +142,10 @@ func (b *batcher) loop() {
 					}
 				}
 			case <-timer.C:
+				if b.preparing.Load() > 0 && time.Since(lastArrival) < straggle {
+					timer.Reset(b.wait) // look again: someone is still decoding
+					continue
+				}
 				break gather
 			case <-b.ctx.Done():
 				break gather

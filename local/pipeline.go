@@ -72,6 +72,12 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 					results <- result{k: k, err: ctx.Err()}
 					return
 				}
+				if pool != "" {
+					// Counted until the item is queued (or has failed), so
+					// that a batch gathering meanwhile waits for it.
+					b.preparing.Add(1)
+					defer b.preparing.Add(-1)
+				}
 				it, err := safeMake(build, k)
 				if err != nil {
 					results <- result{k: k, err: err}
