@@ -1,9 +1,9 @@
 // Package pooling turns token states into sentence vectors as
 // sentence-transformers' Pooling module does, and scales vectors to unit
 // length as its Normalize module does. The local engine (ONNX token
-// outputs), the remote client (token states a server returns), the server
-// and the router emulator share it, so every path does the same
-// arithmetic.
+// outputs), the remote client (token states a server returns) and the
+// server share it, so every path does the same arithmetic. The router
+// emulator (remote/hftest) keeps its own: it must stay independent.
 package pooling
 
 import (

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hybridembed/hybridembed/internal/pooling"
 )
 
 // EmbedFunc computes one vector per text for a served model.
@@ -299,7 +297,7 @@ func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model
 	}
 	if norm {
 		for _, v := range vecs {
-			pooling.Normalize(v)
+			l2(v)
 		}
 	}
 	if faulty {
@@ -431,6 +429,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// l2 normalises a reference vector. It is deliberately not the engine's
+// (internal/pooling): the emulator must answer from an independent
+// reference, or a bug shared with the code under test would go unseen.
+func l2(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(s)
+	for i := range v {
+		v[i] = float32(float64(v[i]) * inv)
+	}
 }
 
 // Repeat is n copies of f, for faults that should outlast the retries.
