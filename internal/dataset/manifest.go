@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,16 +70,10 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	name := manifestName(Shard{m.Shard, m.Shards})
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o666); err != nil {
+	return atomicWrite(filepath.Join(dir, manifestName(Shard{m.Shard, m.Shards})), func(w *bufio.Writer) error {
+		_, err := w.Write(append(data, '\n'))
 		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	})
 }
 
 // ErrOtherRun means the output folder holds a run that this one cannot

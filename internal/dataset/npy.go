@@ -61,31 +61,3 @@ func WriteNPY(dir string, paths []string, vectors [][]float32, dim int) error {
 		return nil
 	})
 }
-
-func atomicWrite(path string, fill func(*bufio.Writer) error) error {
-	dir, base := filepath.Split(path)
-	tmp := filepath.Join(dir, "."+base+".tmp")
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = fill(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}

@@ -1,8 +1,8 @@
 package dataset
 
 import (
+	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -47,35 +47,17 @@ func parseChunk(name string) (s Shard, c int, ok bool) {
 	return s, c, true
 }
 
-// writeChunk writes rows to dir/name atomically: a temporary file (a dot
-// name, which Spark and glob readers skip), synced, then renamed. A reader
-// sees the whole chunk or none of it.
+// writeChunk writes rows to dir/name atomically (see atomicWrite): a
+// reader sees the whole chunk or none of it.
 func writeChunk(dir, name string, rows []Row) error {
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return err
-	}
-	w := parquet.NewGenericWriter[Row](f, parquet.Compression(&parquet.Zstd),
-		parquet.CreatedBy("hybridembed", "", ""))
-	_, err = w.Write(rows)
-	if err == nil {
-		err = w.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", filepath.Join(dir, name), err)
-	}
-	return syncDir(dir)
+	return atomicWrite(filepath.Join(dir, name), func(bw *bufio.Writer) error {
+		w := parquet.NewGenericWriter[Row](bw, parquet.Compression(&parquet.Zstd),
+			parquet.CreatedBy("hybridembed", "", ""))
+		if _, err := w.Write(rows); err != nil {
+			return err
+		}
+		return w.Close()
+	})
 }
 
 // ReadRows reads a chunk file whole.
@@ -106,14 +88,4 @@ func readCommitted(path string) ([]committed, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return rows, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	_ = d.Sync() // not every file system syncs directories; the rename is what matters
-	return nil
 }
