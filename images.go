@@ -122,17 +122,11 @@ func (m *Model) EmbedImages(ctx context.Context, images []Image) ([]Embedding, e
 // returns an error, the run stops and EmbedImagesFunc returns it. fn runs on
 // the calling goroutine with no lock held: it may call the Embedder.
 func (m *Model) EmbedImagesFunc(ctx context.Context, images []Image, fn func(i int, emb Embedding, err error) error) (err error) {
-	e := m.e
-	ctx, end, err := e.begin(ctx)
+	ctx, lm, finish, err := m.holdLocal(ctx)
 	if err != nil {
 		return err
 	}
-	defer end(&err)
-	lm, release, err := m.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer finish(&err)
 	if !lm.HasImages() {
 		return fmt.Errorf("model %s: %w: it has no vision tower", m.name, ErrNoModality)
 	}

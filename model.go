@@ -118,16 +118,11 @@ func (m *Model) Info() ModelInfo {
 // touches the network; a model that is not on this machine has nothing
 // to load and returns its not-cached error.
 func (m *Model) Load(ctx context.Context) (err error) {
-	_, end, err := m.e.begin(ctx)
+	_, lm, done, err := m.holdLocal(ctx)
 	if err != nil {
 		return err
 	}
-	defer end(&err)
-	lm, release, err := m.acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer done(&err)
 	if err := lm.Open(); err != nil {
 		return fmt.Errorf("model %s: %w", m.name, err)
 	}

@@ -136,6 +136,21 @@ func (m *Model) acquire(ctx context.Context) (*local.Model, func(), error) {
 	return lm, release, nil
 }
 
+// holdLocal begins a call on the Embedder and holds the local model for
+// it; done(&err) releases the model and ends the call.
+func (m *Model) holdLocal(ctx context.Context) (_ context.Context, _ *local.Model, done func(*error), err error) {
+	ctx, end, err := m.e.begin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lm, release, err := m.acquire(ctx)
+	if err != nil {
+		end(&err)
+		return nil, nil, nil, err
+	}
+	return ctx, lm, func(errp *error) { release(); end(errp) }, nil
+}
+
 func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.TextResult, ort.Device, error) {
 	lm, release, err := m.acquire(ctx)
 	if err != nil {
@@ -186,16 +201,11 @@ func (m *Model) embedding(vec []float32, dev ort.Device, reason string) Embeddin
 // which is what OpenAI's usage field reports. It needs the model's files
 // on this machine: ErrNotCached otherwise.
 func (m *Model) CountTokens(ctx context.Context, texts []string) (n int, err error) {
-	_, end, err := m.e.begin(ctx)
+	_, lm, done, err := m.holdLocal(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer end(&err)
-	lm, release, err := m.acquire(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer release()
+	defer done(&err)
 	counts, err := lm.CountTokens(texts)
 	if err != nil {
 		return 0, fmt.Errorf("model %s: %w", m.name, err)
