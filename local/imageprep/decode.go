@@ -197,7 +197,7 @@ func Decode(data []byte, limits Limits) (*RGB, error) {
 	var out *RGB
 	err = guard(func() error {
 		var err error
-		out, err = decodeRGB(f, data, limits.Draft)
+		out, err = decodeRGB(f, cfg, data, limits.Draft)
 		return err
 	})
 	if err != nil {
@@ -211,7 +211,7 @@ func Decode(data []byte, limits Limits) (*RGB, error) {
 	return out, nil
 }
 
-func decodeRGB(f Format, data []byte, draft int) (*RGB, error) {
+func decodeRGB(f Format, cfg image.Config, data []byte, draft int) (*RGB, error) {
 	r := bytes.NewReader(data)
 	switch f {
 	case GIF:
@@ -239,7 +239,7 @@ func decodeRGB(f Format, data []byte, draft int) (*RGB, error) {
 	var err error
 	switch f {
 	case JPEG:
-		return decodeJPEG(data, draft)
+		return decodeJPEG(data, cfg, draft)
 	case PNG:
 		img, err = png.Decode(r)
 	case BMP:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"os"
 	"sync"
@@ -132,10 +133,11 @@ func JPEGDecoder() (name string, why error) {
 }
 
 // decodeJPEG decodes with the chosen decoder; draft > 0 lets libjpeg-turbo
-// decode at 1/2, 1/4 or 1/8 scale while the short side stays >= draft.
-func decodeJPEG(data []byte, draft int) (*RGB, error) {
+// decode at 1/2, 1/4 or 1/8 scale while the short side (of cfg, the
+// header Decode has read) stays >= draft.
+func decodeJPEG(data []byte, cfg image.Config, draft int) (*RGB, error) {
 	if name, _ := JPEGDecoder(); name == JPEGTurbo {
-		return decodeJPEGTurbo(data, draftScale(data, draft))
+		return decodeJPEGTurbo(data, draftScale(cfg, draft))
 	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -146,12 +148,8 @@ func decodeJPEG(data []byte, draft int) (*RGB, error) {
 
 // draftScale is the largest of 8, 4, 2 by which the image can shrink in
 // the DCT domain and keep its short side >= draft; 1 when none can.
-func draftScale(data []byte, draft int) int {
+func draftScale(cfg image.Config, draft int) int {
 	if draft <= 0 {
-		return 1
-	}
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
 		return 1
 	}
 	short := min(cfg.Width, cfg.Height)
