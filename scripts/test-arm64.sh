@@ -31,24 +31,9 @@ trap 'rm -rf "$out"' EXIT
 # it crashes (a NULL dereference in dlopen). Each test binary therefore
 # runs in a private mount namespace where /proc/cpuinfo describes two
 # Cortex-A72 cores. That needs root (unshare, mount --bind).
-cat >"$out/cpuinfo" <<'CPUINFO'
-processor	: 0
-Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid
-CPU implementer	: 0x41
-CPU architecture: 8
-CPU variant	: 0x0
-CPU part	: 0xd08
-CPU revision	: 3
-
-processor	: 1
-Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid
-CPU implementer	: 0x41
-CPU architecture: 8
-CPU variant	: 0x0
-CPU part	: 0xd08
-CPU revision	: 3
-
-CPUINFO
+for cpu in 0 1; do
+	printf 'processor\t: %d\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$cpu"
+done >"$out/cpuinfo"
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 	say "needs root and unshare, to show the emulated ONNX Runtime an arm64 /proc/cpuinfo"
 	exit 1
