@@ -35,8 +35,11 @@ type batcher struct {
 	queue chan *item
 	max   int
 	wait  time.Duration
-	run   func(ctx context.Context, items []*item) ([][]float32, error)
-	ctx   context.Context // the engine's: cancelled on Close
+	// straggle bounds the wait for inputs still on their way (the
+	// constant straggle; tests shorten or lengthen it).
+	straggle time.Duration
+	run      func(ctx context.Context, items []*item) ([][]float32, error)
+	ctx      context.Context // the engine's: cancelled on Close
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -49,8 +52,12 @@ type batcher struct {
 }
 
 func newBatcher(ctx context.Context, name string, max int, wait time.Duration, run func(context.Context, []*item) ([][]float32, error)) *batcher {
-	b := &batcher{name: name, queue: make(chan *item, 2*max), max: max, wait: wait, run: run, ctx: ctx,
-		stop: make(chan struct{}), stopped: make(chan struct{})}
+	return startBatcher(&batcher{name: name, queue: make(chan *item, 2*max), max: max, wait: wait, straggle: straggle, run: run, ctx: ctx})
+}
+
+// startBatcher starts b's runner; tests set fields newBatcher fixes.
+func startBatcher(b *batcher) *batcher {
+	b.stop, b.stopped = make(chan struct{}), make(chan struct{})
 	go b.loop()
 	return b
 }
@@ -115,35 +122,26 @@ func (b *batcher) loop() {
 			}
 		}
 		held = rest
-		// A batch waits wait for other callers' inputs, and for as long as
-		// inputs keep coming while a caller has more to send or images are
-		// being decoded for this tower: a partial batch costs more per
+		// A batch waits wait for other callers' inputs, and goes on
+		// waiting while the last input to arrive said its caller has more
+		// coming, or images for this tower are being decoded, until
+		// straggle passes with no arrival: a partial batch costs more per
 		// input, and while images decode the cores are busy anyway.
-		deadline := time.Now().Add(b.wait)
-		if first.more {
-			deadline = time.Now().Add(max(b.wait, straggle))
-		}
-		lastArrival := time.Now()
-		timer := time.NewTimer(time.Until(deadline))
+		lastArrival, lastMore := time.Now(), first.more
+		timer := time.NewTimer(b.wait)
 	gather:
 		for len(batch) < b.max {
 			select {
 			case it := <-b.queue:
-				lastArrival = time.Now()
+				lastArrival, lastMore = time.Now(), it.more
 				if it.h == first.h && it.w == first.w {
 					batch = append(batch, it)
 				} else {
 					held = append(held, it)
 				}
-				if it.more {
-					if d := time.Now().Add(max(b.wait, straggle)); d.After(deadline) {
-						deadline = d
-						timer.Reset(time.Until(deadline))
-					}
-				}
 			case <-timer.C:
-				if b.preparing.Load() > 0 && time.Since(lastArrival) < straggle {
-					timer.Reset(b.wait) // look again: someone is still decoding
+				if (lastMore || b.preparing.Load() > 0) && time.Since(lastArrival) < b.straggle {
+					timer.Reset(b.wait) // look again: more is on its way
 					continue
 				}
 				break gather

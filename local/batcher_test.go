@@ -26,12 +26,15 @@ func TestBatcherWaitsForCallerWithMore(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var sizes []int
-			b := newBatcher(context.Background(), "test", 8, 2*time.Millisecond, func(_ context.Context, items []*item) ([][]float32, error) {
-				mu.Lock()
-				sizes = append(sizes, len(items))
-				mu.Unlock()
-				return make([][]float32, len(items)), nil
-			})
+			// A straggle far beyond the 20 ms gaps, so that a busy test
+			// machine cannot make the batch give up early.
+			b := startBatcher(&batcher{name: "test", queue: make(chan *item, 16), max: 8, wait: 2 * time.Millisecond, straggle: 10 * time.Second,
+				ctx: context.Background(), run: func(_ context.Context, items []*item) ([][]float32, error) {
+					mu.Lock()
+					sizes = append(sizes, len(items))
+					mu.Unlock()
+					return make([][]float32, len(items)), nil
+				}})
 			defer b.close()
 			var wg sync.WaitGroup
 			for k := range 4 {
@@ -50,29 +53,36 @@ func TestBatcherWaitsForCallerWithMore(t *testing.T) {
 // flag) share a batch while one of them is still decoding, and a
 // preparation that never arrives holds a batch back for at most straggle.
 func TestBatcherWaitsForInputsBeingPrepared(t *testing.T) {
-	b := newBatcher(context.Background(), "test", 8, 2*time.Millisecond, func(_ context.Context, items []*item) ([][]float32, error) {
-		return make([][]float32, len(items)), nil
-	})
-	defer b.close()
+	newTest := func(straggle time.Duration) *batcher {
+		return startBatcher(&batcher{name: "test", queue: make(chan *item, 16), max: 8, wait: 2 * time.Millisecond, straggle: straggle,
+			ctx: context.Background(), run: func(_ context.Context, items []*item) ([][]float32, error) {
+				return make([][]float32, len(items)), nil
+			}})
+	}
 	var wg sync.WaitGroup
-	submit := func() {
+	submit := func(b *batcher) {
 		wg.Add(1)
 		require.NoError(t, b.submit(&item{ctx: context.Background(), done: func([]float32, error) { wg.Done() }}))
 	}
+
+	b := newTest(10 * time.Second) // far beyond the 20 ms gap, however busy the machine
+	defer b.close()
 	b.preparing.Add(1) // a second caller's image is decoding
-	submit()
+	submit(b)
 	time.Sleep(20 * time.Millisecond)
-	submit()
+	submit(b)
 	b.preparing.Add(-1)
 	wg.Wait()
 	assert.Equal(t, int64(1), b.batches.Load(), "the first input waited for the one being prepared")
 
-	b.preparing.Add(1) // and this one fails: it never comes
+	short := newTest(100 * time.Millisecond)
+	defer short.close()
+	short.preparing.Add(1) // and this one fails: it never comes
 	start := time.Now()
-	submit()
+	submit(short)
 	wg.Wait()
 	took := time.Since(start)
-	assert.GreaterOrEqual(t, took, straggle-10*time.Millisecond, "it waited for the decoding input")
-	assert.Less(t, took, 2*time.Second, "but not for ever")
-	b.preparing.Add(-1)
+	assert.GreaterOrEqual(t, took, 90*time.Millisecond, "it waited for the decoding input")
+	assert.Less(t, took, 5*time.Second, "but not for ever")
+	short.preparing.Add(-1)
 }
