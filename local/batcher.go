@@ -129,17 +129,31 @@ func (b *batcher) loop() {
 		// input, and while images decode the cores are busy anyway.
 		lastArrival, lastMore := time.Now(), first.more
 		timer := time.NewTimer(b.wait)
+		take := func(it *item) {
+			lastArrival, lastMore = time.Now(), it.more
+			if it.h == first.h && it.w == first.w {
+				batch = append(batch, it)
+			} else {
+				held = append(held, it)
+			}
+		}
 	gather:
 		for len(batch) < b.max {
 			select {
 			case it := <-b.queue:
-				lastArrival, lastMore = time.Now(), it.more
-				if it.h == first.h && it.w == first.w {
-					batch = append(batch, it)
-				} else {
-					held = append(held, it)
-				}
+				take(it)
 			case <-timer.C:
+				// What is queued already belongs to this batch: select may
+				// have picked the timer over it.
+			drain:
+				for len(batch) < b.max {
+					select {
+					case it := <-b.queue:
+						take(it)
+					default:
+						break drain
+					}
+				}
 				if (lastMore || b.preparing.Load() > 0) && time.Since(lastArrival) < b.straggle {
 					timer.Reset(b.wait) // look again: more is on its way
 					continue
