@@ -240,6 +240,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"WithBatchSize", hybridembed.WithBatchSize(-1, 0)},
 		{"WithMaxWait", hybridembed.WithMaxWait(time.Hour)},
 		{"WithWorkers", hybridembed.WithWorkers(-2)},
+		{"WithRuns", hybridembed.WithRuns(-1)},
 		{"WithMaxPixels", hybridembed.WithMaxPixels(0)},
 		{"WithHubCache", hybridembed.WithHubCache("")},
 		{"WithLogger", hybridembed.WithLogger(nil)},

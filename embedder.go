@@ -134,7 +134,7 @@ func New(opts ...Option) (*Embedder, error) {
 	logf := func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
 	eng := local.New(local.Options{
 		Threads: c.threads, Device: c.device, Library: c.library,
-		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers,
+		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers, Runs: c.runs,
 		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf,
 	})
 	client := &remote.Client{

@@ -25,11 +25,13 @@ type item struct {
 	done func(vec []float32, err error)
 }
 
-// batcher is one tower's queue and its single runner: every caller feeds the
+// batcher is one tower's queue and its runner: every caller feeds the
 // bounded queue, and the runner runs what has gathered (up to max items, or
 // what arrived within wait of the first) as one batch, so concurrent
-// callers share batches. Items of a caller that has gone away are dropped
-// before they reach the runtime.
+// callers share batches. Up to runs batches are in the runtime at once; the
+// next is gathered only when one of them is free to take it, so inputs
+// queue up meanwhile and batches stay full. Items of a caller that has gone
+// away are dropped before they reach the runtime.
 type batcher struct {
 	name  string
 	queue chan *item
@@ -40,6 +42,8 @@ type batcher struct {
 	straggle time.Duration
 	run      func(ctx context.Context, items []*item) ([][]float32, error)
 	ctx      context.Context // the engine's: cancelled on Close
+	// runs is how many batches may be in the runtime at once (0 means 1).
+	runs int
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -51,8 +55,10 @@ type batcher struct {
 	preparing atomic.Int64
 }
 
-func newBatcher(ctx context.Context, name string, max int, wait time.Duration, run func(context.Context, []*item) ([][]float32, error)) *batcher {
-	return startBatcher(&batcher{name: name, queue: make(chan *item, 2*max), max: max, wait: wait, straggle: straggle, run: run, ctx: ctx})
+// newBatcher starts a batcher whose queue holds two batches per run.
+func newBatcher(ctx context.Context, name string, size, runs int, wait time.Duration, run func(context.Context, []*item) ([][]float32, error)) *batcher {
+	runs = max(1, runs)
+	return startBatcher(&batcher{name: name, queue: make(chan *item, 2*size*runs), max: size, runs: runs, wait: wait, straggle: straggle, run: run, ctx: ctx})
 }
 
 // startBatcher starts b's runner; tests set fields newBatcher fixes.
@@ -93,9 +99,17 @@ func (b *batcher) close() {
 }
 
 func (b *batcher) loop() {
-	defer close(b.stopped)
+	slots := make(chan struct{}, max(1, b.runs))
+	var running sync.WaitGroup
+	defer func() {
+		running.Wait()
+		close(b.stopped)
+	}()
 	var held []*item // items of another shape than the last batch
 	for {
+		// A batch is gathered once a run is free to take it: until then
+		// inputs queue up and join it.
+		slots <- struct{}{}
 		var first *item
 		if len(held) > 0 {
 			first, held = held[0], held[1:]
@@ -166,7 +180,10 @@ func (b *batcher) loop() {
 			}
 		}
 		timer.Stop()
-		b.runBatch(batch)
+		running.Go(func() {
+			defer func() { <-slots }()
+			b.runBatch(batch)
+		})
 	}
 }
 

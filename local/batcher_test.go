@@ -2,7 +2,9 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,4 +87,52 @@ func TestBatcherWaitsForInputsBeingPrepared(t *testing.T) {
 	assert.GreaterOrEqual(t, took, 90*time.Millisecond, "it waited for the decoding input")
 	assert.Less(t, took, 5*time.Second, "but not for ever")
 	short.preparing.Add(-1)
+}
+
+// TestBatcherRuns: up to runs batches are in the runtime at once, and the
+// next one starts only when one of them ends.
+func TestBatcherRuns(t *testing.T) {
+	for _, runs := range []int{0, 1, 2, 3} {
+		t.Run(fmt.Sprint(runs), func(t *testing.T) {
+			want := max(1, runs)
+			started, release := make(chan struct{}, 8), make(chan struct{})
+			var inRuntime, most atomic.Int64
+			b := startBatcher(&batcher{name: "test", queue: make(chan *item, 16), max: 1, runs: runs, wait: time.Millisecond, straggle: time.Millisecond,
+				ctx: context.Background(), run: func(_ context.Context, items []*item) ([][]float32, error) {
+					n := inRuntime.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					started <- struct{}{}
+					<-release
+					inRuntime.Add(-1)
+					return make([][]float32, len(items)), nil
+				}})
+			defer b.close()
+			releaseAll := sync.OnceFunc(func() { close(release) })
+			defer releaseAll() // before close, which waits for the runs
+			var wg sync.WaitGroup
+			for range want + 1 {
+				wg.Add(1)
+				require.NoError(t, b.submit(&item{ctx: context.Background(), done: func([]float32, error) { wg.Done() }}))
+			}
+			for k := range want { // that many run at once
+				select {
+				case <-started:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("only %d of %d batches started at once", k, want)
+				}
+			}
+			select {
+			case <-started:
+				t.Fatalf("batch %d started while %d were running", want+1, want)
+			case <-time.After(50 * time.Millisecond):
+			}
+			release <- struct{}{} // one ends: the last may start
+			<-started
+			releaseAll()
+			wg.Wait()
+			assert.Equal(t, int64(want), most.Load())
+			assert.Equal(t, int64(want+1), b.batches.Load())
+		})
+	}
 }

@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -93,12 +94,18 @@ func embedFiles(t *testing.T, m *local.Model, paths ...string) ([][]float32, []e
 }
 
 // TestFixtureParity checks both fixture layouts against PyTorch: token ids
-// against CLIP's reference BPE, text and image vectors within 1e-5.
+// against CLIP's reference BPE, text and image vectors within 1e-5; with
+// one image batch in the runtime at a time, and with three at once (each
+// vector must still reach its own image).
 func TestFixtureParity(t *testing.T) {
-	for _, name := range []string{"tiny-clip", "tiny-clip-joint"} {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		runs int
+	}{{"tiny-clip", 1}, {"tiny-clip", 3}, {"tiny-clip-joint", 1}, {"tiny-clip-joint", 3}} {
+		name := c.name
+		t.Run(fmt.Sprintf("%s/runs=%d", name, c.runs), func(t *testing.T) {
 			g := readGolden(t, name)
-			e := localtest.Engine(t, local.Options{BatchSize: 3})
+			e := localtest.Engine(t, local.Options{BatchSize: 3, Runs: c.runs})
 			m, err := e.Load(testdata.Fixture("models", name), "")
 			require.NoError(t, err)
 			require.True(t, m.HasText())

@@ -49,7 +49,8 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 	if n == 0 {
 		return nil
 	}
-	window := 2*b.max + m.eng.workers()
+	// Enough for every run's batch, the one gathering, and the decoders'.
+	window := (max(1, b.runs)+1)*b.max + m.eng.workers()
 	type result struct {
 		k   int
 		vec []float32

@@ -26,3 +26,22 @@ func TestDecodeWorkers(t *testing.T) {
 		assert.Equal(t, c.want, decodeWorkers(c.asked, c.dev, c.cores), "%+v", c)
 	}
 }
+
+func TestImageRuns(t *testing.T) {
+	for _, c := range []struct {
+		asked   int
+		dev     ort.Device
+		threads int
+		want    int
+	}{
+		{3, ort.DeviceCPU, 16, 3},  // asked for: kept
+		{3, ort.DeviceCUDA, 16, 3}, // likewise on a GPU
+		{0, ort.DeviceCUDA, 16, 1}, // GPU: one batch at a time
+		{0, ort.DeviceCPU, 16, 2},
+		{0, ort.DeviceAuto, 2, 2}, // auto opens as the CPU
+		{0, ort.DeviceCPU, 2, 2},
+		{0, ort.DeviceCPU, 1, 1}, // one thread is not split
+	} {
+		assert.Equal(t, c.want, imageRuns(c.asked, c.dev, c.threads), "%+v", c)
+	}
+}

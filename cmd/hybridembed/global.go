@@ -33,6 +33,7 @@ type globalOptions struct {
 	Variant   string
 	BatchSize int
 	Workers   int
+	Runs      int
 	Verbose   bool
 	Policy    string
 	RouterURL string
@@ -51,6 +52,7 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Variant, "variant", "", "ONNX file variant: quantized, fp16, ... (default: fp32)")
 	f.IntVar(&g.BatchSize, "batch-size", 0, "images per inference batch (default 16)")
 	f.IntVar(&g.Workers, "workers", 0, "image decoding goroutines (default: half the cores, at least 2; one per core with CUDA)")
+	f.IntVar(&g.Runs, "runs", 0, "image batches in ONNX Runtime at once, sharing the threads (default: 2 on the CPU, 1 with CUDA; 1 favours single-image latency)")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "log routing and runtime notes to stderr")
 	f.StringVar(&g.Policy, "policy", "auto", "where text goes: auto (the routing rules), remote (router only) or local")
 	f.StringVar(&g.RouterURL, "router-url", "", "Hugging Face router (default: $HYBRIDEMBED_ROUTER_URL, else https://router.huggingface.co)")
@@ -78,6 +80,7 @@ func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Opti
 		hybridembed.WithVariant(g.Variant),
 		hybridembed.WithBatchSize(g.BatchSize, 0),
 		hybridembed.WithWorkers(g.Workers),
+		hybridembed.WithRuns(g.Runs),
 		hybridembed.WithDecode(g.Decode),
 		hybridembed.WithLogger(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))),
 	}
