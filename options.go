@@ -104,7 +104,8 @@ func WithVariant(v string) Option {
 
 // WithBatchSize sets the most images and texts one model run takes
 // (defaults 16 and 32; 0 keeps the default). Concurrent calls share these
-// batches.
+// batches. An image tower running several batches at once (WithRuns)
+// shares the image size between them.
 func WithBatchSize(images, texts int) Option {
 	return func(c *config) error {
 		if images < 0 || texts < 0 {

@@ -28,8 +28,9 @@ type Options struct {
 	// Library is an explicit path to libonnxruntime; empty means search
 	// ($ONNXRUNTIME_LIB, hybridembed's cache, the system loader path).
 	Library string
-	// BatchSize is the most images one run takes (default 16);
-	// TextBatchSize the most texts (default 32).
+	// BatchSize is the most images one run takes (default 16), shared
+	// between an image tower's Runs; TextBatchSize the most texts (default
+	// 32).
 	BatchSize, TextBatchSize int
 	// MaxWait is how long a tower waits, after the first input of a batch
 	// arrives, for more inputs to join it (default 2ms). Inputs that arrive

@@ -50,7 +50,7 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Device, "device", "auto", "where local models run: cpu, cuda or auto")
 	f.IntVar(&g.Threads, "threads", 0, "ONNX Runtime threads (default: all cores)")
 	f.StringVar(&g.Variant, "variant", "", "ONNX file variant: quantized, fp16, ... (default: fp32)")
-	f.IntVar(&g.BatchSize, "batch-size", 0, "images per inference batch (default 16)")
+	f.IntVar(&g.BatchSize, "batch-size", 0, "images per inference batch (default 16, shared between --runs)")
 	f.IntVar(&g.Workers, "workers", 0, "image decoding goroutines (default: half the cores, at least 2; one per core with CUDA)")
 	f.IntVar(&g.Runs, "runs", 0, "image batches in ONNX Runtime at once, sharing the threads (default: 2 on the CPU, 1 with CUDA; 1 favours single-image latency)")
 	f.BoolVarP(&g.Verbose, "verbose", "v", false, "log routing and runtime notes to stderr")
