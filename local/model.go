@@ -345,7 +345,7 @@ func (m *Model) visionTower() (*visionTower, error) {
 	// The batch size is shared between the runs: a batch of 16 on one of
 	// two single-threaded runs, with nothing else to run, would leave the
 	// other's core idle (16 camera photos ran at 0.32 of raw ONNX Runtime
-	// that way, against 0.46 in two batches of 8).
+	// that way, against 0.42-0.43 in two batches of 8).
 	v.batch = newBatcher(m.eng.ctx, m.visionSig.path, max(1, m.eng.imageBatch()/runs), runs, m.eng.maxWait(), v.runItems)
 	m.vision = v
 	return v, nil
