@@ -15,6 +15,7 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 	"github.com/hybridembed/hybridembed/remote"
 )
 
@@ -121,7 +122,7 @@ func New(opts ...Option) (*Embedder, error) {
 		c.offline = models.OfflineFromEnv()
 	}
 	if !c.tokenSet && !c.ignoreEnv {
-		c.token = remote.TokenFromEnv(models.TokenPath())
+		c.token = remote.TokenFromEnv(layout.TokenPath())
 	}
 	if c.hubCache == "" && c.ignoreEnv {
 		home, err := os.UserHomeDir()
@@ -145,7 +146,7 @@ func New(opts ...Option) (*Embedder, error) {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	e := &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}, client: client, ctx: ctx, cancel: cancel}
-	e.resolver = &Resolver{e: e, state: loadState(filepath.Join(models.HomeDir(), "router", "state.json")),
+	e.resolver = &Resolver{e: e, state: loadState(filepath.Join(layout.HomeDir(), "router", "state.json")),
 		mappingTTL: c.mappingTTL, notServedFor: c.notServedTTL}
 	return e, nil
 }

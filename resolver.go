@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 	"github.com/hybridembed/hybridembed/remote"
 )
 
@@ -135,7 +136,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	case e.cfg.offline:
 		d.Reason = "offline (HF_HUB_OFFLINE or --offline): the network is not used"
 		return d, nil
-	case ev.Family == string(models.FamilyCLIP):
+	case ev.Family == string(layout.FamilyCLIP):
 		d.Reason = "CLIP-family model: its text vectors must come from the same local model as its image vectors"
 		return d, nil
 	case e.cfg.policy == PolicyRemote:
@@ -169,7 +170,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	ev.Hub.Serving, ev.Hub.Providers, ev.Hub.Inference, ev.Hub.Fetched = mp.Serving(), mp.ProviderNames(), mp.Inference, mp.Fetched
 	ev.Hub.Task = mp.Providers[remote.HFInference].Task
 	if isImageTask(mp.PipelineTag) {
-		ev.Family = string(models.FamilyCLIP)
+		ev.Family = string(layout.FamilyCLIP)
 		d.Reason = "the Hub lists it as " + mp.PipelineTag + ": an image-text model, embedded locally"
 		return d, nil
 	}

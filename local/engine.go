@@ -11,7 +11,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // Options configure an [Engine]. The zero value is usable.
@@ -107,7 +107,7 @@ func (e *Engine) Init() (string, error) {
 	if prefer == "" {
 		prefer = ort.DeviceAuto
 	}
-	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: models.HomeDir(), Prefer: prefer})
+	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: layout.HomeDir(), Prefer: prefer})
 	e.jpegNote.Do(func() {
 		if name, why := imageprep.JPEGDecoder(); name == imageprep.JPEGTurbo {
 			e.logf("JPEG decoding: libjpeg-turbo (pixels identical to Pillow's)")

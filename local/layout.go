@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // ErrUnknownLayout is returned (wrapped in a *[LayoutError]) when a directory
@@ -39,7 +39,7 @@ func (e *LayoutError) Error() string {
 	}
 	if len(e.Found) > 0 {
 		b.WriteString("; the directory has " + strings.Join(e.Found, ", "))
-		if v := models.Variants(e.Found); len(v) > 0 {
+		if v := layout.Variants(e.Found); len(v) > 0 {
 			b.WriteString(" (variants: " + strings.Join(v, ", ") + ")")
 		}
 	}
@@ -48,9 +48,9 @@ func (e *LayoutError) Error() string {
 
 func (e *LayoutError) Unwrap() error { return ErrUnknownLayout }
 
-// findFiles looks for a model's graphs in dir (see [models.FindLayout]).
-func findFiles(dir, variant string) (models.Layout, error) {
-	l, looked := models.FindLayout(func(rel string) bool {
+// findFiles looks for a model's graphs in dir (see [layout.FindLayout]).
+func findFiles(dir, variant string) (layout.Layout, error) {
+	l, looked := layout.FindLayout(func(rel string) bool {
 		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
 		return err == nil && !st.IsDir()
 	}, variant)

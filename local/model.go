@@ -12,7 +12,7 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // ErrNoTextTower and ErrNoVisionTower say a model cannot embed that modality.
@@ -87,14 +87,14 @@ func (m *Model) Stats() []TowerStats {
 }
 
 // Family is the kind of model a directory holds: the registry's notion
-// (models.Family), so that routing compares one type wherever the facts
+// (layout.Family), so that routing compares one type wherever the facts
 // come from.
-type Family = models.Family
+type Family = layout.Family
 
 // The families, as the registry names them.
 const (
-	FamilyCLIP     = models.FamilyCLIP     // an image-text dual encoder (CLIP, SigLIP...)
-	FamilySentence = models.FamilySentence // a sentence-transformers text encoder
+	FamilyCLIP     = layout.FamilyCLIP     // an image-text dual encoder (CLIP, SigLIP...)
+	FamilySentence = layout.FamilySentence // a sentence-transformers text encoder
 )
 
 // Dir is the model directory.

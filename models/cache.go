@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // ErrNotCached is returned (wrapped) when a model, revision or file is not in
@@ -23,7 +25,7 @@ var ErrInvalidID = errors.New("invalid model id")
 //	  refs/{revision}            (a commit hash)
 //	  snapshots/{commit}/{path}  (relative symlinks into blobs/, or files)
 //
-// The zero value uses [HubCacheDir]. Caches written by Python are read as
+// The zero value uses [layout.HubCacheDir]. Caches written by Python are read as
 // they are, and snapshot entries may be plain files (copied caches).
 type Cache struct {
 	Dir string
@@ -33,7 +35,7 @@ func (c Cache) dir() string {
 	if c.Dir != "" {
 		return c.Dir
 	}
-	return HubCacheDir()
+	return layout.HubCacheDir()
 }
 
 var (

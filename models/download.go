@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hybridembed/hybridembed/models/layout"
 	"github.com/hybridembed/hybridembed/remote"
 )
 
@@ -194,13 +195,13 @@ func chooseFiles(repo string, siblings []string, entry *Entry, variant string) (
 		for _, f := range want {
 			if strings.HasSuffix(f, ".onnx") {
 				if !have[f] {
-					return nil, fmt.Errorf("%s: %w: the registry expects %s, which the repo does not have (it has variants: %s)", repo, ErrNoONNX, f, strings.Join(Variants(siblings), ", "))
+					return nil, fmt.Errorf("%s: %w: the registry expects %s, which the repo does not have (it has variants: %s)", repo, ErrNoONNX, f, strings.Join(layout.Variants(siblings), ", "))
 				}
 				graphs = append(graphs, f)
 			}
 		}
 	} else {
-		l, looked := FindLayout(func(p string) bool { return have[p] }, variant)
+		l, looked := layout.FindLayout(func(p string) bool { return have[p] }, variant)
 		graphs = l.Files()
 		if graphs == nil {
 			var onnx []string
@@ -210,17 +211,17 @@ func chooseFiles(repo string, siblings []string, entry *Entry, variant string) (
 				}
 			}
 			if len(onnx) > 0 {
-				return nil, fmt.Errorf("%s: %w for variant %q (looked for %s); the repo has %s (variants: %s)", repo, ErrNoONNX, variant, strings.Join(looked, ", "), strings.Join(onnx, ", "), strings.Join(Variants(onnx), ", "))
+				return nil, fmt.Errorf("%s: %w for variant %q (looked for %s); the repo has %s (variants: %s)", repo, ErrNoONNX, variant, strings.Join(looked, ", "), strings.Join(onnx, ", "), strings.Join(layout.Variants(onnx), ", "))
 			}
 			return nil, fmt.Errorf("%s: %w: the repo has no .onnx files (it has %s); hybridembed runs ONNX exports, such as the Xenova/ or onnx-community/ conversions", repo, ErrNoONNX, sample(siblings))
 		}
 	}
 	files := append([]string(nil), graphs...)
 	for _, g := range graphs {
-		files = append(files, externalData(g, have)...)
+		files = append(files, layout.ExternalData(g, have)...)
 	}
 	for _, s := range siblings {
-		if have[s] && isConfigFile(s) {
+		if have[s] && layout.IsConfigFile(s) {
 			files = append(files, s)
 		}
 	}

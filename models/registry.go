@@ -1,18 +1,11 @@
 package models
 
 import (
+	"github.com/hybridembed/hybridembed/models/layout"
+
 	"fmt"
 	"sort"
 	"strings"
-)
-
-// Family is what kind of model an id names, which decides routing: CLIP
-// models (text and images in one space) always run locally.
-type Family string
-
-const (
-	FamilyCLIP     Family = "clip"
-	FamilySentence Family = "sentence"
 )
 
 // Entry is a model hybridembed knows: which repo has its ONNX files and
@@ -23,7 +16,7 @@ type Entry struct {
 	// Repo is the Hub repo holding usable ONNX files, which for models
 	// published without ONNX is a conversion (transformers.js's Xenova/*).
 	Repo   string
-	Family Family
+	Family layout.Family
 	// Common are the files every variant needs (configs, tokenizer).
 	Common []string
 	// Variants maps a variant name ("fp32", "quantized", "fp16") to its
@@ -60,7 +53,7 @@ func clipEntry(id, repo string, dim int) Entry {
 		return []string{"onnx/text_model" + sfx + ".onnx", "onnx/vision_model" + sfx + ".onnx"}
 	}
 	return Entry{
-		ID: id, Repo: repo, Family: FamilyCLIP, Dim: dim,
+		ID: id, Repo: repo, Family: layout.FamilyCLIP, Dim: dim,
 		Common: []string{"config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"},
 		Variants: map[string][]string{
 			"fp32": tower(""), "quantized": tower("_quantized"), "fp16": tower("_fp16"),
@@ -70,7 +63,7 @@ func clipEntry(id, repo string, dim int) Entry {
 
 func sentenceEntry(id string, dim int, variants map[string][]string) Entry {
 	return Entry{
-		ID: id, Repo: id, Family: FamilySentence, Dim: dim,
+		ID: id, Repo: id, Family: layout.FamilySentence, Dim: dim,
 		Common: []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
 			"modules.json", "sentence_bert_config.json", "1_Pooling/config.json"},
 		Variants: variants,

@@ -30,7 +30,7 @@ import (
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 func main() {
@@ -57,7 +57,7 @@ func main() {
 		}
 	}
 
-	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
+	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
 		log.Fatal(err)
 	}
 	raw, err := newRaw(filepath.Join(*model, "onnx", "vision_model.onnx"), *threads, *batch)

@@ -21,7 +21,7 @@ import (
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 func main() {
@@ -36,7 +36,7 @@ func main() {
 	for i := range texts {
 		texts[i] = fmt.Sprintf("a photo of item number %d, on a wooden shelf in a small shop", i)
 	}
-	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
+	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
 		log.Fatal(err)
 	}
 	for _, m := range strings.Split(*modelsFlag, ",") {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hybridembed/hybridembed/local/ort"
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // EnvRequire makes tests fail, rather than skip, when the runtime is missing
@@ -19,7 +19,7 @@ const EnvRequire = "HYBRIDEMBED_REQUIRE_ORT"
 // $HYBRIDEMBED_REQUIRE_ORT is set).
 func Init(tb testing.TB) {
 	tb.Helper()
-	if _, err := ort.Init(ort.Config{CacheDir: models.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
+	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
 		if os.Getenv(EnvRequire) != "" {
 			tb.Fatalf("%v", err)
 		}

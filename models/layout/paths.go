@@ -1,9 +1,8 @@
-package models
+package layout
 
 import (
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // HomeDir is hybridembed's own cache directory (the ONNX Runtime library,
@@ -53,14 +52,4 @@ func xdgCache() string {
 		return filepath.Join(home, ".cache")
 	}
 	return os.TempDir()
-}
-
-// OfflineFromEnv reports whether $HF_HUB_OFFLINE asks that the network not
-// be used ("1", "true", "yes" or "on", as huggingface_hub reads it).
-func OfflineFromEnv() bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv("HF_HUB_OFFLINE"))) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package models
+package layout
 
 import (
 	"path"
@@ -99,9 +99,9 @@ var configFiles = []string{
 
 var poolingConfig = regexp.MustCompile(`^\d+_Pooling/config\.json$`)
 
-// isConfigFile reports whether a repo path is configuration a local model
+// IsConfigFile reports whether a repo path is configuration a local model
 // reads (including sentence-transformers' N_Pooling/config.json).
-func isConfigFile(p string) bool {
+func IsConfigFile(p string) bool {
 	for _, c := range configFiles {
 		if p == c {
 			return true
@@ -110,9 +110,9 @@ func isConfigFile(p string) bool {
 	return poolingConfig.MatchString(p)
 }
 
-// externalData are the files that hold an ONNX graph's weights when they
+// ExternalData are the files that hold an ONNX graph's weights when they
 // are stored outside it.
-func externalData(onnx string, have map[string]bool) []string {
+func ExternalData(onnx string, have map[string]bool) []string {
 	var out []string
 	for _, p := range []string{onnx + "_data", onnx + ".data", strings.TrimSuffix(onnx, ".onnx") + ".onnx_data"} {
 		if have[p] {
