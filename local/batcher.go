@@ -30,7 +30,8 @@ type item struct {
 // what arrived within wait of the first) as one batch, so concurrent
 // callers share batches. Up to runs batches are in the runtime at once; the
 // next is gathered only when one of them is free to take it, so inputs
-// queue up meanwhile and batches stay full. Items of a caller that has gone
+// queue up meanwhile and batches stay full; the last batch of a job is
+// shared out between the runs. Items of a caller that has gone
 // away are dropped before they reach the runtime.
 type batcher struct {
 	name  string
@@ -180,10 +181,26 @@ func (b *batcher) loop() {
 			}
 		}
 		timer.Stop()
-		running.Go(func() {
-			defer func() { <-slots }()
-			b.runBatch(batch)
-		})
+		// The last batch of a job, with nothing behind it, is shared out
+		// between the runs, each part starting as soon as a run is free:
+		// each run has only its share of the threads, and the whole batch
+		// on one run would leave the others' cores idle at the end
+		// (ViT-B/32 int8 on 2 cores, 96 photos: 0.68-0.70 of raw ORT
+		// unsplit, 0.71-0.73 split, in three alternating rounds).
+		parts := 1
+		if !lastMore && len(held) == 0 && b.preparing.Load() == 0 && len(b.queue) == 0 {
+			parts = min(len(batch), cap(slots))
+		}
+		for k := range parts {
+			if k > 0 {
+				slots <- struct{}{}
+			}
+			part := batch[k*len(batch)/parts : (k+1)*len(batch)/parts]
+			running.Go(func() {
+				defer func() { <-slots }()
+				b.runBatch(part)
+			})
+		}
 	}
 }
 

@@ -136,3 +136,41 @@ func TestBatcherRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestBatcherSplitsLastBatch: a batch with nothing behind it is shared out
+// between the runs, so that a job's last batch, or a lone request, has
+// every run's threads; a batch whose caller has more coming is not split.
+func TestBatcherSplitsLastBatch(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		more  int // how many of the inputs say more are coming
+		n     int
+		sizes []int
+	}{
+		{"last batch", 7, 8, []int{2, 3, 3}},
+		{"more coming", 8, 9, []int{8, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var sizes []int
+			gate := make(chan struct{})
+			b := startBatcher(&batcher{name: "test", queue: make(chan *item, 16), max: 8, runs: 3, wait: 2 * time.Millisecond, straggle: 10 * time.Second,
+				ctx: context.Background(), run: func(_ context.Context, items []*item) ([][]float32, error) {
+					mu.Lock()
+					sizes = append(sizes, len(items))
+					mu.Unlock()
+					<-gate
+					return make([][]float32, len(items)), nil
+				}})
+			defer b.close()
+			var wg sync.WaitGroup
+			for k := range c.n {
+				wg.Add(1)
+				require.NoError(t, b.submit(&item{ctx: context.Background(), more: k < c.more, done: func([]float32, error) { wg.Done() }}))
+			}
+			close(gate)
+			wg.Wait()
+			assert.ElementsMatch(t, c.sizes, sizes)
+		})
+	}
+}

@@ -346,10 +346,10 @@ func decodeWorkers(asked int, dev ort.Device, cores int) int {
 // with full-size ViT-B/32 on 2 cores, three alternating rounds against raw
 // ONNX Runtime on both threads: 96 1024x768 JPEGs went from 0.90 to
 // 0.93-0.96 (fp32) and from 0.62-0.67 to 0.72-0.76 (int8); 16 12 MP JPEGs
-// stayed at 0.43-0.48. Splitting a batch between idle runs as well did
-// worse (fp32 0.86-0.90), and splitting only a job's last batch gained
-// nothing on the camera photos. The cost is latency: a lone image runs on
-// half the threads (ViT-B/32 fp32 on 2 cores: 86-92 ms instead of 58).
+// stayed at 0.43-0.48. Splitting every batch between idle runs did worse
+// (fp32 0.86-0.90); only a job's last batch is split (see batcher). The
+// cost is latency: a lone image runs on half the threads (ViT-B/32 fp32 on
+// 2 cores: 86-92 ms instead of 58).
 func imageRuns(asked int, dev ort.Device, threads int) int {
 	switch {
 	case asked > 0:
