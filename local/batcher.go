@@ -31,8 +31,8 @@ type item struct {
 // callers share batches. Up to runs batches are in the runtime at once; the
 // next is gathered only when one of them is free to take it, so inputs
 // queue up meanwhile and batches stay full; the last batch of a job is
-// shared out between the runs. Items of a caller that has gone
-// away are dropped before they reach the runtime.
+// shared out between the runs. Items of a caller that has gone away are
+// dropped before they reach the runtime.
 type batcher struct {
 	name  string
 	queue chan *item
