@@ -280,6 +280,15 @@ func (e *Engine) decode(ctx context.Context, dev ort.Device, fn func()) error {
 	e.poolOnce.Do(func() {
 		e.jobs = make(chan func())
 		e.poolSize.Store(int64(decodeWorkers(e.opts.Workers, dev, runtime.NumCPU())))
+		// Workers start under mu, and not once Close has begun: Close
+		// marks the engine closed under mu before it waits for them, so
+		// no worker is added while (or after) it waits. Without workers
+		// the send below ends with ctx or the engine's cancellation.
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.closed {
+			return
+		}
 		for range e.workers() {
 			e.poolWG.Add(1)
 			go func() {

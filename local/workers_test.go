@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,5 +44,25 @@ func TestImageRuns(t *testing.T) {
 		{0, ort.DeviceCPU, 1, 1}, // one thread is not split
 	} {
 		assert.Equal(t, c.want, imageRuns(c.asked, c.dev, c.threads), "%+v", c)
+	}
+}
+
+// TestCloseRacesFirstDecode: Close while the first decode starts the
+// workers; under -race, a worker added while Close waits for them is
+// reported, and every decode ends (run or ErrClosed).
+func TestCloseRacesFirstDecode(t *testing.T) {
+	for range 200 {
+		e := New(Options{Workers: 2})
+		done := make(chan error, 1)
+		start := make(chan struct{})
+		go func() {
+			<-start
+			done <- e.decode(context.Background(), ort.DeviceCPU, func() {})
+		}()
+		close(start)
+		assert.NoError(t, e.Close())
+		if err := <-done; err != nil {
+			assert.ErrorIs(t, err, ErrClosed)
+		}
 	}
 }
