@@ -43,7 +43,8 @@ type batcher struct {
 	straggle time.Duration
 	run      func(ctx context.Context, items []*item) ([][]float32, error)
 	ctx      context.Context // the engine's: cancelled on Close
-	// runs is how many batches may be in the runtime at once (0 means 1).
+	// runs is how many batches may be in the runtime at once (0 means 1;
+	// startBatcher makes it so).
 	runs int
 
 	stopOnce sync.Once
@@ -56,14 +57,15 @@ type batcher struct {
 	preparing atomic.Int64
 }
 
-// newBatcher starts a batcher whose queue holds two batches per run.
+// newBatcher starts a batcher that runs up to runs (at least 1) batches at
+// once, with a queue of two batches per run.
 func newBatcher(ctx context.Context, name string, size, runs int, wait time.Duration, run func(context.Context, []*item) ([][]float32, error)) *batcher {
-	runs = max(1, runs)
 	return startBatcher(&batcher{name: name, queue: make(chan *item, 2*size*runs), max: size, runs: runs, wait: wait, straggle: straggle, run: run, ctx: ctx})
 }
 
 // startBatcher starts b's runner; tests set fields newBatcher fixes.
 func startBatcher(b *batcher) *batcher {
+	b.runs = max(1, b.runs)
 	b.stop, b.stopped = make(chan struct{}), make(chan struct{})
 	go b.loop()
 	return b
@@ -100,7 +102,7 @@ func (b *batcher) close() {
 }
 
 func (b *batcher) loop() {
-	slots := make(chan struct{}, max(1, b.runs))
+	slots := make(chan struct{}, b.runs)
 	var running sync.WaitGroup
 	defer func() {
 		running.Wait()

@@ -332,16 +332,15 @@ func (m *Model) visionTower() (*visionTower, error) {
 			return nil, err
 		}
 	}
-	// "auto" is the CPU until CUDA proves to work: a GPU session that was
+	// "auto" is the CPU until CUDA proves to work, so the runs are decided
+	// again for the device the session opened on: a GPU session that was
 	// given half the threads only uses them for the few operators it
 	// leaves to the CPU, and runs one batch at a time.
 	runs := imageRuns(m.eng.opts.Runs, m.eng.opts.Device, m.eng.threads())
 	if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out, runs, true); err != nil {
 		return nil, err
 	}
-	if v.sess.Provider() == ort.DeviceCUDA && m.eng.opts.Runs == 0 {
-		runs = 1
-	}
+	runs = imageRuns(m.eng.opts.Runs, v.sess.Provider(), m.eng.threads())
 	// The batch size is shared between the runs: a batch of 16 on one of
 	// two single-threaded runs, with nothing else to run, would leave the
 	// other's core idle (16 camera photos ran at 0.32 of raw ONNX Runtime

@@ -50,7 +50,7 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 		return nil
 	}
 	// Enough for every run's batch, the one gathering, and the decoders'.
-	window := (max(1, b.runs)+1)*b.max + m.eng.workers()
+	window := (b.runs+1)*b.max + m.eng.workers()
 	type result struct {
 		k   int
 		vec []float32
