@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 	"github.com/hybridembed/hybridembed/remote"
 )
 
@@ -81,5 +81,5 @@ func (s *routerState) saveLocked() error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 		return err
 	}
-	return models.WriteFileAtomic(s.path, data)
+	return atomicfile.WriteFile(s.path, data)
 }

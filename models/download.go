@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 	"github.com/hybridembed/hybridembed/models/layout"
 	"github.com/hybridembed/hybridembed/remote"
 )
@@ -499,22 +500,5 @@ func writeRef(repoDir, rev, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
 		return err
 	}
-	return WriteFileAtomic(ref, []byte(commit))
-}
-
-// WriteFileAtomic writes data under a temporary name in path's directory
-// and renames it into place, so that readers (other processes too) never
-// see half a file.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFile(ref, []byte(commit))
 }

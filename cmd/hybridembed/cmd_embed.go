@@ -3,18 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 )
 
 type embedOptions struct {
@@ -90,14 +86,13 @@ type imageRecord struct {
 	vector
 }
 
-// output is where JSON Lines go: stdout, or a file written under a
-// temporary name and renamed into place by Commit, so that a failed run
-// never clobbers an earlier result.
+// output is where JSON Lines go: stdout, or a file written through
+// atomicfile and moved into place by Commit, so that a failed run never
+// clobbers an earlier result.
 type output struct {
 	w    *bufio.Writer
 	enc  *json.Encoder
-	file *os.File
-	dest string
+	file *atomicfile.File
 	n    int // records written
 }
 
@@ -106,27 +101,12 @@ func openOutput(dest string, stdout io.Writer) (*output, error) {
 		w := bufio.NewWriter(stdout)
 		return &output{w: w, enc: json.NewEncoder(w)}, nil
 	}
-	f, err := createTemp(dest)
+	f, err := atomicfile.Create(dest)
 	if err != nil {
 		return nil, err
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
-	return &output{w: w, enc: json.NewEncoder(w), file: f, dest: dest}, nil
-}
-
-// createTemp makes a new file beside dest with mode 0666 less the umask,
-// as a plain create would (os.CreateTemp's 0600 would leave the result
-// unreadable to the group after the rename).
-func createTemp(dest string) (*os.File, error) {
-	dir, base := filepath.Split(dest)
-	for range 100 {
-		name := filepath.Join(dir, fmt.Sprintf(".%s.%08x.tmp", base, rand.Uint32()))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if !errors.Is(err, fs.ErrExist) {
-			return f, err
-		}
-	}
-	return nil, fmt.Errorf("%s: cannot create a temporary file beside it", dest)
+	return &output{w: w, enc: json.NewEncoder(w), file: f}, nil
 }
 
 // Record writes one JSON line; on stdout it is flushed at once, so that
@@ -150,34 +130,22 @@ func (o *output) Commit() error {
 	if o.file == nil {
 		return nil
 	}
-	f := o.file
-	o.file = nil
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), o.dest); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return o.file.Commit()
 }
 
 // Keep saves what an unfinished file output holds as DEST.partial, leaving
 // DEST alone, and returns that name; "" when there was nothing to keep.
 func (o *output) Keep() string {
-	if o.file == nil {
-		return ""
-	}
-	if o.n == 0 {
+	if o.file == nil || o.n == 0 {
 		o.Discard()
 		return ""
 	}
-	f := o.file
-	o.file = nil
-	partial := o.dest + ".partial"
-	if err := errors.Join(o.w.Flush(), f.Close(), os.Rename(f.Name(), partial)); err != nil {
-		os.Remove(f.Name())
+	partial := o.file.Path() + ".partial"
+	if err := o.w.Flush(); err != nil {
+		o.Discard()
+		return ""
+	}
+	if err := o.file.Keep(partial); err != nil {
 		return ""
 	}
 	return partial
@@ -186,8 +154,6 @@ func (o *output) Keep() string {
 // Discard drops an uncommitted file output.
 func (o *output) Discard() {
 	if o.file != nil {
-		o.file.Close()
-		os.Remove(o.file.Name())
-		o.file = nil
+		o.file.Abort()
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 )
 
 // Model is the identity of the model that made a dataset's vectors.
@@ -70,7 +72,7 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(filepath.Join(dir, manifestName(Shard{m.Shard, m.Shards})), func(w *bufio.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, manifestName(Shard{m.Shard, m.Shards})), func(w *bufio.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})

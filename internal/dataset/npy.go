@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 )
 
 // WriteNPY writes vectors as DIR/embeddings.npy (float32, C order, shape
@@ -29,7 +31,7 @@ func WriteNPY(dir string, paths []string, vectors [][]float32, dim int) error {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
-	err := atomicWrite(filepath.Join(dir, "embeddings.npy"), func(w *bufio.Writer) error {
+	err := atomicfile.Write(filepath.Join(dir, "embeddings.npy"), func(w *bufio.Writer) error {
 		header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", len(vectors), dim)
 		// Magic (6) + version (2) + length (2) + header + '\n', padded
 		// with spaces to a multiple of 64 bytes.
@@ -53,7 +55,7 @@ func WriteNPY(dir string, paths []string, vectors [][]float32, dim int) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(filepath.Join(dir, "paths.txt"), func(w *bufio.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, "paths.txt"), func(w *bufio.Writer) error {
 		for _, p := range paths {
 			w.WriteString(p)
 			w.WriteByte('\n')

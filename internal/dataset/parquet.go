@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
+
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -47,10 +49,10 @@ func parseChunk(name string) (s Shard, c int, ok bool) {
 	return s, c, true
 }
 
-// writeChunk writes rows to dir/name atomically (see atomicWrite): a
+// writeChunk writes rows to dir/name atomically (see atomicfile): a
 // reader sees the whole chunk or none of it.
 func writeChunk(dir, name string, rows []Row) error {
-	return atomicWrite(filepath.Join(dir, name), func(bw *bufio.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, name), func(bw *bufio.Writer) error {
 		w := parquet.NewGenericWriter[Row](bw, parquet.Compression(&parquet.Zstd),
 			parquet.CreatedBy("hybridembed", "", ""))
 		if _, err := w.Write(rows); err != nil {

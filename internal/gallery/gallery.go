@@ -6,7 +6,6 @@ package gallery
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"html/template"
 	"image"
 	"image/jpeg"
@@ -15,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -153,14 +153,5 @@ func WriteFile(path, title string, sections []Section, limits imageprep.Limits) 
 	if err := Write(&buf, title, sections, limits); err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", base, os.Getpid()))
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o666); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
