@@ -1,9 +1,7 @@
 package local
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,18 +98,9 @@ func dependencies(dir string, graphs []string) ([]string, error) {
 // moduleConfigs are the config.json files of the modules modules.json
 // lists (relative), for a directory that has one.
 func moduleConfigs(dir string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "modules.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	mods, err := readModules(dir)
 	if err != nil {
 		return nil, err
-	}
-	var mods []struct {
-		Path string `json:"path"`
-	}
-	if err := json.Unmarshal(data, &mods); err != nil {
-		return nil, fmt.Errorf("%s/modules.json: %w", dir, err)
 	}
 	var out []string
 	for _, m := range mods {
