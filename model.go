@@ -130,9 +130,6 @@ func (i ModelInfo) Diff(old ModelInfo) []string {
 			out = append(out, fmt.Sprintf("digest %.12s then, %.12s now", orNone(old.Digest), orNone(i.Digest)))
 		}
 	}
-	if len(out) == 0 {
-		out = append(out, "the identity's scheme (another hybridembed version made it)")
-	}
 	return out
 }
 

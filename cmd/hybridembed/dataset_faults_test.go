@@ -82,6 +82,7 @@ func TestDatasetLostChunk(t *testing.T) {
 		for name, b := range before {
 			assert.Equal(t, b, after[name], "%s was changed", name)
 		}
+		before = after
 		counts := rowsByRel(t, out, lib)
 		assert.Len(t, counts, 41)
 		for rel, n := range counts {

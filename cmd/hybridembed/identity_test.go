@@ -79,7 +79,8 @@ func TestIndexReembedsAfterPreprocessorEdit(t *testing.T) {
 
 // TestDatasetResumeRefusesOtherModel: a dataset resumed with a model whose
 // preprocessor_config.json was edited, or with another decode mode, is
-// refused, saying what differs; nothing is written.
+// refused, saying what differs; nothing is written. An import into an index
+// is refused likewise.
 func TestDatasetResumeRefusesOtherModel(t *testing.T) {
 	isolate(t)
 	model := copyModel(t, "tiny-clip")
@@ -104,4 +105,9 @@ func TestDatasetResumeRefusesOtherModel(t *testing.T) {
 	assert.NotContains(t, r.stderr, "rerun the same command", "rerunning would be refused again")
 	assert.Equal(t, before, chunkSums(t, out))
 	assert.Equal(t, manifest, mustRead(t, filepath.Join(out, "_manifest-00000-of-00001.json")))
+
+	// Nor is it imported into an index as the edited model's.
+	r = runCLI(t, "", "index", "import", "--model", model, out, lib)
+	assert.Equal(t, exitFatal, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "preprocessor_config.json changed")
 }

@@ -45,13 +45,21 @@ func (m Model) Info() hybridembed.ModelInfo {
 		Digest: m.Digest, Decode: m.Decode, Normalized: m.Normalized, Files: m.Files, Dim: m.Dim}
 }
 
-// Differences says what differs from old to m, for messages ("" when the
-// keys are equal).
+// Differences says what differs from old to m, for messages: "" when both
+// have the same Key (or, both written before Keys, the same fields).
 func (m Model) Differences(old Model) string {
-	if m.Key == old.Key {
+	if m.Key != "" && m.Key == old.Key {
 		return ""
 	}
-	return strings.Join(m.Info().Diff(old.Info()), "; ")
+	d := m.Info().Diff(old.Info())
+	switch {
+	case len(d) > 0:
+		return strings.Join(d, "; ")
+	case m.Key == old.Key:
+		return ""
+	default: // the fields agree, the keys do not: another scheme made one
+		return "its identity (another hybridembed version made it)"
+	}
 }
 
 // manifestVersion 2 has input keys (rows with a key column, and the inputs
