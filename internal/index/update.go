@@ -3,17 +3,16 @@ package index
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/filehash"
 	"github.com/hybridembed/hybridembed/internal/library"
 )
 
@@ -49,7 +48,11 @@ type Stats struct {
 	Renamed   int // new paths whose contents were at a path now gone
 	Unchanged int
 	Removed   int // paths gone from the library, purged from the index
-	Failed    int // paths that failed in this run
+	// Kept are stored paths at or under a path the walk could not read
+	// (each reported as failed): not seen, not proven gone, kept as they
+	// were.
+	Kept   int
+	Failed int // paths that failed in this run
 	// KnownFailed are paths that failed in an earlier run and were not
 	// retried (see RetryFailed).
 	KnownFailed int
@@ -64,10 +67,18 @@ type Stats struct {
 // model. It holds the index's process lock while it runs, so a second
 // update waits; searches are not blocked.
 //
+// Only what a walk proved gone is purged: a path that cannot be stat'ed
+// fails the whole update ([library.ArgErrors]) before anything changes,
+// and the rows at or under a folder or file the walk could not read are
+// kept (counted in Stats.Kept; the path is reported as failed).
+//
 // It is safe to kill at any moment: file rows and vectors are committed in
 // batches, and a rerun embeds only what has no vector.
 func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, paths []string, opts UpdateOptions) (st Stats, err error) {
 	if err := model.check(); err != nil {
+		return st, err
+	}
+	if err := library.Check(paths); err != nil {
 		return st, err
 	}
 	if err := ix.lockWrite(ctx, opts.Waiting); err != nil {
@@ -97,8 +108,14 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		return st, err
 	}
 	walked, problems := library.Walk(paths)
+	var unknown []string // stored paths at or under these were not seen
 	for _, p := range problems {
 		failed(p.Path, p.Err)
+		rel, err := ix.rel(p.Path)
+		if err != nil {
+			return st, err
+		}
+		unknown = append(unknown, rel)
 	}
 	stored, err := ix.storedFiles(ctx, sc)
 	if err != nil {
@@ -134,7 +151,7 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	phase("hashing", hashBytes)
 	for _, i := range toHash {
 		f := &files[i]
-		h, n, err := hashFile(ctx, f.path, step)
+		h, n, err := filehash.Sum(ctx, f.path, step)
 		st.BytesHashed += n
 		if err != nil {
 			if ctx.Err() != nil {
@@ -148,11 +165,15 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	}
 
 	// Paths that vanished; a new path with a vanished path's contents is a
-	// rename.
+	// rename. What the walk could not read is not proven gone.
 	gone := map[string]int{}
 	var removed []string
 	for rel, row := range stored {
-		if !present[rel] {
+		switch {
+		case present[rel]:
+		case under(rel, unknown):
+			st.Kept++
+		default:
 			removed = append(removed, rel)
 			gone[string(row.hash)]++
 		}
@@ -247,6 +268,16 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		}
 	}
 	return st, nil
+}
+
+// under reports whether the stored path rel is one of dirs or below one.
+func under(rel string, dirs []string) bool {
+	for _, d := range dirs {
+		if d == "." && !strings.HasPrefix(rel, "../") || rel == d || strings.HasPrefix(rel, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // embed runs the model over todo and commits vectors (or errors) in
@@ -423,42 +454,6 @@ func (ix *Index) modelVectors(ctx context.Context, modelID int64) (map[string]ve
 		}
 	}
 	return out, rows.Err()
-}
-
-// hashFile is the sha256 of a file's contents, read in chunks so that
-// progress moves and a cancel is noticed.
-func hashFile(ctx context.Context, path string, step func(int64)) ([]byte, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, unwrap(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, total, err
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		total += int64(n)
-		step(int64(n))
-		if err == io.EOF {
-			return h.Sum(nil), total, nil
-		}
-		if err != nil {
-			return nil, total, unwrap(err)
-		}
-	}
-}
-
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func encode(v []float32) []byte {
