@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -71,6 +72,10 @@ type Stats struct {
 // fails the whole update ([library.ArgErrors]) before anything changes,
 // and the rows at or under a folder or file the walk could not read are
 // kept (counted in Stats.Kept; the path is reported as failed).
+//
+// A vector is stored under the sha256 of the very bytes it was computed
+// from: an image is hashed again as the model reads it, and when the file
+// was rewritten after its first hashing, its row follows the new bytes.
 //
 // It is safe to kill at any moment: file rows and vectors are committed in
 // batches, and a rerun embeds only what has no vector.
@@ -257,12 +262,13 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		}
 	}
 	phase("embedding", int64(len(todo)))
+	rewritten := 0
 	if len(todo) > 0 {
-		if err := ix.embed(ctx, modelID, model.Dim, emb, todo, opts, step, func(i int, err error) { failed(todo[i].path, err) }, &st); err != nil {
+		if rewritten, err = ix.embed(ctx, modelID, model.Dim, emb, todo, opts, step, func(i int, err error) { failed(todo[i].path, err) }, &st); err != nil {
 			return st, err
 		}
 	}
-	if st.Removed > 0 || st.Changed > 0 || st.Renamed > 0 {
+	if st.Removed > 0 || st.Changed > 0 || st.Renamed > 0 || rewritten > 0 {
 		if err := ix.purge(ctx); err != nil {
 			return st, err
 		}
@@ -281,8 +287,11 @@ func under(rel string, dirs []string) bool {
 }
 
 // embed runs the model over todo and commits vectors (or errors) in
-// batches of opts.CommitEvery.
-func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmbedder, todo []scanned, opts UpdateOptions, step func(int64), failed func(int, error), st *Stats) error {
+// batches of opts.CommitEvery. Each image is hashed again as the model
+// reads it, and its vector is stored under that hash; a file rewritten
+// since it was hashed gets its row moved to the new bytes (rewritten
+// counts them). A file that cannot be opened again stores nothing.
+func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmbedder, todo []scanned, opts UpdateOptions, step func(int64), failed func(int, error), st *Stats) (rewritten int, err error) {
 	every := opts.CommitEvery
 	if every <= 0 {
 		every = 256
@@ -291,6 +300,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		hash   []byte
 		vector []byte
 		err    string
+		file   *scanned // the file's new row, when it was rewritten
 	}
 	var pending []result
 	flush := func() error {
@@ -306,6 +316,11 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 				return err
 			}
 			defer put.Close()
+			move, err := tx.Prepare(`UPDATE files SET size = ?, mtime = ?, hash = ? WHERE path = ?`)
+			if err != nil {
+				return err
+			}
+			defer move.Close()
 			for _, r := range pending {
 				var vec, msg any
 				if r.vector != nil {
@@ -316,20 +331,45 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 				if _, err := put.Exec(modelID, r.hash, vec, msg); err != nil {
 					return err
 				}
+				if f := r.file; f != nil {
+					if _, err := move.Exec(f.row.size, f.row.mtime, f.row.hash, f.rel); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		})
 		pending = pending[:0]
 		return err
 	}
+	readers := make([]*filehash.Reader, len(todo))
 	images := make([]hybridembed.Image, len(todo))
 	for i, f := range todo {
-		images[i] = hybridembed.ImageFile(f.path)
+		readers[i] = filehash.NewReader(f.path)
+		images[i] = hybridembed.ImageReader(f.path, readers[i])
 	}
-	err := emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	err = emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
 		step(1)
 		st.Embedded++
-		r := result{hash: todo[i].row.hash}
+		read, rerr := readers[i].Finish()
+		if rerr != nil {
+			// Gone or unreadable since it was hashed: what the model saw,
+			// if anything, has no hash to file it under.
+			failed(i, cmp.Or(err, rerr))
+			return nil
+		}
+		r := result{hash: read.Sum}
+		if !bytes.Equal(read.Sum, todo[i].row.hash) {
+			f := todo[i]
+			f.row = fileRow{size: read.Size, mtime: read.Mtime, hash: read.Sum}
+			r.file = &f
+			rewritten++
+		}
 		switch {
 		case err != nil:
 			r.err = err.Error()
@@ -346,7 +386,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		}
 		return nil
 	})
-	return errors.Join(err, flush())
+	return rewritten, errors.Join(err, flush())
 }
 
 // purge drops vectors no file refers to any more.
