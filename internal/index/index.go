@@ -161,8 +161,9 @@ var migrations = []string{
 	);`,
 	// Models are found by hybridembed.ModelInfo.Key, which covers every file
 	// and setting that changes vectors. The rows of version 1 keep their
-	// graph-only digest there, which no Key equals: their vectors stay for
-	// older hybridembeds, and this one embeds again.
+	// graph-only digest there, which no Key equals: their vectors are not
+	// found again (they could be another model's), and the library is
+	// embedded again.
 	`ALTER TABLE models RENAME COLUMN digest TO key;
 	CREATE INDEX models_key ON models (key);`,
 }
