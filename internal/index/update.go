@@ -58,7 +58,11 @@ type Stats struct {
 	// retried (see RetryFailed).
 	KnownFailed int
 
-	Embedded    int   // images sent to the model
+	// Pending are paths counted in neither New nor Changed, unchanged
+	// since an earlier run that did not embed them (it was interrupted):
+	// they are embedded now, and not counted as Unchanged.
+	Pending     int
+	Embedded    int   // images embedded and stored in this run (failures are Failed)
 	Reused      int   // paths that got a stored vector with no inference
 	BytesHashed int64 // image bytes read to hash new and changed files
 }
@@ -255,6 +259,10 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		case !ok, state == stateFailed && opts.RetryFailed:
 			queued[h] = true
 			todo = append(todo, f)
+			if !ok && !f.isNew && bytes.Equal(stored[f.rel].hash, f.row.hash) {
+				st.Unchanged-- // its row was stored, its vector never was
+				st.Pending++
+			}
 		case state == stateFailed:
 			st.KnownFailed++
 		case f.isNew || !bytes.Equal(stored[f.rel].hash, f.row.hash):
@@ -355,7 +363,6 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 	}()
 	err = emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
 		step(1)
-		st.Embedded++
 		read, rerr := readers[i].Finish()
 		if rerr != nil {
 			// Gone or unreadable since it was hashed: what the model saw,
@@ -379,6 +386,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 			failed(i, errors.New(r.err))
 		default:
 			r.vector = encode(e.Vector)
+			st.Embedded++
 		}
 		pending = append(pending, r)
 		if len(pending) >= every {
