@@ -269,7 +269,7 @@ func TestBundleRoundTrip(t *testing.T) {
 			commit := modelstest.Cache(t, src.Dir, xenova, testdata.Fixture("models", "tiny-clip"))
 			modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
 			var buf bytes.Buffer
-			require.NoError(t, src.Export(&buf, comp, []string{"openai/clip-vit-base-patch32", "acme/tiny-st"}))
+			require.NoError(t, src.Export(&buf, comp, []models.BundleModel{{ID: "openai/clip-vit-base-patch32"}, {ID: "acme/tiny-st"}}))
 
 			dst := models.Cache{Dir: t.TempDir()}
 			got, err := dst.Import(bytes.NewReader(buf.Bytes()))
@@ -296,7 +296,7 @@ func TestBundleRefusals(t *testing.T) {
 	src := models.Cache{Dir: t.TempDir()}
 	modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
 	var good bytes.Buffer
-	require.NoError(t, src.Export(&good, models.NoCompression, []string{"acme/tiny-st"}))
+	require.NoError(t, src.Export(&good, models.NoCompression, []models.BundleModel{{ID: "acme/tiny-st"}}))
 
 	tests := []struct {
 		name   string
