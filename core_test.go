@@ -15,7 +15,6 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/testdata"
-	"github.com/hybridembed/hybridembed/remote"
 )
 
 var sampleImages = []string{"red_circle.png", "blue_square.png", "green_triangle.jpg", "yellow_star.jpg"}
@@ -249,7 +248,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"WithHubURL", hybridembed.WithHubURL("not a url")},
 		{"WithToken", hybridembed.WithToken("hf_a b")},
 		{"WithHTTPClient", hybridembed.WithHTTPClient(nil)},
-		{"WithRetryPolicy", hybridembed.WithRetryPolicy(remote.RetryPolicy{MaxAttempts: -1})},
+		{"WithRetryPolicy", hybridembed.WithRetryPolicy(hybridembed.RetryPolicy{MaxAttempts: -1})},
 		{"WithRoutingCache", hybridembed.WithRoutingCache(-time.Second, 0)},
 	}
 	for _, tc := range tests {
@@ -267,7 +266,7 @@ func TestOptionsValidate(t *testing.T) {
 		hybridembed.WithKeepAlive(time.Minute), hybridembed.WithNormalize(false), hybridembed.WithMaxPixels(100),
 		hybridembed.WithHubCache(t.TempDir()), hybridembed.WithOffline(true), hybridembed.WithPolicy(hybridembed.PolicyLocal),
 		hybridembed.WithRouterURL("http://127.0.0.1:1"), hybridembed.WithHubURL("https://hub.example"), hybridembed.WithToken("hf_x"),
-		hybridembed.WithRetryPolicy(remote.RetryPolicy{}), hybridembed.WithRoutingCache(0, 0), hybridembed.WithWaitForModel(true),
+		hybridembed.WithRetryPolicy(hybridembed.RetryPolicy{}), hybridembed.WithRoutingCache(0, 0), hybridembed.WithWaitForModel(true),
 		hybridembed.WithoutEnvironment())
 	require.NoError(t, err)
 	require.NoError(t, e.Close())

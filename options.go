@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,8 +50,31 @@ type config struct {
 // [New] returns the first error.
 type Option func(*config) error
 
-func optionError(name string, format string, args ...any) error {
-	return fmt.Errorf("hybridembed: %s: %s", name, fmt.Sprintf(format, args...))
+// OptionError is an [Option] given a value it does not take: [New]
+// returns it, so that a caller (a command line, a config file) can say
+// which of its own settings was wrong. It matches ErrBadOption.
+type OptionError struct {
+	Option string // the option: "WithDecode"
+	Value  string // the value given, as Go writes it: `"bogus"`, `-1`
+	Want   string // what the option takes, in words: "exact or fast"
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("hybridembed: %s: %s: want %s", e.Option, e.Value, e.Want)
+}
+
+// Is makes every OptionError match ErrBadOption.
+func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
+
+// ErrBadOption is matched by every [OptionError].
+var ErrBadOption = errors.New("hybridembed: bad option")
+
+func badString(option, value, want string) error {
+	return &OptionError{Option: option, Value: strconv.Quote(value), Want: want}
+}
+
+func badValue(option string, value any, want string) error {
+	return &OptionError{Option: option, Value: fmt.Sprint(value), Want: want}
 }
 
 // WithThreads sets ONNX Runtime's threads per session (0, the default: all
@@ -58,7 +82,7 @@ func optionError(name string, format string, args ...any) error {
 func WithThreads(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return optionError("WithThreads", "threads must be >= 0, got %d", n)
+			return badValue("WithThreads", n, "0 or more (0: all cores)")
 		}
 		c.threads = n
 		return nil
@@ -71,7 +95,7 @@ func WithDevice(device string) Option {
 	return func(c *config) error {
 		d, err := ort.ParseDevice(device)
 		if err != nil {
-			return optionError("WithDevice", "%v", err)
+			return badString("WithDevice", device, "cpu, cuda or auto")
 		}
 		c.device = d
 		return nil
@@ -83,7 +107,7 @@ func WithDevice(device string) Option {
 func WithRuntimeLibrary(path string) Option {
 	return func(c *config) error {
 		if strings.TrimSpace(path) != path {
-			return optionError("WithRuntimeLibrary", "path %q has surrounding spaces", path)
+			return badString("WithRuntimeLibrary", path, "a path with no surrounding spaces")
 		}
 		c.library = path
 		return nil
@@ -95,7 +119,7 @@ func WithRuntimeLibrary(path string) Option {
 func WithVariant(v string) Option {
 	return func(c *config) error {
 		if strings.ContainsAny(v, `/\. `) {
-			return optionError("WithVariant", "%q is not a variant name (quantized, fp16, int8, ...)", v)
+			return badString("WithVariant", v, "a variant name (quantized, fp16, int8, ...)")
 		}
 		c.variant = v
 		return nil
@@ -108,8 +132,11 @@ func WithVariant(v string) Option {
 // shares the image size between them.
 func WithBatchSize(images, texts int) Option {
 	return func(c *config) error {
-		if images < 0 || texts < 0 {
-			return optionError("WithBatchSize", "sizes must be >= 0, got %d and %d", images, texts)
+		if images < 0 {
+			return badValue("WithBatchSize", images, "0 or more (0: the default)")
+		}
+		if texts < 0 {
+			return badValue("WithBatchSize", texts, "0 or more (0: the default)")
 		}
 		c.batch, c.textBatch = images, texts
 		return nil
@@ -121,7 +148,7 @@ func WithBatchSize(images, texts int) Option {
 func WithMaxWait(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 || d > time.Second {
-			return optionError("WithMaxWait", "want 0 to 1s, got %s", d)
+			return badValue("WithMaxWait", d, "0 to 1s")
 		}
 		c.maxWait = d
 		return nil
@@ -134,7 +161,7 @@ func WithMaxWait(d time.Duration) Option {
 func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return optionError("WithWorkers", "workers must be >= 0, got %d", n)
+			return badValue("WithWorkers", n, "0 or more (0: the default)")
 		}
 		c.workers = n
 		return nil
@@ -149,7 +176,7 @@ func WithWorkers(n int) Option {
 func WithRuns(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return optionError("WithRuns", "runs must be >= 0, got %d", n)
+			return badValue("WithRuns", n, "0 or more (0: the default)")
 		}
 		c.runs = n
 		return nil
@@ -182,7 +209,7 @@ func WithDecode(mode string) Option {
 		case DecodeFast:
 			c.fastDecode = true
 		default:
-			return optionError("WithDecode", "%q is not exact or fast", mode)
+			return badString("WithDecode", mode, "exact or fast")
 		}
 		return nil
 	}
@@ -198,7 +225,7 @@ func WithNormalize(on bool) Option {
 func WithMaxPixels(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
-			return optionError("WithMaxPixels", "the limit must be > 0, got %d", n)
+			return badValue("WithMaxPixels", n, "more than 0")
 		}
 		c.maxPixels = n
 		return nil
@@ -210,7 +237,7 @@ func WithMaxPixels(n int64) Option {
 func WithHubCache(dir string) Option {
 	return func(c *config) error {
 		if dir == "" {
-			return optionError("WithHubCache", "empty directory")
+			return badString("WithHubCache", dir, "a directory")
 		}
 		c.hubCache = dir
 		return nil
@@ -222,7 +249,7 @@ func WithHubCache(dir string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return optionError("WithLogger", "nil logger")
+			return badValue("WithLogger", "nil", "a logger")
 		}
 		c.logger = l
 		return nil
@@ -249,7 +276,7 @@ func WithPolicy(p Policy) Option {
 	return func(c *config) error {
 		var err error
 		if c.policy, err = ParsePolicy(string(p)); err != nil {
-			return optionError("WithPolicy", "%v", err)
+			return badString("WithPolicy", string(p), "auto, remote or local")
 		}
 		return nil
 	}
@@ -261,7 +288,7 @@ func checkURL(name, u string) error {
 	}
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return optionError(name, "%q is not an http(s) URL", u)
+		return badString(name, u, "an http or https URL")
 	}
 	return nil
 }
@@ -283,7 +310,7 @@ func WithHubURL(u string) Option {
 func WithToken(token string) Option {
 	return func(c *config) error {
 		if strings.ContainsAny(token, " \t\r\n") {
-			return optionError("WithToken", "the token contains white space")
+			return &OptionError{Option: "WithToken", Value: "(the token)", Want: "a token with no white space"}
 		}
 		c.token, c.tokenSet = token, true
 		return nil
@@ -294,20 +321,33 @@ func WithToken(token string) Option {
 func WithHTTPClient(h *http.Client) Option {
 	return func(c *config) error {
 		if h == nil {
-			return optionError("WithHTTPClient", "nil client")
+			return badValue("WithHTTPClient", "nil", "a client")
 		}
 		c.httpClient = h
 		return nil
 	}
 }
 
-// WithRetryPolicy bounds the router's retries (see [remote.RetryPolicy]).
-func WithRetryPolicy(p remote.RetryPolicy) Option {
+// RetryPolicy bounds the retries of requests to the router and the Hub.
+// Zero fields keep their defaults.
+type RetryPolicy struct {
+	MaxAttempts int           // default 4
+	BaseDelay   time.Duration // first backoff, doubled each time, jittered (default 500ms)
+	MaxDelay    time.Duration // backoff cap (default 8s)
+	// MaxWait is the longest single wait a server may ask for with
+	// estimated_time or Retry-After (default 30s); longer asks end the
+	// retries.
+	MaxWait time.Duration
+}
+
+// WithRetryPolicy bounds the retries of requests to the router and the
+// Hub (loading models, rate limits, server and transport errors).
+func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *config) error {
 		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxWait < 0 {
-			return optionError("WithRetryPolicy", "negative field in %+v", p)
+			return badValue("WithRetryPolicy", fmt.Sprintf("%+v", p), "no negative field")
 		}
-		c.retry = p
+		c.retry = remote.RetryPolicy(p)
 		return nil
 	}
 }
@@ -316,8 +356,11 @@ func WithRetryPolicy(p remote.RetryPolicy) Option {
 // router 404s (default 6h) are remembered on disk.
 func WithRoutingCache(mappings, notServed time.Duration) Option {
 	return func(c *config) error {
-		if mappings < 0 || notServed < 0 {
-			return optionError("WithRoutingCache", "durations must be >= 0, got %s and %s", mappings, notServed)
+		if mappings < 0 {
+			return badValue("WithRoutingCache", mappings, "0 or more")
+		}
+		if notServed < 0 {
+			return badValue("WithRoutingCache", notServed, "0 or more")
 		}
 		c.mappingTTL, c.notServedTTL = mappings, notServed
 		return nil

@@ -16,13 +16,12 @@ import (
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 	"github.com/hybridembed/hybridembed/models/modelstest"
-	"github.com/hybridembed/hybridembed/remote"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
 const miniLM = "sentence-transformers/all-MiniLM-L6-v2"
 
-var fastRetries = remote.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second}
+var fastRetries = hybridembed.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second}
 
 // world is one test's machine: an emulated router and Hub, an HF cache and
 // hybridembed's own cache, both empty unless a test fills them.

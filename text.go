@@ -124,33 +124,6 @@ func (e *Embedder) fallbackReason(ctx context.Context, model string, rerr error)
 	return fmt.Sprintf("the router failed (%v); fell back to the local model", rerr), nil
 }
 
-// acquire holds the local model loaded for one call.
-func (m *Model) acquire(ctx context.Context) (*local.Model, func(), error) {
-	if m.locErr != nil {
-		return nil, nil, m.locErr
-	}
-	lm, release, err := m.e.eng.Acquire(ctx, m.loc.dir, m.loc.variant)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", m.name, err)
-	}
-	return lm, release, nil
-}
-
-// holdLocal begins a call on the Embedder and holds the local model for
-// it; done(&err) releases the model and ends the call.
-func (m *Model) holdLocal(ctx context.Context) (_ context.Context, _ *local.Model, done func(*error), err error) {
-	ctx, end, err := m.e.begin(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	lm, release, err := m.acquire(ctx)
-	if err != nil {
-		end(&err)
-		return nil, nil, nil, err
-	}
-	return ctx, lm, func(errp *error) { release(); end(errp) }, nil
-}
-
 func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.TextResult, ort.Device, error) {
 	lm, release, err := m.acquire(ctx)
 	if err != nil {
@@ -162,7 +135,7 @@ func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.Te
 	}
 	dev, err := lm.Provider(false)
 	if err != nil {
-		return nil, "", fmt.Errorf("model %s: %w", m.name, err)
+		return nil, "", m.loadError(ctx, err)
 	}
 	res, err := lm.EmbedTexts(ctx, texts)
 	if err != nil {

@@ -27,7 +27,6 @@ import (
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 	"github.com/hybridembed/hybridembed/models/modelstest"
-	"github.com/hybridembed/hybridembed/remote"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -412,7 +411,7 @@ func online(t *testing.T) (*hftest.Server, []hybridembed.Option) {
 	modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
 	return s, []hybridembed.Option{hybridembed.WithHubCache(hub), hybridembed.WithOffline(false),
 		hybridembed.WithRouterURL(s.URL), hybridembed.WithHubURL(s.URL), hybridembed.WithToken(serverToken),
-		hybridembed.WithRetryPolicy(remote.RetryPolicy{MaxAttempts: 1})}
+		hybridembed.WithRetryPolicy(hybridembed.RetryPolicy{MaxAttempts: 1})}
 }
 
 const (
