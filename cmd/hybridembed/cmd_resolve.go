@@ -31,7 +31,11 @@ func newResolveCommand(g *globalOptions) *cobra.Command {
 		Long: `Print where MODEL's inputs would go (the router or this machine) and the
 evidence: the Hub's provider mapping, local files, the negative cache, and one
 live test request to the router, which tells a wrong router URL from a model
-that is not served or is warming up.` + "\n" + exitStatusHelp,
+that is not served or is warming up.` + "\n" + exitHelp(
+			status{exitOK, "the decision was printed (whatever it is, and whatever the probe found)"},
+			status{exitFatal, "no decision: bad flags, a model id that is not valid, the Hub refused the token"},
+			statusInterrupted,
+		),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runResolve(cmd.Context(), opts, g, cmd.Flags(), args[0])

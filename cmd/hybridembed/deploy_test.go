@@ -20,7 +20,7 @@ func checkCommandLine(t *testing.T, where string, args []string) {
 	t.Helper()
 	require.NotEmpty(t, args, where)
 	require.Equal(t, "hybridembed", args[0], where)
-	root := newRootCommand(strings.NewReader(""), os.Stdout, os.Stderr)
+	root := newRootCommand(&globalOptions{stdin: strings.NewReader(""), stdout: os.Stdout, stderr: os.Stderr})
 	cmd, rest, err := root.Find(args[1:])
 	require.NoError(t, err, where)
 	require.NotEqual(t, root, cmd, "%s: no such command: %v", where, args)

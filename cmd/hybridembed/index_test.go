@@ -48,7 +48,7 @@ func TestIndexCommand(t *testing.T) {
 	r := runCLI(t, "", "index", "--model", model, lib)
 	assert.Equal(t, exitPartial, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "broken.jpg: not a supported image")
-	assert.Contains(t, r.stderr, "6 new, 0 changed, 0 renamed, 0 unchanged, 0 removed, 1 failed; 5 embedded, 1 reused")
+	assert.Contains(t, r.stderr, "6 new, 0 changed, 0 renamed, 0 unchanged, 0 removed, 1 failed; 4 embedded, 1 reused")
 	assert.FileExists(t, filepath.Join(lib, ".hybridembed", "index.db"))
 
 	r = runCLI(t, "", "index", "--model", model, lib)
@@ -57,7 +57,7 @@ func TestIndexCommand(t *testing.T) {
 
 	r = runCLI(t, "", "index", "--model", model, "--retry-failed", lib)
 	assert.Equal(t, exitPartial, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "1 embedded")
+	assert.Contains(t, r.stderr, "1 failed; 0 embedded", "tried again and failed again: not embedded")
 
 	// An explicit index file elsewhere.
 	other := filepath.Join(t.TempDir(), "photos.db")
@@ -67,7 +67,7 @@ func TestIndexCommand(t *testing.T) {
 
 	r = runCLI(t, "", "index", "--model", testdata.Fixture("models", "tiny-st"), lib)
 	assert.Equal(t, exitFatal, r.code)
-	assert.Contains(t, r.stderr, "does not embed images")
+	assert.Contains(t, r.stderr, "embeds text only, not images: an index needs a model that embeds images")
 }
 
 // storedVectors reads an index's vectors with plain SQL, independently of

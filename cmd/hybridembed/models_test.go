@@ -68,7 +68,7 @@ func TestAirGapRoundTrip(t *testing.T) {
 	assert.Regexp(t, `corrupt\s+onnx/text_model.onnx`, verify.stdout)
 	assert.Contains(t, verify.stderr, "checksum mismatch")
 
-	rm := runCLI(t, "", "models", "rm", "openai/clip-vit-base-patch32")
+	rm := runCLI(t, "", "models", "rm", "--yes", "openai/clip-vit-base-patch32")
 	require.Equal(t, exitOK, rm.code, rm.stderr)
 	missing := runCLI(t, "", "text", "--model", "openai/clip-vit-base-patch32", "x")
 	assert.Equal(t, exitFatal, missing.code)

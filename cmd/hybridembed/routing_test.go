@@ -60,7 +60,7 @@ func TestTextRouting(t *testing.T) {
 	t.Run("neither served nor cached: one actionable line", func(t *testing.T) {
 		s, _ := online(t)
 		s.Map(miniLM, map[string]any{})
-		r := runCLI(t, "", "text", "--model", miniLM, "hi")
+		r := runCLI(t, "", "text", "--no-download", "--model", miniLM, "hi")
 		assert.Equal(t, exitFatal, r.code)
 		assert.Empty(t, r.stdout)
 		line := strings.TrimSpace(r.stderr)
