@@ -16,10 +16,13 @@ import (
 // no embedding; they are committed like the others, so a rerun does not
 // try them again.
 type Row struct {
-	Path      string    `parquet:"path,zstd"`
-	Model     string    `parquet:"model,dict,zstd"`
-	Revision  string    `parquet:"revision,dict,zstd"`
-	Variant   string    `parquet:"variant,dict,zstd"`
+	Path     string `parquet:"path,zstd"`
+	Model    string `parquet:"model,dict,zstd"`
+	Revision string `parquet:"revision,dict,zstd"`
+	Variant  string `parquet:"variant,dict,zstd"`
+	// Provider is the inference provider of a remote vector ("" for
+	// local ones). Chunks written before it existed read it as "".
+	Provider  string    `parquet:"provider,dict,zstd"`
 	Dim       int32     `parquet:"dim"`
 	Embedding []float32 `parquet:"embedding,optional,list,zstd"`
 	Error     *string   `parquet:"error,optional,zstd"`
