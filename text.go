@@ -191,7 +191,7 @@ func (c *chainError) summary() string {
 		if remote.IsNotServed(f.err) {
 			parts[i] = f.provider + " answered 404 at " + f.url
 		} else {
-			parts[i] = fmt.Sprintf("%s failed (%v)", f.provider, f.err)
+			parts[i] = fmt.Sprintf("%s failed: %v", f.provider, f.err)
 		}
 	}
 	return strings.Join(parts, "; ")
