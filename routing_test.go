@@ -118,7 +118,7 @@ func maxAbsDiff(a, b []float32) float64 {
 func TestLive404IsNotRemembered(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))  // the Hub says live...
+	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))   // the Hub says live...
 	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound}) // ...the router 404s once
 
 	embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
