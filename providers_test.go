@@ -309,6 +309,31 @@ func TestPinnedRevision(t *testing.T) {
 	_, err = w.embedder(hybridembed.WithPolicy(hybridembed.PolicyRemote)).EmbedTexts(context.Background(), miniLM+"@"+cached, sentences[:1])
 	assert.ErrorContains(t, err, "policy remote")
 	assert.Equal(t, n, w.srv.Count("/hf-inference/"))
+
+	// A push to the repo: a pin to the old commit is judged by a fresh
+	// answer, not by the mapping remembered 10 minutes ago.
+	data, err := os.ReadFile(hybridembed.StatePath())
+	require.NoError(t, err)
+	var f map[string]any
+	require.NoError(t, json.Unmarshal(data, &f))
+	for _, m := range f["mappings"].(map[string]any) {
+		m.(map[string]any)["fetched"] = time.Now().Add(-10 * time.Minute).Format(time.RFC3339Nano)
+	}
+	data, err = json.Marshal(f)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(hybridembed.StatePath(), data, 0o644))
+	w.srv.SetCommit(miniLM, strings.Repeat("aa", 20))
+	asked := w.srv.Count("/api/models/")
+	n = w.srv.Count("/hf-inference/")
+	_, err = w.embedder().EmbedTexts(context.Background(), miniLM+"@"+current, sentences[:1])
+	assert.ErrorIs(t, err, hybridembed.ErrNotCached, "no longer the current commit, and not cached")
+	assert.ErrorContains(t, err, "the Hub's current commit is aaaaaaaaaaaa")
+	assert.Equal(t, asked+1, w.srv.Count("/api/models/"), "asked again")
+	assert.Equal(t, n, w.srv.Count("/hf-inference/"))
+	embs, err = w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
+	require.NoError(t, err)
+	assert.Equal(t, hybridembed.BackendRemote, embs[0].Backend)
+	assert.Empty(t, embs[0].Revision, "an unpinned remote vector claims no commit")
 }
 
 // TestHungHub: a Hub that accepts connections and never answers costs one

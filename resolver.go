@@ -194,7 +194,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 		d.Reason = "no Hugging Face token (set HF_TOKEN, or log in with huggingface-cli) to use the router"
 		return d, nil
 	}
-	mp, err := r.lookup(ctx, &d, id)
+	mp, err := r.lookup(ctx, &d, id, rev != "")
 	if err != nil {
 		switch {
 		case remote.IsAuth(err):
@@ -224,7 +224,9 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 		if commit == "" {
 			d.Reason = why
 			for i := range d.Providers {
-				d.Providers[i].Use = false
+				if d.Providers[i].Use {
+					d.Providers[i].Use, d.Providers[i].Why = false, "live, but for the current commit, not "+rev
+				}
 			}
 			return d, nil
 		}
@@ -239,7 +241,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 // without one, hf-inference under the Hub id is tried.
 func (r *Resolver) routeRemote(ctx context.Context, d Decision, id, rev string) (Decision, error) {
 	d.Backend, d.Reason = BackendRemote, "policy is remote"
-	mp, err := r.lookup(ctx, &d, id)
+	mp, err := r.lookup(ctx, &d, id, rev != "")
 	switch {
 	case remote.IsAuth(err):
 		return d, fmt.Errorf("model %s: %w", d.Model, err)
@@ -385,10 +387,20 @@ func isImageTask(tag string) bool {
 	return false
 }
 
+// pinnedMaxAge bounds the age of the mapping a pinned revision is judged
+// by: its current commit must be recent, or a push to the repo would let
+// an old pin through to a provider serving the new commit.
+const pinnedMaxAge = 5 * time.Minute
+
 // lookup gets model's mapping (see mapping) and records it, or the
-// failure, in d's evidence.
-func (r *Resolver) lookup(ctx context.Context, d *Decision, model string) (remote.Mapping, error) {
-	mp, cached, err := r.mapping(ctx, model)
+// failure, in d's evidence; for a pinned revision the mapping must be
+// recent (pinnedMaxAge).
+func (r *Resolver) lookup(ctx context.Context, d *Decision, model string, pinned bool) (remote.Mapping, error) {
+	maxAge := r.mappingTTL
+	if pinned {
+		maxAge = min(maxAge, pinnedMaxAge)
+	}
+	mp, cached, err := r.mapping(ctx, model, maxAge)
 	h := &HubEvidence{Cached: cached}
 	d.Evidence.Hub = h
 	var rem *rememberedError
@@ -412,17 +424,18 @@ func (e *rememberedError) Error() string {
 	return fmt.Sprintf("%s (at %s; not asked again until %s)", e.f.Err, e.f.Since.Format(time.TimeOnly), e.f.Until.Format(time.TimeOnly))
 }
 
-// mapping returns the Hub's mapping for model: remembered, or asked for,
+// mapping returns the Hub's mapping for model: remembered (if younger
+// than maxAge), or asked for,
 // briefly (routing must not hang on a slow Hub: WithHubTimeout). Callers
 // asking at once share one request; a failure is remembered for a minute,
 // for the whole Hub when it could not be reached or did not answer in
 // time, for the model when it answered with an error (auth errors are
 // never remembered: they are returned, and a fixed token works at once).
-func (r *Resolver) mapping(ctx context.Context, model string) (remote.Mapping, bool, error) {
+func (r *Resolver) mapping(ctx context.Context, model string, maxAge time.Duration) (remote.Mapping, bool, error) {
 	hub := r.e.client.Hub()
 	remembered := func() (remote.Mapping, bool, error) {
 		now := time.Now()
-		if m, ok := r.state.mapping(hub, model, r.mappingTTL, now); ok {
+		if m, ok := r.state.mapping(hub, model, maxAge, now); ok {
 			return m, true, nil
 		}
 		if f, ok := r.state.hubFailure(hub, model, now); ok {
@@ -469,7 +482,7 @@ func (r *Resolver) rememberFailure(hub, model string, err error) {
 	}
 	key := hubFailureKey(hub, model)
 	var he *remote.HTTPError
-	if !errors.As(err, &he) { // unreachable or silent: the whole Hub
+	if !errors.As(err, &he) && !errors.Is(err, remote.ErrMalformed) { // unreachable or silent: the whole Hub
 		key = hubFailureKey(hub, "")
 	}
 	now := time.Now()
