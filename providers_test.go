@@ -411,3 +411,27 @@ func TestStateFile(t *testing.T) {
 	assert.Equal(t, 2, f.Version)
 	assert.Contains(t, f.Mappings, w.srv.URL+" "+miniLM)
 }
+
+// TestPolicyRemote: forced remote follows the Hub's chain, and with no
+// live provider still tries hf-inference under the Hub id (never local).
+func TestPolicyRemote(t *testing.T) {
+	w := newWorld(t)
+	w.srv.ServeProvider("together", qwen, "q", hftest.Filler(8), true)
+	remoteOnly := hybridembed.WithPolicy(hybridembed.PolicyRemote)
+	embs, err := w.embedder(remoteOnly).EmbedTexts(context.Background(), qwen, []string{"a"})
+	require.NoError(t, err)
+	assert.Equal(t, "together", embs[0].Provider)
+
+	w.srv.Serve(miniLM, hftest.Filler(8), true)
+	w.srv.MapEntries(miniLM, hftest.Entry{Provider: "hf-inference", Status: "staging", ProviderID: miniLM})
+	embs, err = w.embedder(remoteOnly).EmbedTexts(context.Background(), miniLM, []string{"a"})
+	require.NoError(t, err)
+	assert.Equal(t, "hf-inference", embs[0].Provider)
+	assert.Contains(t, embs[0].Reason, "policy is remote")
+
+	_, err = w.embedder(remoteOnly, hybridembed.WithProviders("scaleway")).EmbedTexts(context.Background(), miniLM, []string{"a"})
+	assert.ErrorContains(t, err, "policy remote")
+	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound})
+	_, err = w.embedder(remoteOnly).EmbedTexts(context.Background(), miniLM, []string{"a"})
+	assert.ErrorContains(t, err, "policy remote", "no fallback")
+}

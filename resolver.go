@@ -250,12 +250,27 @@ func (r *Resolver) routeRemote(ctx context.Context, d Decision, id, rev string) 
 	case err == nil:
 		d.Providers = r.chain(mp, id, false)
 	}
-	if _, ok := firstUsed(d.Providers); !ok && err != nil {
-		d.Providers = append(d.Providers, ProviderStep{Provider: remote.HFInference, ProviderID: id, Status: "unmapped", Use: true,
-			Why: "policy is remote and the Hub could not be asked: tried under the Hub id"})
-	}
 	if _, ok := firstUsed(d.Providers); !ok {
-		return d, fmt.Errorf("model %s (policy remote): %w: %s", d.Model, remote.ErrNotServed, noProviderReason(mp, d.Providers))
+		// Forced remote, and the Hub names no live provider (or could not
+		// be asked): hf-inference under the Hub id, as before providers,
+		// unless --provider rules it out.
+		asked := r.e.cfg.providers
+		if len(asked) > 0 && !slices.Contains(asked, remote.HFInference) {
+			return d, fmt.Errorf("model %s (policy remote): %w: %s", d.Model, remote.ErrNotServed, noProviderReason(mp, d.Providers))
+		}
+		why := "policy is remote: tried although the Hub maps no live provider"
+		if err != nil {
+			why = "policy is remote and the Hub could not be asked: tried under the Hub id"
+		}
+		i := slices.IndexFunc(d.Providers, func(s ProviderStep) bool { return s.Provider == remote.HFInference })
+		if i < 0 {
+			d.Providers = append(d.Providers, ProviderStep{Provider: remote.HFInference, ProviderID: id, Status: "unmapped"})
+			i = len(d.Providers) - 1
+		}
+		if d.Providers[i].ProviderID == "" {
+			d.Providers[i].ProviderID = id
+		}
+		d.Providers[i].Use, d.Providers[i].Why = true, why
 	}
 	if rev != "" {
 		if err != nil {

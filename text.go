@@ -138,6 +138,9 @@ func (m *Model) embedRemote(ctx context.Context, dec Decision, texts []string) (
 		vecs, err := m.e.client.Embed(ctx, t, texts, params, pool)
 		if err == nil {
 			reason := "the Hub maps it to " + st.Provider + " (live)"
+			if st.Status != "live" {
+				reason = st.Provider + ": " + st.Why
+			}
 			for _, f := range fail.tried {
 				if remote.IsNotServed(f.err) {
 					m.e.resolver.markNotServed(f.provider, id, "404 while "+st.Provider+" answered")
