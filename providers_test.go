@@ -435,3 +435,23 @@ func TestPolicyRemote(t *testing.T) {
 	_, err = w.embedder(remoteOnly).EmbedTexts(context.Background(), miniLM, []string{"a"})
 	assert.ErrorContains(t, err, "policy remote", "no fallback")
 }
+
+// TestStateMergedAcrossProcesses: two Embedders sharing the state file (two
+// processes) each add entries; neither's save drops the other's.
+func TestStateMergedAcrossProcesses(t *testing.T) {
+	w := newWorld(t)
+	w.srv.ServeProvider("together", qwen, "q", hftest.Filler(8), true)
+	w.srv.ServeProvider("scaleway", e5, "e", hftest.Filler(8), true)
+	a, b := w.embedder(), w.embedder() // both loaded the empty file
+	_, err := a.EmbedTexts(context.Background(), qwen, []string{"x"})
+	require.NoError(t, err)
+	_, err = b.EmbedTexts(context.Background(), e5, []string{"x"})
+	require.NoError(t, err)
+	for range 2 {
+		_, err = w.embedder().EmbedTexts(context.Background(), qwen, []string{"x"})
+		require.NoError(t, err)
+		_, err = w.embedder().EmbedTexts(context.Background(), e5, []string{"x"})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2, w.srv.Count("/api/models/"), "each mapping asked for once: b's save kept a's")
+}
