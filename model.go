@@ -301,7 +301,11 @@ func (e *Embedder) locate(model string) (location, error) {
 	}
 	loc, err := e.cache.Locate(id, rev)
 	if err != nil {
-		return location{}, &NotCachedError{Model: model, Err: err}
+		nc := &NotCachedError{Model: model, Err: err}
+		if dir, derr := e.cache.RepoDir(id); derr == nil {
+			nc.Cache = filepath.Dir(dir)
+		}
+		return location{}, nc
 	}
 	variant, err := fileVariant(loc, e.cfg.variant)
 	if err != nil {
