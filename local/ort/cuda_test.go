@@ -3,6 +3,7 @@ package ort_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -177,4 +178,31 @@ func TestCUDAOutOfMemoryIsAnError(t *testing.T) {
 	out, err := s.Run(context.Background(), []ort.Tensor{{Shape: small, Float32: synthPixels(small)}}, [][]int64{{2, 32}})
 	require.NoError(t, err, "the session runs a batch that fits after the failure")
 	assert.Len(t, out[0].Float32, 64)
+}
+
+// TestAutoFallbackWithGPUWarns: where the machine has a GPU, "auto" running
+// on the CPU is said at normal verbosity (Warnf), once per process, never
+// silently; later sessions note it at the quiet level.
+func TestAutoFallbackWithGPUWarns(t *testing.T) {
+	orttest.Init(t)
+	if st := ort.PrepareCUDA(); st.Err == nil {
+		t.Skip("CUDA works here: auto does not fall back")
+	}
+	defer ort.PretendGPU()()
+	var warns, notes []string
+	opts := ort.SessionOptions{Device: ort.DeviceAuto,
+		Warnf: func(f string, a ...any) { warns = append(warns, fmt.Sprintf(f, a...)) },
+		Logf:  func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }}
+	model := "../../testdata/models/tiny-clip/onnx/vision_model.onnx"
+	for range 2 {
+		s, err := ort.NewSession(model, []string{"pixel_values"}, []string{"image_embeds"}, opts)
+		require.NoError(t, err)
+		assert.Equal(t, ort.DeviceCPU, s.Provider())
+		s.Close()
+	}
+	require.Len(t, warns, 1, "warned once: %v", warns)
+	assert.Contains(t, warns[0], "GPU but models run on the CPU")
+	assert.Contains(t, warns[0], "hybridembed doctor")
+	assert.Contains(t, warns[0], ort.ErrCUDAUnavailable.Error(), "with the reason")
+	assert.Len(t, notes, 1, "the second session notes it quietly")
 }

@@ -7,3 +7,14 @@ var (
 	ProbeInput    = probeInput
 	IsOutOfMemory = isOutOfMemory
 )
+
+// PretendGPU makes the auto fallback see a machine with a GPU (and forget
+// that it warned), until the returned function is called.
+func PretendGPU() (restore func()) {
+	prev := hasGPU
+	hasGPU = func() bool { return true }
+	env.Lock()
+	env.warned = false
+	env.Unlock()
+	return func() { hasGPU = prev }
+}

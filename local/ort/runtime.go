@@ -125,7 +125,7 @@ func (c Config) candidates() []candidate {
 		}
 		for _, f := range flavors {
 			p := filepath.Join(c.CacheDir, "onnxruntime", Platform(), f, "lib", libraryFile)
-			out = append(out, candidate{path: p, label: p})
+			out = append(out, candidate{path: p, label: "hybridembed's cache " + p})
 		}
 	}
 	for _, so := range systemNames {

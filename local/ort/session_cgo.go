@@ -140,13 +140,16 @@ func rememberCUDA(err error) {
 	}
 }
 
+// hasGPU is cuda.HasGPU; tests stand in a machine with a GPU.
+var hasGPU = cuda.HasGPU
+
 // fallbackNote says that "auto" runs path on the CPU, and why: at normal
 // verbosity (Warnf, once per process) where the machine has a GPU, since
 // then it is a setup problem the user wants to hear of (onnxruntime-gpu
 // falling back in silence is what GPU users of embedding tools report
 // most); as a note (Logf) where it has none.
 func fallbackNote(path string, err error, opts SessionOptions) {
-	if cuda.HasGPU() {
+	if hasGPU() {
 		env.Lock()
 		first := !env.warned
 		env.warned = true
