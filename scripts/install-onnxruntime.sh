@@ -29,6 +29,11 @@
 #   GPU:  onnxruntime-linux-x64-gpu_cuda13-1.30.0.tgz (or _cuda12), or both
 #         com.github.asus4.onnxruntime-0.4.9.tgz and
 #         com.github.asus4.onnxruntime.linux-x64-gpu-0.4.9.tgz
+# or the libraries themselves, as this script installs them from the npm
+# tarballs (each file checked against its own pinned sha256):
+#   CPU:  libonnxruntime.so.1 (linux-amd64)
+#   GPU:  libonnxruntime.so, libonnxruntime_providers_cuda.so and
+#         libonnxruntime_providers_shared.so
 # On a machine with a network: `npm pack onnxruntime-node@1.30.0` (CPU) or
 # `npm pack com.github.asus4.onnxruntime@0.4.9
 # com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9` (GPU) writes them.
@@ -47,6 +52,18 @@ NPM_GPU_VERSION=0.4.9 # ships ONNX Runtime 1.29 with the CUDA provider
 NPM_REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
 ORT_RELEASE_URL=${ORT_RELEASE_URL:-https://github.com/microsoft/onnxruntime/releases/download}
 ORT_RELEASE_API=${ORT_RELEASE_API:-https://api.github.com/repos/microsoft/onnxruntime/releases/tags}
+
+# pinned_lib_sha256 FILE: the sha256 of a library file as the npm tarballs
+# above hold it (onnxruntime-node 1.30.0's linux x64 runtime; the
+# com.github.asus4 0.4.9 CUDA build), for --from a folder of the files.
+pinned_lib_sha256() {
+	case "$1" in
+	cpu/libonnxruntime.so.1) echo ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23 ;;
+	gpu/libonnxruntime.so) echo 5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca ;;
+	gpu/libonnxruntime_providers_cuda.so) echo 56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037 ;;
+	gpu/libonnxruntime_providers_shared.so) echo c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772 ;;
+	esac
+}
 
 # pinned_sha256 FILE: the sha256 of a release archive or npm tarball by its
 # file name. The npm ones were computed from `npm pack` (and match the
@@ -346,8 +363,34 @@ verified_in_dir() {
 	[ "$rc" = 0 ]
 }
 
+# from_libs NAME...: the library files themselves in $from, each matching
+# its pinned sha256 ($flavor/NAME); returns 2 when none of them is there.
+from_libs() {
+	local name want got some=0
+	for name in "$@"; do
+		[ -f "$from/$name" ] && some=1
+	done
+	[ "$some" = 1 ] || return 2
+	for name in "$@"; do
+		[ -f "$from/$name" ] || {
+			say "$from has some of the libraries ($*) but not $name"
+			return 1
+		}
+		want=$(pinned_lib_sha256 "$flavor/$name")
+		got=$(sha256sum "$from/$name" | cut -d' ' -f1)
+		if [ "$want" != "$got" ]; then
+			say "checksum mismatch for $from/$name: sha256 $got, pinned $want (not the file this script installs from the npm tarballs)"
+			return 1
+		fi
+	done
+	for name in "$@"; do
+		cp "$from/$name" "$stage/lib/"
+	done
+	say "installing the libraries in $from (sha256 verified)"
+}
+
 # from_dir: the official archive in $from if it is there, else the npm
-# tarballs; no network. Each file is checked against its pinned sha256
+# tarballs, else the library files; no network. Each file is checked against its pinned sha256
 # before anything is unpacked.
 from_dir() {
 	local names name other
@@ -374,6 +417,15 @@ from_dir() {
 			echo "$npm_cpu_source, from $from (sha256 $(pinned_sha256 "$name"))" >"$stage/SOURCE"
 			return 0
 		fi
+		if [ "$platform" = linux-amd64 ]; then
+			local rc=0
+			from_libs libonnxruntime.so.1 || rc=$?
+			if [ "$rc" = 0 ]; then
+				echo "$npm_cpu_source, its library file from $from (sha256 verified)" >"$stage/SOURCE"
+				return 0
+			fi
+			[ "$rc" = 1 ] && return 1
+		fi
 		say "$from has no usable ONNX Runtime: copy $official.$ext (from the GitHub release v$ORT_VERSION) or $name (\`npm pack $NPM_CPU_PKG@$NPM_CPU_VERSION\`) into it"
 		return 1
 	fi
@@ -391,7 +443,14 @@ from_dir() {
 		echo "$npm_gpu_source, from $from (sha256 $(pinned_sha256 "$core") + $(pinned_sha256 "$gpu"))" >"$stage/SOURCE"
 		return 0
 	fi
-	say "$from has no usable ONNX Runtime CUDA build: copy onnxruntime-$gh-gpu_cuda13-$ORT_VERSION.$ext (or _cuda12, from the GitHub release v$ORT_VERSION), or both $core and $gpu (\`npm pack $NPM_GPU_CORE_PKG@$NPM_GPU_VERSION $NPM_GPU_PROVIDER_PKG@$NPM_GPU_VERSION\`) into it"
+	local rc=0
+	from_libs libonnxruntime.so libonnxruntime_providers_cuda.so libonnxruntime_providers_shared.so || rc=$?
+	if [ "$rc" = 0 ]; then
+		echo "$npm_gpu_source, its library files from $from (sha256 verified)" >"$stage/SOURCE"
+		return 0
+	fi
+	[ "$rc" = 1 ] && return 1
+	say "$from has no usable ONNX Runtime CUDA build: copy onnxruntime-$gh-gpu_cuda13-$ORT_VERSION.$ext (or _cuda12, from the GitHub release v$ORT_VERSION), or both $core and $gpu (\`npm pack $NPM_GPU_CORE_PKG@$NPM_GPU_VERSION $NPM_GPU_PROVIDER_PKG@$NPM_GPU_VERSION\`), or the three library files they hold (see --help) into it"
 	return 1
 }
 

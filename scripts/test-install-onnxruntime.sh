@@ -171,6 +171,27 @@ if [ "$have_real" = 1 ]; then
 		show bad
 	fi
 
+	# The library files themselves, as copied from an install: verified one
+	# by one; one altered byte is refused.
+	libs_dir=$tmp/copied-libs
+	mkdir -p "$libs_dir"
+	cp "$lib"/libonnxruntime.so "$lib"/libonnxruntime_providers_cuda.so "$lib"/libonnxruntime_providers_shared.so "$libs_dir/"
+	offline_install libs "$tmp/cache-libs" --gpu --from "$libs_dir"
+	if [ "$(rc_of libs)" = 0 ] && cmp -s "$libs_dir/libonnxruntime_providers_cuda.so" "$tmp/cache-libs/onnxruntime/linux-amd64/gpu/lib/libonnxruntime_providers_cuda.so"; then
+		pass "--gpu --from: the three library files install, each checked against its pinned sha256"
+	else
+		fail "--gpu --from a folder of the library files"
+		show libs
+	fi
+	printf 'X' | dd of="$libs_dir/libonnxruntime_providers_shared.so" bs=1 seek=100 conv=notrunc 2>/dev/null
+	offline_install libsbad "$tmp/cache-libsbad" --gpu --from "$libs_dir"
+	if [ "$(rc_of libsbad)" = 1 ] && out_has libsbad "checksum mismatch for $libs_dir/libonnxruntime_providers_shared.so" && [ ! -e "$tmp/cache-libsbad/onnxruntime/linux-amd64/gpu" ]; then
+		pass "--gpu --from: a library file with one byte changed is refused"
+	else
+		fail "an altered library file"
+		show libsbad
+	fi
+
 	# A corrupt official archive beside good npm tarballs: said, then the npm ones.
 	mixed_dir=$tmp/copied-mixed
 	mkdir -p "$mixed_dir"
