@@ -103,12 +103,12 @@ var pinnedNeeds = cuda.Needs{CUDA: 13, Libraries: []string{"libcublasLt.so.13", 
 
 // Examine looks at this machine. It loads ONNX Runtime (and, where CUDA
 // looks usable, the CUDA libraries) into the process, as an engine would.
-func Examine(ctx context.Context, opts Options) Report {
+func Examine(ctx context.Context, opts Options) (r Report) {
 	dev := opts.Device
 	if dev == "" {
 		dev = ort.DeviceAuto
 	}
-	r := Report{Device: Decision{Requested: string(dev)}}
+	r.Device = Decision{Requested: string(dev)}
 	defer func() {
 		if r.Problems == nil {
 			r.Problems = []Problem{}

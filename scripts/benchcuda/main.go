@@ -31,7 +31,7 @@ import (
 
 func main() {
 	model := flag.String("model", ".bench/vit-b32", "model directory (a full-size ViT-B/32, with onnx/vision_model_fp16.onnx for the fp16 rows)")
-	work := flag.String("work", ".bench", "where the JPEG folders are kept")
+	work := flag.String("work", ".bench", "where the JPEG folders are kept (cuda-jpeg-*, apart from scripts/bench's smaller ones)")
 	n1 := flag.Int("n1024", 1024, "1024x768 JPEGs")
 	n12 := flag.Int("n12mp", 128, "12-megapixel JPEGs")
 	runs := flag.Int("runs", 3, "timed passes per measurement (the best is kept)")
@@ -64,7 +64,7 @@ func main() {
 		n    int
 	}{{"1024x768", 1024, 768, *n1}, {"12mp", 4000, 3000, *n12}}
 	for _, f := range folders {
-		if err := benchkit.MakeFolder(filepath.Join(*work, "jpeg-"+f.name), f.w, f.h, f.n); err != nil {
+		if err := benchkit.MakeFolder(filepath.Join(*work, "cuda-jpeg-"+f.name), f.w, f.h, f.n); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -72,11 +72,11 @@ func main() {
 	// What the CPU can feed the GPU: decode+preprocess on every core.
 	path := map[string]float64{}
 	for _, f := range folders {
-		path[f.name] = imagePath(filepath.Join(*work, "jpeg-"+f.name), *runs)
+		path[f.name] = imagePath(filepath.Join(*work, "cuda-jpeg-"+f.name), *runs)
 		table = append(table, row{fmt.Sprintf("image path alone, %s, %d cores", f.name, runtime.NumCPU()), fmt.Sprintf("%.0f img/s", path[f.name]), "", math.NaN()})
 	}
 
-	photos := benchkit.FolderImages(filepath.Join(*work, "jpeg-1024x768"))
+	photos := benchkit.FolderImages(filepath.Join(*work, "cuda-jpeg-1024x768"))
 	cpu, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithOffline(true))
 	if err != nil {
 		log.Fatal(err)
@@ -115,7 +115,7 @@ func main() {
 			log.Fatal(err)
 		}
 		for _, f := range folders {
-			images := benchkit.FolderImages(filepath.Join(*work, "jpeg-"+f.name))
+			images := benchkit.FolderImages(filepath.Join(*work, "cuda-jpeg-"+f.name))
 			if _, err := emb.EmbedImages(context.Background(), *model, images[:min(len(images), bestBatch)]); err != nil { // load, warm up
 				log.Fatal(err)
 			}
