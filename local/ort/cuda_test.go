@@ -206,3 +206,18 @@ func TestAutoFallbackWithGPUWarns(t *testing.T) {
 	assert.Contains(t, warns[0], ort.ErrCUDAUnavailable.Error(), "with the reason")
 	assert.Len(t, notes, 1, "the second session notes it quietly")
 }
+
+// TestCUDAReasonSaidOnce: the second model asking for CUDA gets the same
+// reason, said once, not wrapped again.
+func TestCUDAReasonSaidOnce(t *testing.T) {
+	orttest.Init(t)
+	if st := ort.PrepareCUDA(); st.Err == nil {
+		t.Skip("CUDA works here")
+	}
+	model := "../../testdata/models/tiny-clip/onnx/vision_model.onnx"
+	for range 2 {
+		_, err := ort.NewSession(model, []string{"pixel_values"}, []string{"image_embeds"}, ort.SessionOptions{Device: ort.DeviceCUDA})
+		require.ErrorIs(t, err, ort.ErrCUDAUnavailable)
+		assert.Equal(t, 1, strings.Count(err.Error(), ort.ErrCUDAUnavailable.Error()), "%v", err)
+	}
+}

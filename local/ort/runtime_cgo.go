@@ -25,7 +25,7 @@ var env struct {
 
 type cudaProbe struct {
 	ok     bool
-	reason string
+	err error
 }
 
 // Init loads the ONNX Runtime library and creates the environment. It is

@@ -119,15 +119,16 @@ func pick(declared []IOInfo, names []string, path, kind string) ([]IOInfo, error
 	return out, nil
 }
 
-// cudaKnownBad reports a cached reason CUDA failed in this process, so that
-// "auto" does not pay for (or log) the same failure once per model.
-func cudaKnownBad() (string, bool) {
+// cudaKnownBad reports why CUDA failed earlier in this process, so that
+// "auto" does not pay for the same failure once per model.
+// It is nil when CUDA has not failed.
+func cudaKnownBad() error {
 	env.Lock()
 	defer env.Unlock()
 	if env.cuda != nil && !env.cuda.ok {
-		return env.cuda.reason, true
+		return env.cuda.err
 	}
-	return "", false
+	return nil
 }
 
 func rememberCUDA(err error) {
@@ -136,7 +137,7 @@ func rememberCUDA(err error) {
 	if err == nil {
 		env.cuda = &cudaProbe{ok: true}
 	} else {
-		env.cuda = &cudaProbe{reason: err.Error()}
+		env.cuda = &cudaProbe{err: err}
 	}
 }
 
@@ -174,8 +175,8 @@ func fallbackNote(path string, err error, opts SessionOptions) {
 
 func newSession(path string, inputs, outputs []string, opts SessionOptions, useCUDA bool) (*onnx.DynamicAdvancedSession, error) {
 	if useCUDA {
-		if reason, bad := cudaKnownBad(); bad {
-			return nil, errors.New(reason)
+		if err := cudaKnownBad(); err != nil {
+			return nil, err
 		}
 		if st := PrepareCUDA(); st.Err != nil {
 			rememberCUDA(st.Err)
