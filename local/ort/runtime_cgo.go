@@ -24,7 +24,7 @@ var env struct {
 }
 
 type cudaProbe struct {
-	ok     bool
+	ok  bool
 	err error
 }
 
