@@ -147,10 +147,11 @@ func New(opts ...Option) (*Embedder, error) {
 	}
 	logger := c.logger
 	logf := func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
+	warnf := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
 	eng := local.New(local.Options{
 		Threads: c.threads, Device: c.device, Library: c.library,
 		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers, Runs: c.runs,
-		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf,
+		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf, Warnf: warnf,
 	})
 	client := &remote.Client{
 		RouterURL: firstNonEmpty(c.routerURL, env("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),

@@ -50,8 +50,17 @@ type Options struct {
 	// model's input size: much faster for camera photos, close to but not
 	// the exact pixels. Off by default.
 	FastDecode bool
-	// Logf receives notes, such as why "auto" fell back to the CPU.
+	// GPUMemLimit caps each CUDA session's memory arena, in bytes (0: ONNX
+	// Runtime's default, the whole device). A batch that does not fit is
+	// run in smaller parts (see oomSplit).
+	GPUMemLimit int64
+	// Logf receives notes, such as why "auto" fell back to the CPU on a
+	// machine without a GPU.
 	Logf func(format string, args ...any)
+	// Warnf receives what the user must hear at normal verbosity, such as
+	// "auto" falling back to the CPU on a machine that has a GPU; nil sends
+	// it to Logf.
+	Warnf func(format string, args ...any)
 }
 
 // DefaultKeepAlive is how long an idle model stays loaded.
@@ -421,8 +430,8 @@ func (e *Engine) session(path string, inputs []string, output string, runs int, 
 		threads = max(1, e.threads()/runs)
 	}
 	return ort.NewSession(path, inputs, []string{output}, ort.SessionOptions{
-		Threads: threads, Device: e.opts.Device, Logf: e.opts.Logf,
-		NoSpinning: sharesCores,
+		Threads: threads, Device: e.opts.Device, Logf: e.opts.Logf, Warnf: e.opts.Warnf,
+		NoSpinning: sharesCores, GPUMemLimit: e.opts.GPUMemLimit,
 	})
 }
 

@@ -164,7 +164,8 @@ func putPlanes(p []float32)     { planePool.Put(&p) }
 func getBatch(n int) []float32  { return getFloats(&batchPool, n) }
 func putBatch(p []float32)      { batchPool.Put(&p) }
 
-// runItems runs one batch of images (all of one shape) through the tower.
+// runItems runs one batch of images (all of one shape) through the tower,
+// in smaller runs where the device has no memory for it (oomSplit).
 func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	h, w := items[0].h, items[0].w
 	plane := 3 * h * w
@@ -175,14 +176,34 @@ func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32,
 		copy(pixels[k*plane:], px)
 		putPlanes(px)
 	}
-	return v.run(ctx, pixels, len(items), h, w)
+	return v.oom.run(ctx, len(items), func(ctx context.Context, lo, hi int) ([][]float32, error) {
+		return v.run(ctx, pixels[lo*plane:hi*plane], hi-lo, h, w)
+	})
 }
 
-// runItems runs one batch of texts, padded to the longest.
+// runItems runs one batch of texts, padded to the longest, in smaller runs
+// where the device has no memory for it (oomSplit).
 func (t *textTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	encs := make([]tokenize.Encoding, len(items))
 	for k, it := range items {
 		encs[k] = it.data.(tokenize.Encoding)
 	}
-	return t.run(ctx, t.tok.Pad(encs))
+	b := t.tok.Pad(encs)
+	return t.oom.run(ctx, b.Rows, func(ctx context.Context, lo, hi int) ([][]float32, error) {
+		return t.run(ctx, rowsOf(b, lo, hi))
+	})
+}
+
+// rowsOf is rows [lo, hi) of a padded batch (the same columns).
+func rowsOf(b tokenize.Batch, lo, hi int) tokenize.Batch {
+	if lo == 0 && hi == b.Rows {
+		return b
+	}
+	cut := func(v []int64) []int64 {
+		if v == nil {
+			return nil
+		}
+		return v[lo*b.Cols : hi*b.Cols]
+	}
+	return tokenize.Batch{Rows: hi - lo, Cols: b.Cols, IDs: cut(b.IDs), AttentionMask: cut(b.AttentionMask), TypeIDs: cut(b.TypeIDs)}
 }
