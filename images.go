@@ -41,20 +41,20 @@ func (im Image) Name() string { return im.name }
 // imageSource adapts an Image to the local engine's ImageSource.
 type imageSource struct{ Image }
 
-func (s imageSource) Decode(limits imageprep.Limits) (*imageprep.RGB, error) {
+func (s imageSource) Decode(d imageprep.Decoder) (*imageprep.RGB, error) {
 	switch {
 	case s.img != nil:
 		b := s.img.Bounds()
-		if max := limits.MaxPixels; max > 0 && int64(b.Dx())*int64(b.Dy()) > max {
+		if max := d.MaxPixels; max > 0 && int64(b.Dx())*int64(b.Dy()) > max {
 			return nil, fmt.Errorf("%w: %dx%d is over the limit of %d pixels", imageprep.ErrTooLarge, b.Dx(), b.Dy(), max)
 		}
 		return imageprep.FromImage(s.img), nil
 	case s.r != nil:
-		data, err := imageprep.ReadAll(s.r, limits)
+		data, err := imageprep.ReadAll(s.r, d.Limits)
 		if err != nil {
 			return nil, err
 		}
-		return imageprep.Decode(data, limits)
+		return d.Decode(data)
 	case s.path != "":
 		f, err := os.Open(s.path)
 		if err != nil {
@@ -68,11 +68,11 @@ func (s imageSource) Decode(limits imageprep.Limits) (*imageprep.RGB, error) {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("not a regular file")
 		}
-		data, err := imageprep.ReadAll(f, limits)
+		data, err := imageprep.ReadAll(f, d.Limits)
 		if err != nil {
 			return nil, err
 		}
-		return imageprep.Decode(data, limits)
+		return d.Decode(data)
 	}
 	return nil, fmt.Errorf("empty Image value")
 }

@@ -12,10 +12,11 @@ import (
 )
 
 // ImageSource is one image to embed. Decode runs on one of the engine's
-// decoding workers and must honour the limits. The image it returns is the
-// engine's: once preprocessed it goes to [imageprep.Recycle].
+// decoding workers and must honour d's limits; d decodes with the
+// engine's libjpeg-turbo handles. The image it returns is the engine's:
+// once preprocessed it goes to [imageprep.Recycle].
 type ImageSource interface {
-	Decode(limits imageprep.Limits) (*imageprep.RGB, error)
+	Decode(d imageprep.Decoder) (*imageprep.RGB, error)
 }
 
 // EmbedImages embeds srcs, calling emit once per source, in completion order
@@ -35,7 +36,8 @@ func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i
 		limits.Draft = v.proc.DraftSize()
 	}
 	return m.stream(ctx, v.batch, len(srcs), func(i int) (*item, error) {
-		return prepare(v, srcs[i], limits)
+		// On a decoding worker: the pool, and its handles, exist.
+		return prepare(v, srcs[i], imageprep.Decoder{Limits: limits, JPEG: m.eng.nativeJPEG()})
 	}, emit, v.sess.Provider())
 }
 
@@ -132,8 +134,8 @@ func safeMake(build func(int) (*item, error), k int) (it *item, err error) {
 }
 
 // prepare decodes and preprocesses one image into a vision item.
-func prepare(v *visionTower, src ImageSource, limits imageprep.Limits) (*item, error) {
-	img, err := src.Decode(limits)
+func prepare(v *visionTower, src ImageSource, d imageprep.Decoder) (*item, error) {
+	img, err := src.Decode(d)
 	if err != nil {
 		return nil, err
 	}
