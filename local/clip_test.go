@@ -68,7 +68,7 @@ func cosine(a, b []float32) float64 {
 // fileSource is an ImageSource reading a file.
 type fileSource string
 
-func (f fileSource) Decode(d imageprep.Decoder) (*imageprep.RGB, error) {
+func (f fileSource) Decode(_ context.Context, d imageprep.Decoder) (*imageprep.RGB, error) {
 	data, err := os.ReadFile(string(f))
 	if err != nil {
 		return nil, err
