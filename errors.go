@@ -84,6 +84,20 @@ func (e *NotCachedError) Error() string {
 
 func (e *NotCachedError) Unwrap() error { return e.Err }
 
+// unreadableCacheError is a cache that could not be read for a model
+// (permissions, a damaged layout): the model may be there, so the message
+// names the cause and not `models pull`.
+type unreadableCacheError struct {
+	model string
+	err   error
+}
+
+func (e *unreadableCacheError) Error() string {
+	return fmt.Sprintf("model %s: %v", e.model, e.err)
+}
+
+func (e *unreadableCacheError) Unwrap() error { return e.err }
+
 func isNotCached(err error) bool {
 	var nc *NotCachedError
 	return errors.As(err, &nc)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,7 +78,10 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	m := &Model{e: e, name: name, info: ModelInfo{Name: name, Variant: e.cfg.variant}}
 	loc, err := e.locate(name)
 	if err != nil {
-		if !isNotCached(err) {
+		// A model this machine cannot read still gets a handle, as one it
+		// does not have: the router may serve its texts.
+		var unreadable *unreadableCacheError
+		if !isNotCached(err) && !errors.As(err, &unreadable) {
 			return nil, err
 		}
 		m.locErr = err
@@ -129,8 +133,9 @@ func (m *Model) Load(ctx context.Context) (err error) {
 	return nil
 }
 
-// Local is nil when the model's files are on this machine, else why not
-// (a *NotCachedError, which matches ErrNotCached).
+// Local is nil when the model's files are on this machine, else why not:
+// a *NotCachedError, which matches ErrNotCached, or the error that kept
+// the cache from being read (a permission error matches fs.ErrPermission).
 func (m *Model) Local() error { return m.locErr }
 
 // Name is the model as asked for.
@@ -160,8 +165,11 @@ func (e *Embedder) locate(model string) (location, error) {
 		return location{}, err
 	}
 	loc, err := e.cache.Locate(id, rev)
-	if err != nil {
+	switch {
+	case errors.Is(err, models.ErrNotCached):
 		return location{}, &NotCachedError{Model: model, Err: err}
+	case err != nil: // a cache that cannot be read (permissions): not "not cached"
+		return location{}, &unreadableCacheError{model: model, err: err}
 	}
 	variant, err := fileVariant(loc, e.cfg.variant)
 	if err != nil {
