@@ -152,11 +152,7 @@ func TestSharedCacheBetweenUsers(t *testing.T) {
 
 	out, err := asNobody(t, "MODELS_TEST_AS=pull", "MODELS_TEST_CACHE="+hub, "MODELS_TEST_HUB="+s.URL)
 	require.NoError(t, err, out)
-	_, files, err := c.Verify(xenova, "")
-	require.NoError(t, err)
-	for _, f := range files {
-		assert.Equal(t, "ok", f.Status, f.Path)
-	}
+	verifyOK(t, c, xenova)
 	assert.FileExists(t, filepath.Join(loc.Dir, "onnx", "vision_model_quantized.onnx"))
 }
 
