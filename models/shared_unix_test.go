@@ -5,6 +5,8 @@ package models_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -132,7 +134,8 @@ func asNobody(t *testing.T, env ...string) (string, error) {
 // group (a setgid folder, umask 002), as Slurm jobs of several users use
 // it. What one user pulled, another reads, adds a variant to (new blobs,
 // locks and links in the first user's folders, the ref rewritten) and
-// repairs (a truncated blob the first user left).
+// repairs (a truncated blob, a download it cannot resume, that the first
+// user left).
 func TestSharedCacheBetweenUsers(t *testing.T) {
 	umask(t, 0o002)
 	hub := filepath.Join(sharedDir(t), "hub")
@@ -149,6 +152,13 @@ func TestSharedCacheBetweenUsers(t *testing.T) {
 	blob, err := filepath.EvalSymlinks(filepath.Join(loc.Dir, "onnx", "text_model.onnx"))
 	require.NoError(t, err)
 	require.NoError(t, os.Truncate(blob, 100))
+	// A download of the variant the first user began, left 0600 (a umask
+	// of 077): the second cannot resume it, and starts it again.
+	quantized := mustReadFile(t, testdata.Fixture("models", "tiny-clip", "onnx", "text_model_quantized.onnx"))
+	sum := sha256.Sum256(quantized)
+	partial := filepath.Join(filepath.Dir(blob), hex.EncodeToString(sum[:])+".incomplete")
+	require.NoError(t, os.WriteFile(partial, quantized[:len(quantized)/3], 0o600))
+	require.NoError(t, os.Chmod(partial, 0o600))
 
 	out, err := asNobody(t, "MODELS_TEST_AS=pull", "MODELS_TEST_CACHE="+hub, "MODELS_TEST_HUB="+s.URL)
 	require.NoError(t, err, out)
