@@ -216,7 +216,7 @@ func (e *Embedder) verifyFolder(dir string) (ModelCheck, error) {
 // *NotCachedError, which names the command that fetches it.
 func (e *Embedder) notCached(name string, err error) error {
 	if errors.Is(err, models.ErrNotCached) {
-		return &NotCachedError{Model: name, Err: err}
+		return &NotCachedError{Model: name, Cache: e.cache.Root(), Err: err}
 	}
 	return err
 }

@@ -212,7 +212,10 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	m := &Model{e: e, name: name, info: ModelInfo{Name: name, Variant: e.cfg.variant, Normalized: e.cfg.normalize}}
 	loc, err := e.locate(name)
 	if err != nil {
-		if !isNotCached(err) {
+		// A model this machine cannot read still gets a handle, as one it
+		// does not have: the router may serve its texts.
+		var unreadable *unreadableCacheError
+		if !isNotCached(err) && !errors.As(err, &unreadable) {
 			return nil, err
 		}
 		m.locErr = err
@@ -356,8 +359,11 @@ func (e *Embedder) locate(model string) (location, error) {
 		return location{}, err
 	}
 	loc, err := e.cache.Locate(id, rev)
-	if err != nil {
-		return location{}, &NotCachedError{Model: model, Err: err}
+	switch {
+	case errors.Is(err, models.ErrNotCached):
+		return location{}, e.notCached(model, err)
+	case err != nil: // a cache that cannot be read (permissions): not "not cached"
+		return location{}, &unreadableCacheError{model: model, err: err}
 	}
 	variant, err := fileVariant(loc, e.cfg.variant)
 	if err != nil {

@@ -48,6 +48,8 @@ const recordHelp = `  model      the model as given
              agree in model, revision, variant and digest, or should not be
              compared
   backend    local (ONNX Runtime on this machine) or remote (the router)
+  provider   the inference provider that made a remote vector (hf-inference,
+             together, ...); absent on local ones
   reason     why that backend was used
   dim        the vector's size
   embedding  the vector, L2-normalised
@@ -99,13 +101,14 @@ type vector struct {
 	Variant   *string   `json:"variant"`
 	Digest    *string   `json:"digest"`
 	Backend   string    `json:"backend"`
+	Provider  string    `json:"provider,omitempty"`
 	Reason    string    `json:"reason"`
 	Dim       int       `json:"dim"`
 	Embedding []float32 `json:"embedding"`
 }
 
 func vectorOf(e hybridembed.Embedding) *vector {
-	v := &vector{Model: e.Model, Revision: orNull(e.Revision), Backend: string(e.Backend), Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector}
+	v := &vector{Model: e.Model, Revision: orNull(e.Revision), Backend: string(e.Backend), Provider: e.Provider, Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector}
 	if e.Backend == hybridembed.BackendLocal {
 		variant := e.Variant
 		if variant == "" {

@@ -66,6 +66,7 @@ var settings = []setting{
 	{name: "policy"},
 	{name: "router-url", env: "HYBRIDEMBED_ROUTER_URL", libEnv: true},
 	{name: "hub-url", env: "HF_ENDPOINT", libEnv: true},
+	{name: "provider"},
 	{name: "verbose"},
 }
 

@@ -188,6 +188,6 @@ offline from the local Hugging Face cache.` + "\n" + configHelp + "\n" + envHelp
 	root.SetErr(g.stderr)
 	g.AddFlags(root)
 	root.AddCommand(newEmbedCommand(g), newTextCommand(g), newSearchCommand(g), newIndexCommand(g), newServeCommand(g),
-		newDatasetCommand(g), newModelsCommand(g), newResolveCommand(g), newConfigCommand(g))
+		newDatasetCommand(g), newModelsCommand(g), newResolveCommand(g), newConfigCommand(g), newDoctorCommand(g))
 	return root
 }

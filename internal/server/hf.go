@@ -100,7 +100,7 @@ func (s *Server) hf(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	info.backend = res.backend
-	w.Header().Set(backendHeader, res.backend)
+	setBackend(w, res)
 	if single {
 		writeJSON(w, http.StatusOK, res.vectors[0])
 		return
