@@ -266,10 +266,17 @@ func WithOffline(on bool) Option {
 	return func(c *config) error { c.offline, c.offlineIsSet = on, true; return nil }
 }
 
-// WithoutEnvironment makes the Embedder ignore the Hugging Face environment
-// ($HF_TOKEN and the token file, $HF_HUB_OFFLINE, $HF_ENDPOINT,
-// $HYBRIDEMBED_ROUTER_URL, $HF_HUB_CACHE, $HF_HOME), for library users who
-// configure everything through options. By default they are honoured, as
+// WithoutEnvironment makes the Embedder ignore every environment variable
+// it would read, for library users who configure everything through
+// options: the Hugging Face ones ($HF_TOKEN and $HF_TOKEN_PATH's token
+// file, $HF_HUB_OFFLINE, $HF_ENDPOINT, $HF_HUB_CACHE, $HF_HOME,
+// $HF_HUB_ETAG_TIMEOUT) and hybridembed's ($HYBRIDEMBED_ROUTER_URL,
+// $HYBRIDEMBED_CACHE and $XDG_CACHE_HOME for its cache and routing state,
+// $ONNXRUNTIME_LIB, $TURBOJPEG_LIB, $HYBRIDEMBED_JPEG). The defaults stand
+// in for them (~/.cache/huggingface/hub, ~/.cache/hybridembed, ...). JPEG
+// decoding is set up once per process: an Embedder made with this option
+// before the first JPEG is decoded makes the whole process ignore
+// $TURBOJPEG_LIB and $HYBRIDEMBED_JPEG. By default they are honoured, as
 // huggingface_hub honours them.
 func WithoutEnvironment() Option {
 	return func(c *config) error { c.ignoreEnv = true; return nil }

@@ -96,7 +96,9 @@ func TestProviderOrder(t *testing.T) {
 		assert.Contains(t, d.Reason, "deepinfra: the Hub does not map the model to it")
 	}
 	_, err := hybridembed.New(hybridembed.WithProviders("nebius"))
-	assert.ErrorContains(t, err, `unknown provider "nebius"`)
+	var oe *hybridembed.OptionError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, hybridembed.OptionError{Option: "WithProviders", Value: `"nebius"`, Want: "auto, or some of deepinfra, hf-inference, scaleway, together, each once"}, *oe)
 }
 
 // TestStagingNeverUsed: a staging entry is skipped even when its route

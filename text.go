@@ -27,8 +27,8 @@ func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string)
 }
 
 // EmbedTexts embeds texts, through the router or the local engine as the
-// [Resolver] decides (falling back to the local model when the router fails
-// and the model is cached). Results are in input order. A text that cannot
+// routing rules decide (see [Embedder.Resolve]), falling back to the local
+// model when the router fails and the model is cached. Results are in input order. A text that cannot
 // be embedded (invalid UTF-8) fails alone: its Embedding has no Vector and
 // the returned *PartialError names it; the others are valid.
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) (out []Embedding, err error) {

@@ -66,7 +66,7 @@ func TestProviderFlag(t *testing.T) {
 	assert.Equal(t, "deepinfra", records(t, r.stdout)[0]["provider"])
 	r = runCLI(t, "", "text", "--provider", "nebius", "--model", qwen, "a")
 	assert.Equal(t, exitFatal, r.code)
-	assert.Contains(t, r.stderr, `--provider: unknown provider "nebius"`)
+	assert.Contains(t, r.stderr, `hybridembed: --provider: "nebius": want auto, or some of`)
 }
 
 // TestResolveChain: resolve shows each provider with its id, status and
