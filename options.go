@@ -396,12 +396,6 @@ func WithProviders(names ...string) Option {
 	}
 }
 
-// ParseProviders reads a --provider value: "auto" (or "") or a
-// comma-separated list of provider names.
-func ParseProviders(s string) ([]string, error) {
-	return parseProviders(strings.Split(s, ","))
-}
-
 func parseProviders(names []string) ([]string, error) {
 	var out []string
 	for _, n := range names {
