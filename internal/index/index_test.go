@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
@@ -47,7 +47,7 @@ func tinyModel(t *testing.T, opts ...hybridembed.Option) (*counting, Model) {
 		hybridembed.WithHubCache(t.TempDir()), hybridembed.WithOffline(true)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { emb.Close() })
-	m, err := emb.Model(context.Background(), testdata.Fixture("models", "tiny-clip"))
+	m, err := emb.Model(context.Background(), fixtures.Fixture("models", "tiny-clip"))
 	require.NoError(t, err)
 	return &counting{m: m}, ModelOf(m.Info())
 }
