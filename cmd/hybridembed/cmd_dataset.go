@@ -19,6 +19,10 @@ func newDatasetCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dataset",
 		Short: "Check datasets written by embed --format parquet",
+		Long: `Check datasets written by 'embed --format parquet'.
+
+EXIT STATUS
+  Each command's help lists its own ('hybridembed dataset verify --help').`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "verify DIR",

@@ -86,7 +86,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	}
 	mine := dataset.Select(inputs, shard)
 	var extra []hybridembed.Option
-	if opts.MaxPixels > 0 {
+	if opts.MaxPixels != 0 {
 		extra = append(extra, hybridembed.WithMaxPixels(opts.MaxPixels))
 	}
 	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload, extra...)

@@ -76,7 +76,7 @@ same command goes on from there.` + "\n" + indexHelp + "\n" + exitHelp(
 }
 
 func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
-	lib, err := g.openLibrary(ctx, flags, opts, args)
+	lib, err := g.openLibrary(ctx, flags, opts, args, nil)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,10 @@ func (l *openLib) Close() {
 // openLibrary resolves the model (downloading it on first use) and opens
 // the index for paths. A PATH that cannot be stat'ed fails first, and no
 // index is made for paths that hold no image.
-func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, opts indexOptions, paths []string) (*openLib, error) {
+//
+// ready, when not nil, runs once the model is open and before the index
+// is: an error from it leaves no index behind.
+func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, opts indexOptions, paths []string, ready func(*hybridembed.Model) error) (*openLib, error) {
 	if err := library.Check(paths); err != nil {
 		return nil, err
 	}
@@ -130,6 +133,12 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 	if err != nil {
 		emb.Close()
 		return nil, err
+	}
+	if ready != nil {
+		if err := ready(m); err != nil {
+			emb.Close()
+			return nil, err
+		}
 	}
 	ix, err := index.Open(ctx, file, root)
 	if err != nil {

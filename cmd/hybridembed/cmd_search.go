@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/gallery"
 	"github.com/hybridembed/hybridembed/internal/index"
 )
@@ -99,17 +100,16 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	lib, err := g.openLibrary(ctx, flags, opts.indexOptions, args)
+	// The queries first: one that is not an image (or fails) stops the
+	// search before the index is opened, made or updated.
+	lib, err := g.openLibrary(ctx, flags, opts.indexOptions, args, func(m *hybridembed.Model) error {
+		return index.EmbedQueries(ctx, m, queries)
+	})
 	if err != nil {
 		return err
 	}
 	defer lib.Close()
 	ix, m, im := lib.ix, lib.m, lib.im
-	// The queries first: one that is not an image (or fails) stops the
-	// search before the update reads the library.
-	if err := index.EmbedQueries(ctx, m, queries); err != nil {
-		return err
-	}
 	partial := false
 	if !opts.NoUpdate {
 		st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, true)
