@@ -54,6 +54,8 @@ func isolate(t *testing.T) string {
 	t.Setenv("HF_HOME", home)
 	t.Setenv("HF_HUB_CACHE", "")
 	t.Setenv("HF_HUB_OFFLINE", "1")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no config.toml but the test's own
+	t.Setenv("HYBRIDEMBED_MODEL", "")
 	return home
 }
 
