@@ -43,7 +43,7 @@ func TestModelsAdd(t *testing.T) {
 	home := isolate(t)
 	hub := filepath.Join(home, "hub")
 	src := copyDir(t, fixtures.Fixture("models", "shapes-clip"))
-	writeFile(t, filepath.Join(src, ".git", "config"), []byte("[core]\n"))           // hidden: left out
+	writeFile(t, filepath.Join(src, ".git", "config"), []byte("[core]\n"))         // hidden: left out
 	writeFile(t, filepath.Join(src, "model.safetensors"), []byte("other weights")) // not read: left out
 
 	add := runCLI(t, "", "models", "add", "demo/x", src)
