@@ -61,14 +61,8 @@ model folder's absolute path.` + "\n" + exitHelp(
 				return err
 			}
 			defer emb.Close()
-			m, err := emb.Model(cmd.Context(), args[0])
+			m, err := modelHere(cmd.Context(), emb, args[0])
 			if err != nil {
-				return err
-			}
-			if cached, err := m.Cached(); !cached {
-				if err == nil {
-					err = m.Load(cmd.Context()) // the not-cached error
-				}
 				return err
 			}
 			fmt.Fprintln(g.stdout, m.Info().Dir)
@@ -176,14 +170,8 @@ func listNamed(ctx context.Context, g *globalOptions, emb *hybridembed.Embedder,
 	fmt.Fprintln(tw, "MODEL\tREVISION\tFAMILY\tDIM\tEMBEDS\tFILES\tDIR")
 	for _, name := range names {
 		g.model = name
-		m, err := emb.Model(ctx, name)
+		m, err := modelHere(ctx, emb, name)
 		if err != nil {
-			return err
-		}
-		if cached, err := m.Cached(); !cached {
-			if err == nil {
-				err = m.Load(ctx)
-			}
 			return err
 		}
 		info := m.Info()

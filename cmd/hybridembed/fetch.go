@@ -40,7 +40,7 @@ func (g *globalOptions) localModel(ctx context.Context, emb *hybridembed.Embedde
 	case cached:
 		return m, nil
 	case !download || emb.Settings().Offline:
-		return nil, m.Load(ctx) // the not-cached error, naming the command that fetches it
+		return nil, notHere(ctx, m)
 	}
 	fmt.Fprintf(g.stderr, "hybridembed: %s is not cached here; downloading it from %s (--no-download refuses)\n", name, emb.Settings().HubURL)
 	if _, err := pullModel(ctx, emb, g, name); err != nil {
@@ -66,3 +66,22 @@ func (g *globalOptions) ensureModel(ctx context.Context, emb *hybridembed.Embedd
 	_, err = g.localModel(ctx, emb, name, download)
 	return err
 }
+
+// modelHere resolves name, whose files must be on this machine.
+func modelHere(ctx context.Context, emb *hybridembed.Embedder, name string) (*hybridembed.Model, error) {
+	m, err := emb.Model(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if cached, err := m.Cached(); !cached {
+		if err == nil {
+			err = notHere(ctx, m)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// notHere is a model's not-cached error, which names the command that
+// fetches it: what a call needing its files returns.
+func notHere(ctx context.Context, m *hybridembed.Model) error { return m.Load(ctx) }

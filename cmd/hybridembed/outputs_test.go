@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -29,7 +28,7 @@ func TestRecordFields(t *testing.T) {
 	dir := fixtures.Fixture("models", "shapes-clip")
 	commit := modelstest.Cache(t, filepath.Join(home, "hub"), "demo/shapes", dir)
 	lib := t.TempDir()
-	writeFile(t, filepath.Join(lib, "a.png"), mustBytes(t, fixtures.Fixture("images", "red_circle.png")))
+	writeFile(t, filepath.Join(lib, "a.png"), mustReadBytes(t, fixtures.Fixture("images", "red_circle.png")))
 	writeFile(t, filepath.Join(lib, "b.png"), []byte("not a png"))
 	hexRe := regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -63,13 +62,6 @@ func TestRecordFields(t *testing.T) {
 	}
 }
 
-func mustBytes(t *testing.T, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return data
-}
-
 // TestTextOutputs: text writes -o FILE whole (with a summary line),
 // --format npy -o DIR, and leaves an earlier -o FILE alone when nothing
 // was embedded.
@@ -100,7 +92,7 @@ func TestTextOutputs(t *testing.T) {
 	r = runCLI(t, "{\"text\":\"two\\nlines\"}\n{\"text\":\"one\"}\n", "text", "--jsonl", "--format", "npy", "-o", npy, "--model", model)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "wrote 2 vectors to "+npy+"/embeddings.npy and texts.jsonl")
-	data := mustBytes(t, filepath.Join(npy, "embeddings.npy"))
+	data := mustReadBytes(t, filepath.Join(npy, "embeddings.npy"))
 	hlen := int(binary.LittleEndian.Uint16(data[8:10]))
 	assert.Contains(t, string(data[10:10+hlen]), "'shape': (2, 32)")
 	lines := strings.Split(strings.TrimSpace(mustRead(t, filepath.Join(npy, "texts.jsonl"))), "\n")
