@@ -199,7 +199,7 @@ func softMemoryLimit(budget int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(budget + budget/2 + 256<<20)
+	debug.SetMemoryLimit(budget + 192<<20)
 }
 
 // ensureServable downloads a model that is not cached, unless the router

@@ -41,7 +41,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 	held := int64(0)
 	release = func() {
 		if held > 0 {
-			s.mem.release(held)
+			s.mem.releaseBody(held)
 			held = 0
 		}
 	}

@@ -208,6 +208,7 @@ func TestFloodBounded(t *testing.T) {
 			}
 		}
 	}()
+	client := &http.Client{Timeout: time.Minute} // a flood that wedges the server fails, not hangs
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	statuses := make([]int, 32)
@@ -218,7 +219,7 @@ func TestFloodBounded(t *testing.T) {
 			for range 500 {
 				req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/embeddings", bytes.NewReader(bodies[i%2]))
 				req.Header.Set("Authorization", "Bearer "+apiKey)
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					statuses[i] = -1
 					return

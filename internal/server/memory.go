@@ -16,15 +16,16 @@ import (
 // Bodies are admitted or refused at once (the client gets 429 and comes
 // back later); decodes wait for room, in arrival order, since their
 // request is already read and paid for. So that waiting decodes can
-// never be starved by bodies, bodies may only fill the budget up to a
-// reserve that always leaves one image of the largest admitted size room
-// to decode; a decode waits only for other decodes, which finish without
-// waiting on anything, so the budget cannot deadlock.
+// never be starved by bodies, bodies together may only hold the budget
+// less a reserve that always leaves one image of the largest admitted
+// size room to decode; a decode then waits only for other decodes, which
+// finish without waiting on anything, so the budget cannot deadlock.
 type memory struct {
 	mu      sync.Mutex
 	limit   int64
 	reserve int64 // what bodies leave free for decodes
-	used    int64
+	used    int64 // by bodies and decodes
+	bodies  int64 // by bodies
 	waiters list.List // of *waiter, first come first served
 }
 
@@ -42,11 +43,21 @@ func newMemory(limit, reserve int64) *memory {
 func (m *memory) tryBody(n int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if n > m.limit-m.reserve-m.used {
+	if m.bodies+n > m.limit-m.reserve || m.used+n > m.limit {
 		return false
 	}
 	m.used += n
+	m.bodies += n
 	return true
+}
+
+// releaseBody gives back what tryBody took.
+func (m *memory) releaseBody(n int64) {
+	m.mu.Lock()
+	m.used -= n
+	m.bodies -= n
+	m.grant()
+	m.mu.Unlock()
 }
 
 // decodeCost clamps a decode's cost to what the budget can ever grant.
@@ -82,16 +93,13 @@ func (m *memory) acquireDecode(ctx context.Context, n int64) error {
 	}
 }
 
-// release gives n bytes back, to bodies or decodes.
-func (m *memory) release(n int64) {
+// releaseDecode gives back what acquireDecode(n) took.
+func (m *memory) releaseDecode(n int64) {
 	m.mu.Lock()
-	m.used -= n
+	m.used -= m.decodeCost(n)
 	m.grant()
 	m.mu.Unlock()
 }
-
-// releaseDecode gives back what acquireDecode(n) took.
-func (m *memory) releaseDecode(n int64) { m.release(m.decodeCost(n)) }
 
 // grant wakes the waiting decodes that fit, in order. m.mu is held.
 func (m *memory) grant() {

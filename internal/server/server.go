@@ -80,7 +80,7 @@ type Config struct {
 // Defaults of Config's limits.
 const (
 	DefaultMaxBodyBytes     = 32 << 20
-	DefaultMaxInflightBytes = 512 << 20
+	DefaultMaxInflightBytes = 384 << 20
 	DefaultMaxPixels        = 40_000_000
 )
 
