@@ -23,9 +23,9 @@ import (
 type memory struct {
 	mu      sync.Mutex
 	limit   int64
-	reserve int64 // what bodies leave free for decodes
-	used    int64 // by bodies and decodes
-	bodies  int64 // by bodies
+	reserve int64     // what bodies leave free for decodes
+	used    int64     // by bodies and decodes
+	bodies  int64     // by bodies
 	waiters list.List // of *waiter, first come first served
 }
 
