@@ -43,7 +43,7 @@ type Config struct {
 	// is cut off with 413 once it passes the limit.
 	MaxBodyBytes int64
 	// MaxInflightBytes is the memory budget of the requests in flight,
-	// across every route and model (default 512 MiB). A request holds
+	// across every route and model (default 384 MiB). A request holds
 	// its share from before its body is read until its response is
 	// written: three times the body's length for JSON (the body, its
 	// strings, the images decoded from base64), once for a raw image

@@ -193,7 +193,7 @@ func (o *outcome) String() string {
 }
 
 // send posts every request at once; a 429 is retried after its
-// Retry-After, up to 20 times.
+// Retry-After, up to 60 times.
 func send(base string, reqs []request) *outcome {
 	o := &outcome{statuses: map[int]int{}, final: map[int]int{}}
 	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: len(reqs)}}
@@ -204,7 +204,7 @@ func send(base string, reqs []request) *outcome {
 		go func() {
 			defer wg.Done()
 			status := 0
-			for attempt := 0; attempt < 20; attempt++ {
+			for attempt := 0; attempt < 60; attempt++ {
 				resp, err := client.Post(base+rq.path, rq.contentType, bytes.NewReader(rq.body))
 				o.mu.Lock()
 				if err != nil {
