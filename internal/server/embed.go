@@ -25,7 +25,10 @@ type input struct {
 type result struct {
 	vectors [][]float32
 	backend string // "local", "remote", or both joined by ","
-	tokens  int    // by the model's tokenizer; 0 when it is not on this machine
+	// provider is the inference providers that embedded remote vectors,
+	// joined by "," ("" when every vector is local).
+	provider string
+	tokens   int // by the model's tokenizer; 0 when it is not on this machine
 }
 
 // embed runs one request's inputs through the model (texts in one call,
@@ -50,7 +53,7 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 		}
 	}
 	res := result{vectors: make([][]float32, len(inputs))}
-	backends := map[string]bool{}
+	backends, providers := map[string]bool{}, map[string]bool{}
 	place := func(embs []hybridembed.Embedding, at []int) {
 		for j, e := range embs {
 			v := e.Vector
@@ -59,6 +62,9 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 			}
 			res.vectors[at[j]] = v
 			backends[string(e.Backend)] = true
+			if e.Provider != "" {
+				providers[e.Provider] = true
+			}
 			s.m.embeddings.WithLabelValues(sv.name, string(e.Backend)).Inc()
 		}
 	}
@@ -94,13 +100,17 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 		}
 		place(embs, imageAt)
 	}
-	var names []string
-	for b := range backends {
-		names = append(names, b)
+	res.backend, res.provider = joinSorted(backends), joinSorted(providers)
+	return res, nil
+}
+
+func joinSorted(set map[string]bool) string {
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
 	}
 	sort.Strings(names)
-	res.backend = strings.Join(names, ",")
-	return res, nil
+	return strings.Join(names, ",")
 }
 
 // embedImages embeds encoded images, each once the memory budget has room

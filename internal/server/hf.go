@@ -90,7 +90,7 @@ func (s *Server) hf(w http.ResponseWriter, r *http.Request, body []byte, name st
 		return
 	}
 	info.backend = res.backend
-	w.Header().Set(backendHeader, res.backend)
+	setBackend(w, res)
 	if req.single {
 		writeJSON(w, http.StatusOK, res.vectors[0])
 		return

@@ -71,12 +71,24 @@ func (s *Server) openAIEmbeddings(w http.ResponseWriter, r *http.Request, body [
 		}
 	}
 	out.Usage.PromptTokens, out.Usage.TotalTokens = res.tokens, res.tokens
-	w.Header().Set(backendHeader, res.backend)
+	setBackend(w, res)
 	writeJSON(w, http.StatusOK, out)
 }
 
-// backendHeader says which backend answered: local, remote, or both.
-const backendHeader = "X-Hybridembed-Backend"
+// backendHeader says which backend answered: local, remote, or both;
+// providerHeader which inference providers answered remote vectors (absent
+// when none did).
+const (
+	backendHeader  = "X-Hybridembed-Backend"
+	providerHeader = "X-Hybridembed-Provider"
+)
+
+func setBackend(w http.ResponseWriter, res result) {
+	w.Header().Set(backendHeader, res.backend)
+	if res.provider != "" {
+		w.Header().Set(providerHeader, res.provider)
+	}
+}
 
 // float32Base64 is OpenAI's base64 encoding: little-endian float32 bytes.
 func float32Base64(v []float32) string {
