@@ -192,22 +192,10 @@ func TestFloodBounded(t *testing.T) {
 		mustJSON(map[string]any{"model": "clip", "input": []string{strings.Repeat("a photo of a cat ", (body-100)/17)}}),
 		mustJSON(map[string]any{"model": "clip", "modality": "image", "input": []string{"data:image/png;base64," + base64.StdEncoding.EncodeToString(img)}}),
 	}
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if n := heldBytes(t, ts.URL); n > peak.Load() {
-				peak.Store(n)
-			}
-		}
-	}()
+	stopSampling := sampleMax(time.Millisecond, func() int64 {
+		n, _ := strconv.ParseFloat(metric(t, ts.URL, "hybridembed_memory_held_bytes"), 64)
+		return int64(n)
+	})
 	client := &http.Client{Timeout: time.Minute} // a flood that wedges the server fails, not hangs
 	var wg sync.WaitGroup
 	var refused atomic.Int64
@@ -240,16 +228,40 @@ func TestFloodBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-sampled
+	peak := stopSampling()
 	for i, s := range statuses {
 		assert.Equal(t, http.StatusOK, s, "client %d: every client is answered, in the end with its vectors", i)
 	}
 	assert.Positive(t, refused.Load(), "the flood was more than the budget holds")
-	assert.Positive(t, peak.Load())
-	assert.LessOrEqual(t, peak.Load(), cfg.MaxInflightBytes)
+	assert.Positive(t, peak)
+	assert.LessOrEqual(t, peak, cfg.MaxInflightBytes)
 	assert.Zero(t, heldBytes(t, ts.URL))
-	t.Logf("peak held %d of %d bytes; %d refusals with 429", peak.Load(), cfg.MaxInflightBytes, refused.Load())
+	t.Logf("peak held %d of %d bytes; %d refusals with 429", peak, cfg.MaxInflightBytes, refused.Load())
+}
+
+// sampleMax calls read every interval until the returned stop is called,
+// and stop returns the largest value read.
+func sampleMax(every time.Duration, read func() int64) (stop func() int64) {
+	var peak atomic.Int64
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+			if n := read(); n > peak.Load() {
+				peak.Store(n)
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-finished
+		return peak.Load()
+	}
 }
 
 func mustJSON(v any) []byte {
@@ -410,22 +422,7 @@ func TestPixelAdmission(t *testing.T) {
 	img := pngOf(2000, 2000, false)
 	t.Logf("a 2000x2000 PNG: %d KB", len(img)>>10)
 	base := heapBytes()
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-			if n := heapBytes(); n > peak.Load() {
-				peak.Store(n)
-			}
-		}
-	}()
+	stopSampling := sampleMax(time.Millisecond, heapBytes)
 	var wg sync.WaitGroup
 	statuses := make([]int, 16)
 	for i := range statuses {
@@ -446,12 +443,10 @@ func TestPixelAdmission(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-sampled
+	grew := stopSampling() - base
 	for i, s := range statuses {
 		assert.Equal(t, http.StatusOK, s, "client %d", i)
 	}
-	grew := peak.Load() - base
 	t.Logf("Go heap grew by at most %d MB over %d MB during 16 concurrent 4 MP decodes", grew>>20, base>>20)
 	// One decode holds 28 MB (16 MB of RGBA, 12 MB of RGB); all 16 at
 	// once, 448 MB. What is bounded is what is live; the heap also holds
