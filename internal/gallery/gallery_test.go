@@ -305,22 +305,6 @@ func TestUnreadableImages(t *testing.T) {
 	assert.Empty(t, all(sections[1], class("grid")))
 }
 
-// TestWriteFile: the page lands whole at the path; an unwritable path is
-// an error and leaves nothing there.
-func TestWriteFile(t *testing.T) {
-	dir := t.TempDir()
-	file := photo(t, dir, "a.png", 8, 8, color.RGBA{R: 200})
-	path := filepath.Join(dir, "page.html")
-	sections := []gallery.Section{{Query: "q", Results: []gallery.Result{{Path: "a.png", File: file}}}}
-	require.NoError(t, gallery.WriteFile(path, "t", sections, limits))
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.True(t, strings.HasSuffix(string(data), "</html>\n"))
-	require.Error(t, gallery.WriteFile(filepath.Join(dir, "no", "such", "page.html"), "t", sections, limits))
-	_, err = os.Stat(filepath.Join(dir, "no"))
-	assert.True(t, os.IsNotExist(err))
-}
-
 // chromium finds a Chromium or Chrome to lay pages out with.
 func chromium(t *testing.T) string {
 	t.Helper()
