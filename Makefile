@@ -61,7 +61,7 @@ test-arm64:
 cross:
 	@scripts/build-cross.sh bin
 
-## demo: rank the sample images against captions
+## demo: rank the 96 held-out shapes against captions (and embed the sample images)
 demo: onnxruntime build
 	@scripts/install-libjpeg-turbo.sh >/dev/null 2>&1 || true
 	@scripts/demo.sh
