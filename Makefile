@@ -61,15 +61,16 @@ test-arm64:
 cross:
 	@scripts/build-cross.sh bin
 
-## demo: rank the sample images against captions
+## demo: rank the 96 held-out shapes against captions (and embed the sample images)
 demo: onnxruntime build
 	@scripts/install-libjpeg-turbo.sh >/dev/null 2>&1 || true
 	@scripts/demo.sh
 
 ## bench: the library index (re-index, scan, size); native memory over
 ## 25,000 JPEG decodes; the server under 64 clients against one batched
-## call; end-to-end image throughput against raw ONNX Runtime on full-size
-## ViT-B/32
+## call; the server's peak memory under a flood of big bodies and huge
+## images (tiny and full-size models); end-to-end image throughput against
+## raw ONNX Runtime on full-size ViT-B/32
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then $(GO) run ./scripts/benchrss; \
@@ -80,6 +81,8 @@ bench: onnxruntime build
 		$(PY) scripts/make_fixtures.py --bench $(BENCH)/vit-b32; \
 	fi
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
+	$(GO) run ./scripts/benchserve -flood -cli bin/hybridembed -model testdata/models/tiny-clip
+	$(GO) run ./scripts/benchserve -flood -cli bin/hybridembed -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
 	@# The CUDA rows: skipped, saying why, where CUDA is unavailable

@@ -22,6 +22,7 @@ type Image struct {
 	name string
 	path string
 	r    io.Reader
+	data []byte
 	img  image.Image
 }
 
@@ -31,6 +32,16 @@ func ImageFile(path string) Image { return Image{name: path, path: path} }
 // ImageReader is the encoded image read from r; name identifies it in
 // results and errors. r is read once, when the image is embedded.
 func ImageReader(name string, r io.Reader) Image { return Image{name: name, r: r} }
+
+// ImageBytes is the encoded image in data; name identifies it. data is
+// decoded where it is, not copied (as a reader's bytes are): it must not
+// change until the image is embedded.
+func ImageBytes(name string, data []byte) Image {
+	if data == nil {
+		data = []byte{}
+	}
+	return Image{name: name, data: data}
+}
 
 // ImageValue is an image already decoded; name identifies it.
 func ImageValue(name string, img image.Image) Image { return Image{name: name, img: img} }
@@ -55,6 +66,8 @@ func (s imageSource) Decode(ctx context.Context, d imageprep.Decoder) (*imagepre
 			return nil, fmt.Errorf("%w: %dx%d is over the limit of %d pixels", imageprep.ErrTooLarge, b.Dx(), b.Dy(), max)
 		}
 		return imageprep.FromImage(s.img), nil
+	case s.data != nil:
+		return d.Decode(s.data)
 	case s.r != nil:
 		data, err := imageprep.ReadAll(ctxReader{ctx, s.r}, d.Limits)
 		if err != nil {
