@@ -235,7 +235,7 @@ func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []st
 	fmt.Fprintf(g.stderr, "index %s: %d new, %d changed, %d renamed, %d unchanged, ",
 		ix.Path(), st.New, st.Changed, st.Renamed, st.Unchanged)
 	if st.Pending > 0 {
-		fmt.Fprintf(g.stderr, "%d left unembedded by an interrupted run, ", st.Pending)
+		fmt.Fprintf(g.stderr, "%d left unembedded by an earlier run, ", st.Pending)
 	}
 	fmt.Fprintf(g.stderr, "%d removed, %d failed", st.Removed, st.Failed)
 	if st.Kept > 0 {

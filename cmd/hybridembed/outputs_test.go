@@ -186,7 +186,7 @@ func TestIndexInterruptedSummaries(t *testing.T) {
 
 	r := runCLI(t, "", "index", "--model", model, lib)
 	assert.Equal(t, exitOK, r.code, r.stderr)
-	m = regexp.MustCompile(`0 new, 0 changed, 0 renamed, (\d+) unchanged, (\d+) left unembedded by an interrupted run, 0 removed, 0 failed.*; (\d+) embedded, 0 reused`).FindStringSubmatch(r.stderr)
+	m = regexp.MustCompile(`0 new, 0 changed, 0 renamed, (\d+) unchanged, (\d+) left unembedded by an earlier run, 0 removed, 0 failed.*; (\d+) embedded, 0 reused`).FindStringSubmatch(r.stderr)
 	require.NotNil(t, m, r.stderr)
 	var unchanged, left, embedded int
 	fmt.Sscan(m[1], &unchanged)
