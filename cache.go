@@ -36,9 +36,6 @@ type CachedModel struct {
 	KnownAs string
 }
 
-// HubCache is the Hugging Face cache folder the Embedder reads models from.
-func (e *Embedder) HubCache() string { return e.cache.Root() }
-
 // CachedModels lists the model repos in the cache, sorted by id.
 func (e *Embedder) CachedModels() ([]CachedModel, error) {
 	repos, err := e.cache.List()

@@ -72,7 +72,7 @@ func (c Cache) Add(ctx context.Context, id, dir string, files []string, opts Add
 		return Added{}, err
 	}
 	blobs := filepath.Join(repoDir, "blobs")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
+	if err := os.MkdirAll(blobs, 0o777); err != nil { // less the umask, as huggingface_hub makes them
 		return Added{}, err
 	}
 	for _, f := range files {

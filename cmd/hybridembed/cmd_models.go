@@ -115,7 +115,7 @@ func listCached(g *globalOptions, emb *hybridembed.Embedder) error {
 		fmt.Fprintf(g.stderr, "no models in the cache (%s).\n"+
 			"  hybridembed models pull openai/clip-vit-base-patch32   fetch one (see `hybridembed models list --known`)\n"+
 			"  hybridembed models add ORG/NAME DIR                    add a model folder\n"+
-			"  hybridembed models import BUNDLE                       add the models of a bundle\n", emb.HubCache())
+			"  hybridembed models import BUNDLE                       add the models of a bundle\n", emb.Settings().HubCache)
 		return nil
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
