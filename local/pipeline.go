@@ -139,6 +139,13 @@ func prepare(v *visionTower, src ImageSource, limits imageprep.Limits) (*item, e
 	}
 	defer imageprep.Recycle(img)
 	h, w := v.proc.Shape(img.W, img.H)
+	if v.nhwc {
+		rgb, err := v.proc.Pixels(img)
+		if err != nil {
+			return nil, err
+		}
+		return &item{h: h, w: w, data: rgb.Pix}, nil
+	}
 	px := getPlanes(3 * h * w)
 	if err := v.proc.Preprocess(img, px); err != nil {
 		putPlanes(px)
@@ -168,6 +175,13 @@ func putBatch(p []float32)      { batchPool.Put(&p) }
 func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	h, w := items[0].h, items[0].w
 	plane := 3 * h * w
+	if v.nhwc {
+		rgb := make([]uint8, len(items)*plane)
+		for k, it := range items {
+			copy(rgb[k*plane:], it.data.([]uint8))
+		}
+		return v.run(ctx, nil, rgb, len(items), h, w)
+	}
 	pixels := getBatch(len(items) * plane)
 	defer putBatch(pixels)
 	for k, it := range items {
@@ -175,7 +189,7 @@ func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32,
 		copy(pixels[k*plane:], px)
 		putPlanes(px)
 	}
-	return v.run(ctx, pixels, len(items), h, w)
+	return v.run(ctx, pixels, nil, len(items), h, w)
 }
 
 // runItems runs one batch of texts, padded to the longest.
