@@ -41,9 +41,14 @@ type ModelInfo struct {
 	// blob names in the HF cache, hashed once per file version for a
 	// directory), so vectors of a directory model before and after an edit
 	// can be told apart. "" when the model is not on this machine.
-	Digest     string     `json:"digest,omitempty"`
-	Dir        string     `json:"dir,omitempty"`
-	Family     string     `json:"family,omitempty"`     // "clip" or "sentence"
+	Digest string `json:"digest,omitempty"`
+	Dir    string `json:"dir,omitempty"`
+	// Family is what kind of model it is: clip, siglip, siglip2, mclip
+	// (a multilingual text tower beside an OpenCLIP image tower) or
+	// sentence. It is part of Digest, so that vectors of one set of files
+	// read as two families are never taken for one another.
+	Family     string     `json:"family,omitempty"`
+	Layout     string     `json:"layout,omitempty"`     // transformers.js, immich or model.onnx; "" when not on this machine
 	Dim        int        `json:"dim,omitempty"`        // from config.json; 0 when unknown
 	Modalities []Modality `json:"modalities,omitempty"` // what the local files embed
 	Cached     bool       `json:"cached"`               // the files are on this machine
@@ -88,19 +93,18 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	}
 	m.loc = loc
 	m.info.Repo, m.info.Revision, m.info.Variant, m.info.Dir, m.info.Cached = loc.repo, loc.revision, loc.variant, loc.dir, true
-	m.info.Family = string(e.modelInfo(loc.dir).family)
 	desc, err := local.Describe(loc.dir, loc.variant)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	m.info.Dim = desc.Dim
+	m.info.Family, m.info.Layout, m.info.Dim = string(desc.Family), string(desc.Layout), desc.Dim
 	if desc.Text {
 		m.info.Modalities = append(m.info.Modalities, ModalityText)
 	}
 	if desc.Image {
 		m.info.Modalities = append(m.info.Modalities, ModalityImage)
 	}
-	if m.info.Digest, err = digest(loc.dir, desc.Graphs); err != nil {
+	if m.info.Digest, err = digest(loc.dir, desc.Graphs, desc.Family); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
 	return m, nil
@@ -192,9 +196,12 @@ func fileVariant(loc models.Location, variant string) (string, error) {
 	return variant, nil
 }
 
-// digest hashes the graph files' relative paths and content hashes.
-func digest(dir string, graphs []string) (string, error) {
-	lines := make([]string, 0, len(graphs))
+// digest hashes the model's family and its graph files' relative paths and
+// content hashes. The family is in it because it decides the preprocessing,
+// the tokenization and the pooling around the same graphs.
+func digest(dir string, graphs []string, family local.Family) (string, error) {
+	lines := make([]string, 0, len(graphs)+1)
+	lines = append(lines, "family "+string(family)+"\n")
 	for _, g := range graphs {
 		sum, err := fileSHA256(g)
 		if err != nil {

@@ -136,8 +136,8 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	case e.cfg.offline:
 		d.Reason = "offline (HF_HUB_OFFLINE or --offline): the network is not used"
 		return d, nil
-	case ev.Family == string(layout.FamilyCLIP):
-		d.Reason = "CLIP-family model: its text vectors must come from the same local model as its image vectors"
+	case layout.Family(ev.Family).ImageText():
+		d.Reason = fmt.Sprintf("image-text model (%s): its text vectors must come from the same local model as its image vectors", ev.Family)
 		return d, nil
 	case e.cfg.policy == PolicyRemote:
 		d.Backend, d.Reason = BackendRemote, "policy is remote"
