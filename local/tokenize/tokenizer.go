@@ -45,6 +45,21 @@ type Options struct {
 	// Cap bounds the length whatever the files say (a model's position
 	// embeddings); zero means no bound.
 	Cap int
+	// Fixed pads every batch to the maximum length, not to its longest
+	// text: SigLIP's text towers read the last position, so the padding
+	// is part of every text's input (transformers' padding="max_length").
+	// Load fails when the tokenizer has no maximum length.
+	Fixed bool
+	// PadRight pads on the right whatever tokenizer_config.json's
+	// padding_side says, as the towers that pool the last position were
+	// trained (big_vision pads SigLIP 2's texts on the right, while
+	// transformers' Siglip2Tokenizer declares left).
+	PadRight bool
+	// Lowercase lowercases the text (as tokenizers' Lowercase does) before
+	// the tokenizer.json's own normalizer: SigLIP 2's training-time rule,
+	// which transformers' Siglip2Tokenizer adds and the Gemma
+	// tokenizer.json the checkpoints ship does not.
+	Lowercase bool
 }
 
 // Load reads dir/tokenizer.json and, when present, dir/tokenizer_config.json
@@ -71,6 +86,22 @@ func Load(dir string, opts Options) (*Tokenizer, error) {
 	}
 	if opts.Cap > 0 && (t.maxLength == 0 || t.maxLength > opts.Cap) {
 		t.maxLength = opts.Cap
+	}
+	if opts.Fixed {
+		if t.maxLength <= 0 {
+			return nil, fmt.Errorf("%s: texts must be padded to a fixed length, and neither the tokenizer nor the model says what it is", dir)
+		}
+		t.padFixed = t.maxLength
+	}
+	if opts.PadRight {
+		t.padLeft = false
+	}
+	if opts.Lowercase {
+		if t.normalizer == nil {
+			t.normalizer = lowercase{}
+		} else {
+			t.normalizer = normalizerSeq{lowercase{}, t.normalizer}
+		}
 	}
 	return t, nil
 }
