@@ -243,3 +243,64 @@ func copyFixture(t *testing.T, name string) string {
 	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
 	return dst
 }
+
+// TestStaticBatchOneAtATime: immich's graphs are exported with a batch of
+// 1 fixed; a call with many inputs runs them one per run through the
+// tower's batcher, and every one gets its own vector (none fails, none is
+// dropped, none takes a neighbour's).
+func TestStaticBatchOneAtATime(t *testing.T) {
+	g := readFamilyGolden(t, "immich-clip")
+	e := localtest.Engine(t, local.Options{BatchSize: 8, TextBatchSize: 16, Runs: 2})
+	m, err := e.Load(testdata.Fixture("models", "immich-clip"), "")
+	require.NoError(t, err)
+	texts := textsOf(g)[:20]
+	res, err := m.EmbedTexts(context.Background(), texts)
+	require.NoError(t, err)
+	for i := range texts {
+		require.NoError(t, res[i].Err)
+		assert.GreaterOrEqual(t, cosine(res[i].Vector, g.Texts[i].Embedding), 0.99999, texts[i])
+	}
+	files := make([]string, 12)
+	for i := range files {
+		files[i] = testdata.Fixture(strings.Split(g.Images[i].File, "/")...)
+	}
+	vecs, errs := embedFiles(t, m, files...)
+	for i := range files {
+		require.NoError(t, errs[i])
+		assert.GreaterOrEqual(t, cosine(vecs[i], g.Images[i].Embedding), 0.99999, files[i])
+	}
+	for _, s := range m.Stats() {
+		assert.Equal(t, s.Batches, s.Items, "%s: one input per run", s.Tower)
+	}
+}
+
+// TestSigLIPCombinedGraph: a repo with only the combined onnx/model.onnx
+// (input_ids and pixel_values in, normalised text_embeds and image_embeds
+// out, its weights in model.onnx_data) embeds both modalities as the
+// towers do.
+func TestSigLIPCombinedGraph(t *testing.T) {
+	g := readFamilyGolden(t, "tiny-siglip")
+	dir := copyFixture(t, "tiny-siglip")
+	towers, err := filepath.Glob(filepath.Join(dir, "onnx", "*_model*.onnx"))
+	require.NoError(t, err)
+	for _, p := range towers {
+		require.NoError(t, os.Remove(p))
+	}
+	desc, err := local.Describe(dir, "")
+	require.NoError(t, err)
+	assert.Equal(t, layout.KindSingle, desc.Layout)
+	assert.True(t, desc.Text && desc.Image)
+	e := localtest.Engine(t, local.Options{})
+	m, err := e.Load(dir, "")
+	require.NoError(t, err)
+	res, err := m.EmbedTexts(context.Background(), textsOf(g)[:10])
+	require.NoError(t, err)
+	for i := range res {
+		assert.GreaterOrEqual(t, cosine(res[i].Vector, g.Texts[i].Embedding), 0.99999, g.Texts[i].Text)
+	}
+	vecs, errs := embedFiles(t, m, testdata.Fixture("preprocess", "jpeg_444.jpg"), testdata.Fixture("images", "red_circle.png"))
+	for i, k := range []int{2, 22} {
+		require.NoError(t, errs[i])
+		assert.GreaterOrEqual(t, cosine(vecs[i], g.Images[k].Embedding), 0.99999, g.Images[k].File)
+	}
+}
