@@ -61,7 +61,8 @@ demo: onnxruntime build
 
 ## bench: the library index (re-index, scan, size); the server under 64
 ## clients against one batched call; end-to-end image throughput against raw
-## ONNX Runtime on full-size ViT-B/32
+## ONNX Runtime on full-size ViT-B/32; SigLIP 2 base images and texts
+## against raw ONNX Runtime, and its 256k-token tokenizer's load time
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
 	@if [ ! -f $(BENCH)/vit-b32/onnx/text_model.onnx ] || [ ! -f $(BENCH)/minilm-l6/onnx/model.onnx ]; then \
@@ -72,6 +73,11 @@ bench: onnxruntime build
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
+	@if [ ! -f $(BENCH)/siglip2-base/onnx/text_model.onnx ]; then \
+		echo "generating a full-size random-weight SigLIP 2 base in $(BENCH)/siglip2-base (not committed)"; \
+		$(PY) scripts/make_fixtures.py --bench-siglip2 $(BENCH)/siglip2-base; \
+	fi
+	$(GO) run ./scripts/benchfamily -model $(BENCH)/siglip2-base -images $(BENCH)/jpeg-1024x768
 
 ## fixtures: regenerate testdata/ (small random-weight models and goldens,
 ## and the trained demo model: a few minutes; Debian's libopenblas0-pthread

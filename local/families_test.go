@@ -116,15 +116,21 @@ func TestFamilyParity(t *testing.T) {
 			}
 			vecs, errs := embedFiles(t, m, files...)
 			worstImage := 1.0
+			jpeg, _ := imageprep.JPEGDecoder()
 			for i, img := range g.Images {
 				require.NoError(t, errs[i], img.File)
 				cs := cosine(vecs[i], img.Embedding)
-				if cs < c.minCos {
-					t.Errorf("image %s: cosine %.7f to PyTorch, want >= %g", img.File, cs, c.minCos)
+				want := c.minCos
+				if jpeg != imageprep.JPEGTurbo && strings.HasSuffix(img.File, ".jpg") {
+					// Go's decoder is within 2-3 levels of Pillow's
+					// libjpeg-turbo, which these tiny inputs (48-80 px) feel.
+					want = min(want, 0.9999)
+				}
+				if cs < want {
+					t.Errorf("image %s: cosine %.7f to PyTorch, want >= %g", img.File, cs, want)
 				}
 				worstImage = math.Min(worstImage, cs)
 			}
-			jpeg, _ := imageprep.JPEGDecoder()
 			t.Logf("parity %s (%s, %s, %s): %d texts worst cosine %.7f; %d images worst cosine %.7f (JPEG decoder %s)",
 				c.name, c.family, c.layout, orFP32(c.variant), len(g.Texts), worstText, len(g.Images), worstImage, jpeg)
 		})

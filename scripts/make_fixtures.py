@@ -13,7 +13,10 @@ are committed, so tests need no Python.
     make_fixtures.py --families       rewrite only the SigLIP, SigLIP 2 and
                                       immich fixtures (scripts/fixtures/families.py)
     make_fixtures.py --bench DIR      also write a full-size random-weight
-                                      ViT-B/32 vision tower to DIR (for
+                                      ViT-B/32 vision tower to DIR, and a
+                                      full-size SigLIP 2 base with a
+                                      256k-token Gemma-shaped tokenizer
+                                      beside it (siglip2-base; for
                                       `make bench`; never committed)
 """
 
@@ -400,13 +403,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testdata", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata"))
     ap.add_argument("--bench", metavar="DIR", help="write the full-size ViT-B/32 bench model here and exit")
+    ap.add_argument("--bench-siglip2", metavar="DIR", help="write only the full-size SigLIP 2 bench model here and exit")
     ap.add_argument("--families", action="store_true",
                     help="regenerate only the SigLIP, SigLIP 2 and immich fixtures (testdata/preprocess and images must exist)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
+    if args.bench_siglip2:
+        families.bench_siglip2(args.bench_siglip2)
+        return
     if args.bench:
         bench_model(args.bench, args.testdata)
+        families.bench_siglip2(os.path.join(os.path.dirname(args.bench.rstrip("/")), "siglip2-base"))
         return
 
     td = os.path.abspath(args.testdata)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/server"
 	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 // TestFamiliesServed serves a model of every family (SigLIP and SigLIP 2
@@ -77,12 +78,16 @@ func TestFamiliesServed(t *testing.T) {
 
 			for _, img := range []int{0, 11, 15} { // 4:2:0 JPEG, EXIF 6, PNG with alpha
 				path := testdata.Fixture(strings.Split(g.Images[img].File, "/")...)
+				minCos := 0.99999
+				if dec, _ := imageprep.JPEGDecoder(); dec != imageprep.JPEGTurbo && strings.HasSuffix(path, ".jpg") {
+					minCos = 0.9999 // Go's decoder: within 2-3 levels of Pillow's
+				}
 				body, _ := json.Marshal(map[string]any{"model": n, "modality": "image", "input": []string{dataURI(t, path)}})
 				resp, data := post(t, ts.URL+"/v1/embeddings", apiKey, "application/json", body)
 				require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
 				require.NoError(t, json.Unmarshal(data, &oa))
 				require.Len(t, oa.Data, 1)
-				assert.GreaterOrEqual(t, cosine(g.Images[img].Embedding, oa.Data[0].Embedding), 0.99999, "OpenAI route, %s", path)
+				assert.GreaterOrEqual(t, cosine(g.Images[img].Embedding, oa.Data[0].Embedding), minCos, "OpenAI route, %s", path)
 
 				raw, err := os.ReadFile(path)
 				require.NoError(t, err)
@@ -94,7 +99,7 @@ func TestFamiliesServed(t *testing.T) {
 				require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
 				var v []float32
 				require.NoError(t, json.Unmarshal(data, &v))
-				assert.GreaterOrEqual(t, cosine(g.Images[img].Embedding, v), 0.99999, "HF route, %s", path)
+				assert.GreaterOrEqual(t, cosine(g.Images[img].Embedding, v), minCos, "HF route, %s", path)
 			}
 		})
 	}
