@@ -62,6 +62,7 @@ type Evidence struct {
 	RouterURL string `json:"router_url"`
 	Local     struct {
 		Dir      string `json:"dir,omitempty"`
+		Layout   string `json:"layout,omitempty"` // transformers.js, immich or model.onnx
 		Repo     string `json:"repo,omitempty"`
 		Revision string `json:"revision,omitempty"`
 		Err      string `json:"error,omitempty"`
@@ -113,7 +114,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	ev.Policy, ev.Offline, ev.Token, ev.RouterURL = e.cfg.policy, e.cfg.offline, e.client.HasToken(), e.client.FeatureExtractionURL(modelID(model))
 
 	if m.locErr == nil {
-		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo = m.loc.dir, m.loc.revision, m.loc.repo
+		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo, ev.Local.Layout = m.loc.dir, m.loc.revision, m.loc.repo, m.info.Layout
 		ev.Family = m.info.Family
 	} else {
 		ev.Local.Err = m.locErr.Error()

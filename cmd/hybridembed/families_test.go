@@ -153,3 +153,31 @@ func storedVectorsByModel(t *testing.T, dbPath string) map[string]map[string][]f
 	require.NoError(t, rows.Err())
 	return out
 }
+
+// TestResolveShowsFamily: resolve says the family and the layout, and an
+// image-text family's text stays local.
+func TestResolveShowsFamily(t *testing.T) {
+	isolate(t)
+	for name, want := range map[string]string{"tiny-siglip2": "family: siglip2", "immich-mclip": "family: mclip"} {
+		r := runCLI(t, "", "resolve", testdata.Fixture("models", name))
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Contains(t, r.stdout, want)
+		assert.Contains(t, r.stdout, ": local\n")
+		if name == "immich-mclip" {
+			assert.Contains(t, r.stdout, "immich layout")
+		}
+		r = runCLI(t, "", "resolve", "--json", testdata.Fixture("models", name))
+		require.Equal(t, exitOK, r.code, r.stderr)
+		var out struct {
+			Evidence struct {
+				Family string `json:"family"`
+				Local  struct {
+					Layout string `json:"layout"`
+				} `json:"local"`
+			} `json:"evidence"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+		assert.Equal(t, strings.TrimPrefix(want, "family: "), out.Evidence.Family)
+		assert.NotEmpty(t, out.Evidence.Local.Layout)
+	}
+}
