@@ -31,7 +31,6 @@ type Model struct {
 	st      *stConfig // sentence-transformers modules, when the repo has them
 	eng     *Engine
 	family  Family
-	kind    layout.Kind
 	// openclip is immich's open_clip config.json, in immich's layout.
 	openclip *openCLIPConfig
 
@@ -139,7 +138,7 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{dir: dir, variant: variant, cfg: cfg, st: stc, eng: e, kind: f.Kind}
+	m := &Model{dir: dir, variant: variant, cfg: cfg, st: stc, eng: e}
 	if f.Kind == layout.KindImmich {
 		if m.openclip, err = readOpenCLIPConfig(dir); err != nil {
 			return nil, err

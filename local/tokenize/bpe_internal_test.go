@@ -32,3 +32,18 @@ func TestBPEHeapMatchesScan(t *testing.T) {
 		require.Equal(t, scan, heap, "%q", s)
 	}
 }
+
+// TestParseRefusesDeepNesting: a hostile tokenizer.json nested a million
+// deep is an error, not a stack overflow.
+func TestParseRefusesDeepNesting(t *testing.T) {
+	deep := make([]byte, 0, 2_000_020)
+	deep = append(deep, `{"model":`...)
+	for range 1_000_000 {
+		deep = append(deep, '[')
+	}
+	_, err := Parse(deep)
+	require.ErrorContains(t, err, "nested more than")
+	ok := []byte(`{"s": "[[[[{{{{\"", "model": {"type": "WordLevel", "vocab": {"a": 0}}}`)
+	_, err = Parse(ok)
+	require.NoError(t, err, "brackets in strings do not count")
+}

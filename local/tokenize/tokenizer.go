@@ -130,6 +130,9 @@ type fileSpec struct {
 // of a large file (Gemma's is 34 MB), become the tokenizer's tables with
 // no intermediate copies; the small sections go through encoding/json.
 func Parse(data []byte) (*Tokenizer, error) {
+	if err := checkDepth(data, maxDepth); err != nil {
+		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
+	}
 	if !gjson.ValidBytes(data) {
 		var v any
 		err := json.Unmarshal(data, &v)
@@ -210,6 +213,38 @@ func Parse(data []byte) (*Tokenizer, error) {
 		}
 	}
 	return t, nil
+}
+
+// maxDepth bounds the nesting of a tokenizer.json (a real one nests a
+// handful of levels): gjson recurses into what it scans, and a hostile
+// file nested a million deep would exhaust the stack.
+const maxDepth = 512
+
+// checkDepth refuses JSON nested deeper than limit, outside strings.
+func checkDepth(data []byte, limit int) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > limit {
+				return fmt.Errorf("JSON nested more than %d deep", limit)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 // applyConfig reads tokenizer_config.json: model_max_length (ignoring the

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
@@ -74,18 +75,20 @@ func tokenizerLoad(model string, runs int) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var best, ref time.Duration = math.MaxInt64, math.MaxInt64
+	var best, ref, bestCPU time.Duration = math.MaxInt64, math.MaxInt64, math.MaxInt64
 	var allocated, kept uint64
 	for range runs {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
+		cpu0 := cpuTime()
 		start := time.Now()
 		tok, err := tokenize.Load(model, tokenize.Options{Fixed: true, PadRight: true, Lowercase: true, Cap: 64})
 		if err != nil {
 			log.Fatal(err)
 		}
 		best = min(best, time.Since(start))
+		bestCPU = min(bestCPU, cpuTime()-cpu0)
 		runtime.ReadMemStats(&after)
 		allocated = after.TotalAlloc - before.TotalAlloc
 		runtime.GC()
@@ -104,8 +107,18 @@ func tokenizerLoad(model string, runs int) {
 		}
 		ref = min(ref, time.Since(start))
 	}
-	fmt.Printf("siglip2 tokenizer: %s (%.1f MB): load %.0f ms (allocates %d MB, keeps %d MB of heap); os.ReadFile + encoding/json into any %.0f ms; ratio %.2f\n",
-		path, float64(st.Size())/1e6, ms(best), allocated>>20, kept>>20, ms(ref), ms(best)/ms(ref))
+	fmt.Printf("siglip2 tokenizer: %s (%.1f MB): load %.0f ms (%.0f ms of CPU; allocates %d MB, keeps %d MB of heap); os.ReadFile + encoding/json into any %.0f ms; ratio %.2f\n",
+		path, float64(st.Size())/1e6, ms(best), ms(bestCPU), allocated>>20, kept>>20, ms(ref), ms(best)/ms(ref))
+}
+
+// cpuTime is the CPU time the process has used (user and system): a load's
+// cost where other work shares the cores.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
