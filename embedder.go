@@ -41,7 +41,8 @@ type Embedding struct {
 	// Variant is the ONNX file variant that computed a local vector ("" for
 	// fp32, "quantized", "fp16" ...); remote vectors have none.
 	Variant string
-	// Digest identifies the local graph files (see [ModelInfo.Digest]).
+	// Digest identifies the local files and the decode mode that made a
+	// local vector (see [ModelInfo.Digest]).
 	Digest     string
 	Backend    Backend // local or remote
 	Device     string  // cpu or cuda, for local vectors
