@@ -61,8 +61,8 @@ type ModelInfo struct {
 	// that embeds images; "" for one that does not.
 	Decode string `json:"decode,omitempty"`
 	// Normalized says whether vectors are L2-normalised (see WithNormalize).
-	Normalized bool       `json:"normalized"`
-	Dir        string     `json:"dir,omitempty"`
+	Normalized bool   `json:"normalized"`
+	Dir        string `json:"dir,omitempty"`
 	// Family is what kind of model it is: clip, siglip, siglip2, mclip
 	// (a multilingual text tower beside an OpenCLIP image tower) or
 	// sentence. It is part of Digest: the same files read as two families
