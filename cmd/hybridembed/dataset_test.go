@@ -240,7 +240,7 @@ func TestDatasetReadByDuckDB(t *testing.T) {
 		bool_and(starts_with(path, '%s') AND ends_with(path, key)) AS keyed, min(len(embedding)) AS dmin,
 		max(len(embedding)) AS dmax, count(error) AS errors, count(embedding) AS vectors,
 		typeof(any_value(embedding)) AS etype, typeof(any_value(mtime)) AS mtype, any_value(model) AS model,
-		min(dim) AS dim FROM read_parquet('%s/*.parquet')`, lib, out)
+		min(dim) AS dim, max(provider) AS provider FROM read_parquet('%s/*.parquet')`, lib, out)
 	b, err := exec.Command("node", "testdata/duckdb_query.cjs", dir, sql).Output()
 	require.NoError(t, err, string(b))
 	var res struct {
@@ -263,6 +263,7 @@ func TestDatasetReadByDuckDB(t *testing.T) {
 	assert.Equal(t, "FLOAT[]", row["etype"])
 	assert.Contains(t, row["mtype"], "TIMESTAMP")
 	assert.Equal(t, model, row["model"])
+	assert.Equal(t, "", row["provider"], "images are embedded locally: no provider")
 }
 
 // TestNPY: embeddings.npy is NumPy's format 1.0 (float32, C order) with

@@ -24,10 +24,13 @@ type Row struct {
 	// relative to the folder given (the same on every node and mount),
 	// or the path as listed for --files-from. "" in datasets written
 	// before keys.
-	Key       string    `parquet:"key,zstd"`
-	Model     string    `parquet:"model,dict,zstd"`
-	Revision  string    `parquet:"revision,dict,zstd"`
-	Variant   string    `parquet:"variant,dict,zstd"`
+	Key      string `parquet:"key,zstd"`
+	Model    string `parquet:"model,dict,zstd"`
+	Revision string `parquet:"revision,dict,zstd"`
+	Variant  string `parquet:"variant,dict,zstd"`
+	// Provider is the inference provider of a remote vector ("" for
+	// local ones). Chunks written before it existed read it as "".
+	Provider  string    `parquet:"provider,dict,zstd"`
 	Dim       int32     `parquet:"dim"`
 	Embedding []float32 `parquet:"embedding,optional,list,zstd"`
 	Error     *string   `parquet:"error,optional,zstd"`

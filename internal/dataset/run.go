@@ -183,7 +183,7 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 			msg := fmt.Sprintf("the model gave %d numbers, not %d", len(e.Vector), m.Dim)
 			row.Error, eerr = &msg, errors.New(msg)
 		default:
-			row.Embedding = e.Vector
+			row.Embedding, row.Provider = e.Vector, e.Provider
 			keep = true
 		}
 		if eerr != nil {
