@@ -408,14 +408,6 @@ type modelSpec struct {
 	vocab, merges gjson.Result
 }
 
-func parseModel(raw json.RawMessage) (model, error) {
-	if !gjson.ValidBytes(raw) {
-		var v any
-		return nil, fmt.Errorf("model: %w", json.Unmarshal(raw, &v))
-	}
-	return parseModelResult(gjson.ParseBytes(raw))
-}
-
 // parseModelResult reads the model object of a tokenizer.json: its small
 // fields through encoding/json, its vocabulary and merges in place.
 func parseModelResult(r gjson.Result) (model, error) {
