@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // TestFamilyInInfo: a model's handle says its family and layout, and the
@@ -27,7 +27,7 @@ func TestFamilyInInfo(t *testing.T) {
 		"tiny-siglip": {"siglip", "transformers.js"}, "tiny-siglip2": {"siglip2", "transformers.js"},
 		"immich-clip": {"clip", "immich"}, "immich-siglip2": {"siglip2", "immich"}, "immich-mclip": {"mclip", "immich"},
 	} {
-		m, err := e.Model(ctx, testdata.Fixture("models", name))
+		m, err := e.Model(ctx, fixtures.Fixture("models", name))
 		require.NoError(t, err, name)
 		assert.Equal(t, want[0], m.Info().Family, name)
 		if name != "tiny-st" {
@@ -36,7 +36,7 @@ func TestFamilyInInfo(t *testing.T) {
 	}
 
 	dir := filepath.Join(t.TempDir(), "m")
-	require.NoError(t, os.CopyFS(dir, os.DirFS(testdata.Fixture("models", "tiny-siglip"))))
+	require.NoError(t, os.CopyFS(dir, os.DirFS(fixtures.Fixture("models", "tiny-siglip"))))
 	before, err := e.Model(ctx, dir)
 	require.NoError(t, err)
 	path := filepath.Join(dir, "tokenizer_config.json")
@@ -54,7 +54,7 @@ func TestFamilyInInfo(t *testing.T) {
 	assert.Equal(t, "siglip2", after.Info().Family)
 	assert.NotEqual(t, before.Info().Digest, after.Info().Digest, "the family is part of the identity")
 
-	d, err := e.Resolve(ctx, testdata.Fixture("models", "immich-siglip2"), hybridembed.ModalityText)
+	d, err := e.Resolve(ctx, fixtures.Fixture("models", "immich-siglip2"), hybridembed.ModalityText)
 	require.NoError(t, err)
 	assert.Equal(t, "siglip2", d.Evidence.Family)
 	assert.Equal(t, hybridembed.BackendLocal, d.Backend)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/local"
+	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
 )
 
@@ -278,15 +279,65 @@ func (m *Model) Load(ctx context.Context) (err error) {
 	}
 	defer done(&err)
 	if err := lm.Open(); err != nil {
-		return fmt.Errorf("model %s: %w", m.name, err)
+		return m.loadError(ctx, err)
 	}
 	return nil
 }
 
-// Local is nil when the model's files are on this machine, else why not:
-// a *NotCachedError, which matches ErrNotCached, or the error that kept
-// the cache from being read (a permission error matches fs.ErrPermission).
-func (m *Model) Local() error { return m.locErr }
+// Cached reports whether the model's files are on this machine (a
+// directory, or a snapshot in the Hugging Face cache). A model that is not
+// cached gives false and no error: calls that need its files return a
+// *NotCachedError, which names the command that fetches it. An error says
+// the cache could not be read for it.
+func (m *Model) Cached() (bool, error) {
+	if m.locErr == nil {
+		return true, nil
+	}
+	if isNotCached(m.locErr) {
+		return false, nil
+	}
+	return false, m.locErr
+}
+
+// acquire holds the local model loaded for one call. A model that is
+// cached but fails to load (a damaged or incomplete file) gives a
+// *LoadError.
+func (m *Model) acquire(ctx context.Context) (*local.Model, func(), error) {
+	if m.locErr != nil {
+		return nil, nil, m.locErr
+	}
+	lm, release, err := m.e.eng.Acquire(ctx, m.loc.dir, m.loc.variant)
+	if err != nil {
+		return nil, nil, m.loadError(ctx, err)
+	}
+	return lm, release, nil
+}
+
+// loadError names the model in an error from loading its files or
+// opening its sessions: a *LoadError when the files themselves failed
+// (not a cancelled call, a missing runtime or CUDA).
+func (m *Model) loadError(ctx context.Context, err error) error {
+	var rt *ort.LoadError
+	if ctx.Err() != nil || errors.Is(err, ErrCUDAUnavailable) || errors.As(err, &rt) || errors.Is(err, local.ErrClosed) {
+		return fmt.Errorf("model %s: %w", m.name, err)
+	}
+	return &LoadError{Model: m.name, Dir: m.loc.dir, Cached: m.loc.repo != "", Err: err}
+}
+
+// holdLocal begins a call on the Embedder and holds the local model for
+// it; done(&err) releases the model and ends the call.
+func (m *Model) holdLocal(ctx context.Context) (_ context.Context, _ *local.Model, done func(*error), err error) {
+	ctx, end, err := m.e.begin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lm, release, err := m.acquire(ctx)
+	if err != nil {
+		end(&err)
+		return nil, nil, nil, err
+	}
+	return ctx, lm, func(errp *error) { release(); end(errp) }, nil
+}
 
 // Name is the model as asked for.
 func (m *Model) Name() string { return m.name }
@@ -303,7 +354,10 @@ type location struct {
 // a Hugging Face id ("org/name", optionally "@revision") in the hub cache,
 // through the registry for known models.
 func (e *Embedder) locate(model string) (location, error) {
-	if st, err := os.Stat(model); err == nil && st.IsDir() {
+	if st, err := os.Stat(model); err == nil {
+		if !st.IsDir() {
+			return location{}, notADirectory(model)
+		}
 		abs, err := filepath.Abs(model)
 		return location{dir: abs, variant: e.cfg.variant}, err
 	}
@@ -317,11 +371,7 @@ func (e *Embedder) locate(model string) (location, error) {
 	loc, err := e.cache.Locate(id, rev)
 	switch {
 	case errors.Is(err, models.ErrNotCached):
-		nc := &NotCachedError{Model: model, Err: err}
-		if dir, derr := e.cache.RepoDir(id); derr == nil {
-			nc.Cache = filepath.Dir(dir)
-		}
-		return location{}, nc
+		return location{}, e.notCached(model, err)
 	case err != nil: // a cache that cannot be read (permissions): not "not cached"
 		return location{}, &unreadableCacheError{model: model, err: err}
 	}
@@ -330,6 +380,20 @@ func (e *Embedder) locate(model string) (location, error) {
 		return location{}, err
 	}
 	return location{dir: loc.Dir, revision: loc.Commit, repo: loc.Repo, variant: variant}, nil
+}
+
+// notADirectory is the error for a model given as a file: the model is
+// the folder that holds it (a graph's folder, for an .onnx file).
+func notADirectory(model string) error {
+	hint := "give the folder that holds its config.json and .onnx files"
+	if strings.EqualFold(filepath.Ext(model), ".onnx") {
+		dir := filepath.Dir(model)
+		if filepath.Base(dir) == "onnx" {
+			dir = filepath.Dir(dir)
+		}
+		hint = "give the model's folder (" + dir + "), which holds its config.json and tokenizer"
+	}
+	return fmt.Errorf("model %s is a file, not a model folder: %s", model, hint)
 }
 
 // fileVariant turns a variant name into the file suffix to load: known

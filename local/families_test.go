@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/localtest"
@@ -41,7 +41,7 @@ type familyGolden struct {
 
 func readFamilyGolden(t *testing.T, name string) familyGolden {
 	t.Helper()
-	raw, err := os.ReadFile(testdata.Fixture("golden", name+".json"))
+	raw, err := os.ReadFile(fixtures.Fixture("golden", name+".json"))
 	require.NoError(t, err)
 	var g familyGolden
 	require.NoError(t, json.Unmarshal(raw, &g))
@@ -79,7 +79,7 @@ func TestFamilyParity(t *testing.T) {
 	for _, c := range familyCases {
 		t.Run(fmt.Sprintf("%s/%s", c.name, orFP32(c.variant)), func(t *testing.T) {
 			g := readFamilyGolden(t, c.golden)
-			dir := testdata.Fixture("models", c.name)
+			dir := fixtures.Fixture("models", c.name)
 			desc, err := local.Describe(dir, c.variant)
 			require.NoError(t, err)
 			assert.Equal(t, c.family, desc.Family)
@@ -112,7 +112,7 @@ func TestFamilyParity(t *testing.T) {
 
 			files := make([]string, len(g.Images))
 			for i, img := range g.Images {
-				files[i] = testdata.Fixture(strings.Split(img.File, "/")...)
+				files[i] = fixtures.Fixture(strings.Split(img.File, "/")...)
 			}
 			vecs, errs := embedFiles(t, m, files...)
 			worstImage := 1.0
@@ -153,7 +153,7 @@ func TestFamilyTokenIDs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := readFamilyGolden(t, name)
 			e := localtest.Engine(t, local.Options{})
-			m, err := e.Load(testdata.Fixture("models", name), "")
+			m, err := e.Load(fixtures.Fixture("models", name), "")
 			require.NoError(t, err)
 			ids, err := m.TokenIDs(textsOf(g))
 			require.NoError(t, err)
@@ -187,7 +187,7 @@ func repeat(v, n int) []int {
 func TestSigLIPPaddingMatters(t *testing.T) {
 	g := readFamilyGolden(t, "tiny-siglip")
 	e := localtest.Engine(t, local.Options{})
-	m, err := e.Load(testdata.Fixture("models", "tiny-siglip"), "")
+	m, err := e.Load(fixtures.Fixture("models", "tiny-siglip"), "")
 	require.NoError(t, err)
 	long := "the " + strings.Repeat("very ", 90) + "long caption"
 	res, err := m.EmbedTexts(context.Background(), []string{"a photo of a cat", long})
@@ -244,7 +244,7 @@ func rewriteJSON(t *testing.T, path string, edit func(map[string]any)) {
 // copyFixture copies a fixture model directory into a temporary one.
 func copyFixture(t *testing.T, name string) string {
 	t.Helper()
-	src := testdata.Fixture("models", name)
+	src := fixtures.Fixture("models", name)
 	dst := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
 	return dst
@@ -257,7 +257,7 @@ func copyFixture(t *testing.T, name string) string {
 func TestStaticBatchOneAtATime(t *testing.T) {
 	g := readFamilyGolden(t, "immich-clip")
 	e := localtest.Engine(t, local.Options{BatchSize: 8, TextBatchSize: 16, Runs: 2})
-	m, err := e.Load(testdata.Fixture("models", "immich-clip"), "")
+	m, err := e.Load(fixtures.Fixture("models", "immich-clip"), "")
 	require.NoError(t, err)
 	texts := textsOf(g)[:20]
 	res, err := m.EmbedTexts(context.Background(), texts)
@@ -268,7 +268,7 @@ func TestStaticBatchOneAtATime(t *testing.T) {
 	}
 	files := make([]string, 12)
 	for i := range files {
-		files[i] = testdata.Fixture(strings.Split(g.Images[i].File, "/")...)
+		files[i] = fixtures.Fixture(strings.Split(g.Images[i].File, "/")...)
 	}
 	vecs, errs := embedFiles(t, m, files...)
 	for i := range files {
@@ -304,7 +304,7 @@ func TestSigLIPCombinedGraph(t *testing.T) {
 	for i := range res {
 		assert.GreaterOrEqual(t, cosine(res[i].Vector, g.Texts[i].Embedding), 0.99999, g.Texts[i].Text)
 	}
-	vecs, errs := embedFiles(t, m, testdata.Fixture("preprocess", "jpeg_444.jpg"), testdata.Fixture("images", "red_circle.png"))
+	vecs, errs := embedFiles(t, m, fixtures.Fixture("preprocess", "jpeg_444.jpg"), fixtures.Fixture("images", "red_circle.png"))
 	for i, k := range []int{2, 22} {
 		require.NoError(t, errs[i])
 		assert.GreaterOrEqual(t, cosine(vecs[i], g.Images[k].Embedding), 0.99999, g.Images[k].File)

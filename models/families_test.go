@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
@@ -21,7 +21,7 @@ import (
 // graphs), and an immich repo that is not in the registry too.
 func TestPullFamilies(t *testing.T) {
 	s, _, d := newHub(t)
-	s.Host(t, "Xenova/siglip-base-patch16-224", testdata.Fixture("models", "tiny-siglip"))
+	s.Host(t, "Xenova/siglip-base-patch16-224", fixtures.Fixture("models", "tiny-siglip"))
 	loc, err := d.Pull(context.Background(), "google/siglip-base-patch16-224", models.PullOptions{Variant: "fp16"})
 	require.NoError(t, err)
 	assert.Equal(t, "Xenova/siglip-base-patch16-224", loc.Repo)
@@ -33,7 +33,7 @@ func TestPullFamilies(t *testing.T) {
 	// An immich repo with the extras its real repos carry: external weights
 	// with names of their own, and ARM NN and RKNN graphs in subfolders.
 	src := filepath.Join(t.TempDir(), "immich")
-	require.NoError(t, os.CopyFS(src, os.DirFS(testdata.Fixture("models", "immich-clip"))))
+	require.NoError(t, os.CopyFS(src, os.DirFS(fixtures.Fixture("models", "immich-clip"))))
 	require.NoError(t, os.WriteFile(filepath.Join(src, "textual", "embeddings_weight"), []byte("weights beside the graph"), 0o644))
 	require.NoError(t, os.MkdirAll(filepath.Join(src, "textual", "fp16"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(src, "textual", "fp16", "model.armnn"), []byte("armnn"), 0o644))

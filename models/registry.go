@@ -140,6 +140,38 @@ var registry = []Entry{
 	sentenceEntry("BAAI/bge-small-en-v1.5", 384, map[string][]string{"fp32": {"onnx/model.onnx"}}),
 }
 
+// parameters are the known models' sizes, in parameters, as their model
+// cards give them (rounded), for listings: fp32 files take about 4 bytes
+// a parameter. Models without an entry have no size listed.
+var parameters = map[string]int64{
+	"openai/clip-vit-base-patch32":                                151e6,
+	"openai/clip-vit-base-patch16":                                150e6,
+	"openai/clip-vit-large-patch14":                               428e6,
+	"google/siglip-base-patch16-224":                              203e6,
+	"google/siglip-base-patch16-256":                              203e6,
+	"google/siglip-base-patch16-384":                              203e6,
+	"google/siglip-base-patch16-512":                              203e6,
+	"google/siglip-large-patch16-256":                             652e6,
+	"google/siglip2-base-patch16-224":                             375e6,
+	"immich-app/ViT-B-32__openai":                                 151e6,
+	"immich-app/ViT-B-16__openai":                                 150e6,
+	"immich-app/ViT-L-14__openai":                                 428e6,
+	"sentence-transformers/all-MiniLM-L6-v2":                      22.7e6,
+	"sentence-transformers/all-MiniLM-L12-v2":                     33.4e6,
+	"sentence-transformers/all-mpnet-base-v2":                     109e6,
+	"sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2": 118e6,
+	"BAAI/bge-small-en-v1.5":                                      33.4e6,
+}
+
+// Params is the model's parameter count as its model card gives it
+// (rounded); 0 when not known.
+func (e Entry) Params() int64 { return parameters[e.ID] }
+
+// Known lists the registry: every model hybridembed knows by name.
+func Known() []Entry {
+	return append([]Entry(nil), registry...)
+}
+
 // Lookup finds a known model by id or by the repo that holds its files;
 // the match is case-sensitive, as Hub ids are.
 func Lookup(id string) (Entry, bool) {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -21,7 +21,7 @@ import (
 // sample images, by file name.
 func familyGoldenVectors(t *testing.T, name string) map[string][]float64 {
 	t.Helper()
-	raw, err := os.ReadFile(testdata.Fixture("golden", name+".json"))
+	raw, err := os.ReadFile(fixtures.Fixture("golden", name+".json"))
 	require.NoError(t, err)
 	var g struct {
 		Images []struct {
@@ -68,7 +68,7 @@ func TestFamiliesIndexSearchDataset(t *testing.T) {
 	db := filepath.Join(lib, ".hybridembed", "index.db")
 	for _, name := range []string{"tiny-siglip", "tiny-siglip2", "immich-clip", "immich-siglip2", "immich-mclip"} {
 		t.Run(name, func(t *testing.T) {
-			model := testdata.Fixture("models", name)
+			model := fixtures.Fixture("models", name)
 			r := runCLI(t, "", "index", "--model", model, lib)
 			require.Equal(t, exitOK, r.code, r.stderr)
 			want := familyGoldenVectors(t, name)
@@ -159,14 +159,14 @@ func storedVectorsByModel(t *testing.T, dbPath string) map[string]map[string][]f
 func TestResolveShowsFamily(t *testing.T) {
 	isolate(t)
 	for name, want := range map[string]string{"tiny-siglip2": "family: siglip2", "immich-mclip": "family: mclip"} {
-		r := runCLI(t, "", "resolve", testdata.Fixture("models", name))
+		r := runCLI(t, "", "resolve", fixtures.Fixture("models", name))
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Contains(t, r.stdout, want)
 		assert.Contains(t, r.stdout, ": local\n")
 		if name == "immich-mclip" {
 			assert.Contains(t, r.stdout, "immich layout")
 		}
-		r = runCLI(t, "", "resolve", "--json", testdata.Fixture("models", name))
+		r = runCLI(t, "", "resolve", "--json", fixtures.Fixture("models", name))
 		require.Equal(t, exitOK, r.code, r.stderr)
 		var out struct {
 			Evidence struct {

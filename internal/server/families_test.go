@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/server"
-	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -25,7 +25,7 @@ func TestFamiliesServed(t *testing.T) {
 	names := []string{"tiny-siglip", "tiny-siglip2", "immich-clip", "immich-siglip2", "immich-mclip"}
 	cfg := server.Config{APIKeys: []string{apiKey}, Models: map[string]string{}}
 	for _, n := range names {
-		cfg.Models[n] = testdata.Fixture("models", n)
+		cfg.Models[n] = fixtures.Fixture("models", n)
 	}
 	emb := newEmbedder(t)
 	srv, err := server.New(context.Background(), emb, cfg)
@@ -46,7 +46,7 @@ func TestFamiliesServed(t *testing.T) {
 					Embedding []float32 `json:"embedding"`
 				} `json:"images"`
 			}
-			raw, err := os.ReadFile(testdata.Fixture("golden", n+".json"))
+			raw, err := os.ReadFile(fixtures.Fixture("golden", n+".json"))
 			require.NoError(t, err)
 			require.NoError(t, json.Unmarshal(raw, &g))
 			texts := []string{g.Texts[0].Text, g.Texts[17].Text, g.Texts[44].Text} // plain, accents, over length
@@ -77,7 +77,7 @@ func TestFamiliesServed(t *testing.T) {
 			}
 
 			for _, img := range []int{0, 11, 15} { // 4:2:0 JPEG, EXIF 6, PNG with alpha
-				path := testdata.Fixture(strings.Split(g.Images[img].File, "/")...)
+				path := fixtures.Fixture(strings.Split(g.Images[img].File, "/")...)
 				minCos := 0.99999
 				if dec, _ := imageprep.JPEGDecoder(); dec != imageprep.JPEGTurbo && strings.HasSuffix(path, ".jpg") {
 					minCos = 0.9999 // Go's decoder: within 2-3 levels of Pillow's

@@ -7,14 +7,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // TestBPEHeapMatchesScan: the heap merge that long words take gives the
 // ids of the scanning merge, on random texts over the Gemma fixture's
 // vocabulary (no pre-tokenizer: a whole text is one word).
 func TestBPEHeapMatchesScan(t *testing.T) {
-	data, err := os.ReadFile(testdata.Fixture("models", "tiny-siglip2", "tokenizer.json"))
+	data, err := os.ReadFile(fixtures.Fixture("models", "tiny-siglip2", "tokenizer.json"))
 	require.NoError(t, err)
 	tok, err := Parse(data)
 	require.NoError(t, err)
