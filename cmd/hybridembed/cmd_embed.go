@@ -23,6 +23,8 @@ type embedOptions struct {
 	FilesFrom  string
 	Chunk      int
 	NoDownload bool
+	// IncludeHidden walks hidden folders and OS clutter too.
+	IncludeHidden bool
 }
 
 func (o *embedOptions) AddFlags(f *pflag.FlagSet) {
@@ -35,6 +37,7 @@ func (o *embedOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.FilesFrom, "files-from", "", "also read input paths from this file, one per line (- for stdin)")
 	f.IntVar(&o.Chunk, "chunk", 4096, "rows per committed Parquet file")
 	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
+	addWalkFlags(f, &o.IncludeHidden)
 }
 
 func newEmbedCommand(g *globalOptions) *cobra.Command {
@@ -43,12 +46,12 @@ func newEmbedCommand(g *globalOptions) *cobra.Command {
 		Use:   "embed --model MODEL [flags] PATH...",
 		Short: "Embed image files and folders",
 		Long: `Embed images. Each PATH is an image file or a folder, searched recursively for
-.jpg .jpeg .png .gif .webp .bmp .tif .tiff files (in sorted order).
+images (in sorted order; see WHICH FILES).
 
 Output is JSON Lines, one object per image, in input order:
   {"path":"a.jpg","model":"...","backend":"local","dim":512,"embedding":[...]}
 An image that cannot be embedded gives {"path":"b.jpg","error":"..."} and a
-line on stderr, and the run goes on.` + "\n" + datasetHelp + "\n" + exitStatusHelp,
+line on stderr, and the run goes on.` + "\n" + walkHelp + "\n" + datasetHelp + "\n" + exitStatusHelp,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && opts.FilesFrom == "" {
 				return fmt.Errorf("give PATH... or --files-from LIST")

@@ -36,11 +36,14 @@ THE INDEX
   same index waits.`
 
 type indexOptions struct {
-	Model       string
-	Index       string
-	RetryFailed bool
-	NoDownload  bool
+	Model         string
+	Index         string
+	RetryFailed   bool
+	NoDownload    bool
+	IncludeHidden bool
 }
+
+func (o indexOptions) walk() library.Options { return library.Options{IncludeHidden: o.IncludeHidden} }
 
 func (o *indexOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Model, "model", "m", "", "CLIP-family model directory or Hugging Face id (required)")
@@ -56,13 +59,14 @@ func newIndexCommand(g *globalOptions) *cobra.Command {
 		Short: "Embed a photo library into a persistent index, and keep it current",
 		Long: `Embed the images under each PATH into an index, re-reading only what changed
 since the last run. Prints a summary on stderr: new, changed, renamed,
-unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + exitStatusHelp,
+unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + walkHelp + "\n" + exitStatusHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIndex(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addWalkFlags(cmd.Flags(), &opts.IncludeHidden)
 	_ = cmd.MarkFlagRequired("model")
 	cmd.AddCommand(newIndexImportCommand(g))
 	return cmd
@@ -74,12 +78,12 @@ func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *p
 		return err
 	}
 	defer lib.Close()
-	st, err := updateIndex(ctx, g, lib.ix, lib.m, lib.im, args, opts.RetryFailed)
+	st, err := updateIndex(ctx, g, lib.ix, lib.m, lib.im, args, opts.RetryFailed, opts.walk())
 	if err != nil {
 		return err
 	}
-	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Removed+st.Kept+st.Failed == 0 {
-		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
+	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Removed+st.Kept+st.Unsupported+st.Failed == 0 {
+		return noImages(args, st.Skipped, "")
 	}
 	if st.Failed > 0 {
 		return errPartial
@@ -112,8 +116,10 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) && !library.HasImage(paths) {
-		return nil, fmt.Errorf("no images found in %s (no index was made)", strings.Join(paths, ", "))
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		if ok, skipped := opts.walk().HasImage(paths); !ok {
+			return nil, noImages(paths, skipped, " (no index was made)")
+		}
 	}
 	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
@@ -174,7 +180,7 @@ func modalityList(ms []hybridembed.Modality) string {
 
 // updateIndex brings ix up to date for paths with a progress bar, reports
 // failures as they happen and prints the summary.
-func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybridembed.Model, im index.Model, paths []string, retry bool) (index.Stats, error) {
+func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybridembed.Model, im index.Model, paths []string, retry bool, walk library.Options) (index.Stats, error) {
 	var prog *progress
 	finish := func() {
 		if prog != nil {
@@ -183,6 +189,7 @@ func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybr
 	}
 	st, err := ix.Update(ctx, im, m, paths, index.UpdateOptions{
 		RetryFailed: retry,
+		Walk:        walk,
 		Waiting: func() {
 			fmt.Fprintf(g.stderr, "hybridembed: waiting for another hybridembed to finish updating %s\n", ix.Path())
 		},
@@ -207,13 +214,20 @@ func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybr
 	}
 	fmt.Fprintf(g.stderr, "index %s: %d new, %d changed, %d renamed, %d unchanged, %d removed, %d failed",
 		ix.Path(), st.New, st.Changed, st.Renamed, st.Unchanged, st.Removed, st.Failed)
+	if st.Excluded > 0 {
+		fmt.Fprintf(g.stderr, " (%d of the removed are hidden or OS clutter, now skipped: --include-hidden keeps them)", st.Excluded)
+	}
 	if st.Kept > 0 {
 		fmt.Fprintf(g.stderr, " (%d kept as they were: under paths that could not be read)", st.Kept)
+	}
+	if st.Unsupported > 0 {
+		fmt.Fprintf(g.stderr, " (%d kept as they were: photos that cannot be decoded here)", st.Unsupported)
 	}
 	if st.KnownFailed > 0 {
 		fmt.Fprintf(g.stderr, " (and %d that failed before, not retried: --retry-failed)", st.KnownFailed)
 	}
 	fmt.Fprintf(g.stderr, "; %d embedded, %d reused\n", st.Embedded, st.Reused)
+	saySkipped(g.stderr, st.Skipped)
 	return st, nil
 }
 

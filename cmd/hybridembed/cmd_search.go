@@ -32,6 +32,7 @@ type searchOptions struct {
 
 func (o *searchOptions) AddFlags(f *pflag.FlagSet) {
 	o.indexOptions.AddFlags(f)
+	addWalkFlags(f, &o.IncludeHidden)
 	f.StringArrayVarP(&o.Queries, "query", "q", nil, "a query: text, or terms combined as in \"2:beach + ./me.jpg - people\" (repeatable)")
 	f.StringArrayVar(&o.Images, "image", nil, "an image file to find similar images to (repeatable)")
 	f.IntVarP(&o.Top, "top", "k", 10, "results per query")
@@ -59,7 +60,7 @@ vectors are summed with their weights (negative after " - ") into one query.
 
 Output: per query, its text and the best matches with their scores; --json
 gives {"query","model","results":[{"path","score"}]} per line; --paths gives
-bare paths; --html FILE writes a gallery page to open in a browser.` + "\n" + indexHelp + "\n" + exitStatusHelp,
+bare paths; --html FILE writes a gallery page to open in a browser.` + "\n" + indexHelp + "\n" + walkHelp + "\n" + exitStatusHelp,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSearch(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
@@ -99,7 +100,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	ix, m, im := lib.ix, lib.m, lib.im
 	partial := false
 	if !opts.NoUpdate {
-		st, err := updateIndex(ctx, g, ix, m, im, args, opts.RetryFailed)
+		st, err := updateIndex(ctx, g, ix, m, im, args, opts.RetryFailed, opts.walk())
 		if err != nil {
 			return err
 		}
