@@ -103,6 +103,20 @@ func (e unavailableError) Error() string        { return e.nc.Error() }
 func (e unavailableError) Unwrap() error        { return e.nc }
 func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
+// unreadableCacheError is a cache that could not be read for a model
+// (permissions, a damaged layout): the model may be there, so the message
+// names the cause and not `models pull`.
+type unreadableCacheError struct {
+	model string
+	err   error
+}
+
+func (e *unreadableCacheError) Error() string {
+	return fmt.Sprintf("model %s: %v", e.model, e.err)
+}
+
+func (e *unreadableCacheError) Unwrap() error { return e.err }
+
 func isNotCached(err error) bool {
 	var nc *NotCachedError
 	return errors.As(err, &nc)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -210,7 +211,10 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	m := &Model{e: e, name: name, info: ModelInfo{Name: name, Variant: e.cfg.variant, Normalized: e.cfg.normalize}}
 	loc, err := e.locate(name)
 	if err != nil {
-		if !isNotCached(err) {
+		// A model this machine cannot read still gets a handle, as one it
+		// does not have: the router may serve its texts.
+		var unreadable *unreadableCacheError
+		if !isNotCached(err) && !errors.As(err, &unreadable) {
 			return nil, err
 		}
 		m.locErr = err
@@ -269,8 +273,9 @@ func (m *Model) Load(ctx context.Context) (err error) {
 	return nil
 }
 
-// Local is nil when the model's files are on this machine, else why not
-// (a *NotCachedError, which matches ErrNotCached).
+// Local is nil when the model's files are on this machine, else why not:
+// a *NotCachedError, which matches ErrNotCached, or the error that kept
+// the cache from being read (a permission error matches fs.ErrPermission).
 func (m *Model) Local() error { return m.locErr }
 
 // Name is the model as asked for.
@@ -300,12 +305,15 @@ func (e *Embedder) locate(model string) (location, error) {
 		return location{}, err
 	}
 	loc, err := e.cache.Locate(id, rev)
-	if err != nil {
+	switch {
+	case errors.Is(err, models.ErrNotCached):
 		nc := &NotCachedError{Model: model, Err: err}
 		if dir, derr := e.cache.RepoDir(id); derr == nil {
 			nc.Cache = filepath.Dir(dir)
 		}
 		return location{}, nc
+	case err != nil: // a cache that cannot be read (permissions): not "not cached"
+		return location{}, &unreadableCacheError{model: model, err: err}
 	}
 	variant, err := fileVariant(loc, e.cfg.variant)
 	if err != nil {

@@ -211,10 +211,14 @@ func TestDeadlineFallsBack(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
 	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
-	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	// The deadline leaves the local model time to load on a loaded CI
+	// machine, and is still far shorter than the wait the router asks for.
+	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	embs, err := w.embedder().EmbedTexts(ctx, miniLM, sentences[:1])
+	patient := fastRetries
+	patient.MaxWait = time.Hour // only the deadline stops the wait
+	embs, err := w.embedder(hybridembed.WithRetryPolicy(patient)).EmbedTexts(ctx, miniLM, sentences[:1])
 	require.NoError(t, err, "had it waited for the model, the deadline would have passed")
 	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 	assert.Contains(t, embs[0].Reason, "would pass the deadline")

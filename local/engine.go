@@ -11,6 +11,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/turbojpeg"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
 
@@ -88,6 +89,9 @@ type Engine struct {
 	poolOnce sync.Once
 	jobs     chan func()
 	poolWG   sync.WaitGroup
+	// jpegs are the decoding workers' libjpeg-turbo handles, one per
+	// worker at most, destroyed by Close.
+	jpegs atomic.Pointer[turbojpeg.Decoders]
 }
 
 // slot is one model's place in the engine: loading (done open), loaded, or
@@ -298,6 +302,7 @@ func (e *Engine) decode(ctx context.Context, dev ort.Device, fn func()) error {
 		if e.closed {
 			return
 		}
+		e.jpegs.Store(turbojpeg.NewDecoders(e.workers()))
 		for range e.workers() {
 			e.poolWG.Add(1)
 			go func() {
@@ -418,6 +423,9 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.poolWG.Wait()
+	if d := e.jpegs.Load(); d != nil { // no worker decodes now
+		errs = append(errs, d.Close())
+	}
 	return errors.Join(errs...)
 }
 

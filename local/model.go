@@ -421,7 +421,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 	// depend on batch-mates (attention masks), only speed does.
 	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].IDs) < len(encs[order[b]].IDs) })
 	var runErr error
-	err = m.stream(ctx, t.batch, len(order), func(k int) (*item, error) {
+	err = m.stream(ctx, t.batch, len(order), func(_ context.Context, k int) (*item, error) {
 		return &item{data: encs[order[k]]}, nil
 	}, func(k int, vec []float32, err error) {
 		if err != nil && runErr == nil {

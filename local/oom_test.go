@@ -102,12 +102,12 @@ func (o *oomInjector) Run(ctx context.Context, in []ort.Tensor, shapes [][]int64
 
 type fileSrc string
 
-func (f fileSrc) Decode(l imageprep.Limits) (*imageprep.RGB, error) {
+func (f fileSrc) Decode(_ context.Context, d imageprep.Decoder) (*imageprep.RGB, error) {
 	data, err := os.ReadFile(string(f))
 	if err != nil {
 		return nil, err
 	}
-	return imageprep.Decode(data, l)
+	return d.Decode(data)
 }
 
 // TestOutOfMemoryMidRunSplitsTheBatch injects the CUDA provider's

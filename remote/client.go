@@ -23,13 +23,17 @@ const (
 )
 
 // Client talks to the Hugging Face router's inference providers that embed
-// (see [Providers]) and to the Hub API. The zero value is usable (default URLs, token from the
-// environment, http.DefaultClient); Clients are safe for concurrent use and
-// should be reused.
+// (see [Providers]) and to the Hub API. The zero value is usable (default
+// URLs, no token, http.DefaultClient); Clients are safe for concurrent use
+// and should be reused.
 type Client struct {
 	RouterURL string // default DefaultRouterURL
 	HubURL    string // default DefaultHubURL
-	// Token is the Hugging Face access token; "" means [TokenFromEnv].
+	// Token is the Hugging Face access token, sent to the router and the
+	// Hub only; "" sends none. The Client never reads the environment
+	// itself, so that "" can mean no token: callers that want $HF_TOKEN
+	// set Token to [TokenFromEnv] (hybridembed.New does, unless
+	// WithToken or WithoutEnvironment says otherwise).
 	Token      string
 	HTTPClient *http.Client
 	UserAgent  string
