@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
@@ -470,4 +471,28 @@ func (m *Model) Open() error {
 		}
 	}
 	return nil
+}
+
+// Tokenizer is the text tower's tokenizer, as it encodes texts (opening
+// the tower on first use).
+func (m *Model) Tokenizer() (*tokenize.Tokenizer, error) {
+	t, err := m.textTower()
+	if err != nil {
+		return nil, err
+	}
+	return t.tok, nil
+}
+
+// TextPooling says how the text tower makes one vector of a text's token
+// states, in TEI's words: the sentence-transformers Pooling mode ("mean",
+// "cls", ...), or "last_token" for CLIP, whose graph pools at the final
+// <|endoftext|>; "" when the graph gives one vector without saying how.
+func (m *Model) TextPooling() string {
+	switch {
+	case m.family == FamilyCLIP:
+		return "last_token"
+	case m.st != nil && len(m.st.pooling) > 0:
+		return strings.Join(m.st.pooling, "+")
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -198,4 +199,113 @@ func TestServeRefusesOpenWithoutKey(t *testing.T) {
 	assert.False(t, loopback(":8080"))
 	assert.False(t, loopback("0.0.0.0:8080"))
 	assert.False(t, loopback("192.168.1.2:8080"))
+}
+
+// copyDir copies a model folder, for a test to break.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	}))
+}
+
+// TestServeAsUsersCallIt: serve --api-key K, then what the issue's users
+// do: models.retrieve's GET /v1/models/{id} (an id with a slash), a wrong
+// key, GET /v1/embeddings (405), a PNG posted as curl posts it
+// (application/octet-stream), truncate:false over the limit (413), TEI's
+// /info. "listening on" comes once the models are loaded: /ready is 200
+// at once.
+func TestServeAsUsersCallIt(t *testing.T) {
+	isolate(t)
+	const key = "k-secret"
+	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--api-key", key,
+		"--model", "openai/clip-vit-base-patch32="+testdata.Fixture("models", "tiny-clip"))
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, stderr.String())
+	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+
+	do := func(method, path, k, ct string, body []byte) (int, http.Header, string) {
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+		require.NoError(t, err)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if k != "" {
+			req.Header.Set("Authorization", "Bearer "+k)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	status, _, body := do(http.MethodGet, "/ready", "", "", nil)
+	assert.Equal(t, http.StatusOK, status, "ready when it says it listens: %s", body)
+	status, _, body = do(http.MethodGet, "/v1/models/openai/clip-vit-base-patch32", key, "", nil)
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, `"id":"openai/clip-vit-base-patch32"`)
+	status, _, _ = do(http.MethodGet, "/v1/models/openai/clip-vit-base-patch32", "wrong", "", nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, hdr, _ := do(http.MethodGet, "/v1/embeddings", key, "", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, status)
+	assert.Equal(t, "POST", hdr.Get("Allow"))
+	png, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	require.NoError(t, err)
+	status, _, body = do(http.MethodPost, "/", key, "application/octet-stream", png)
+	assert.Equal(t, http.StatusOK, status, body)
+	var vec []float32
+	require.NoError(t, json.Unmarshal([]byte(body), &vec))
+	assert.NotEmpty(t, vec)
+	status, _, body = do(http.MethodPost, "/embed", key, "application/json", []byte(`{"inputs": "`+strings.Repeat("cat ", 200)+`", "truncate": false}`))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status, body)
+	assert.Contains(t, body, "must have less than")
+	status, _, body = do(http.MethodGet, "/info", key, "", nil)
+	assert.Equal(t, http.StatusOK, status, body)
+	var info struct {
+		ModelID        string `json:"model_id"`
+		MaxInputLength int    `json:"max_input_length"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &info))
+	assert.Equal(t, "openai/clip-vit-base-patch32", info.ModelID)
+	assert.Positive(t, info.MaxInputLength)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), tail(stderr.String()))
+}
+
+// TestServeModelThatFailsToLoad: a model whose graph is broken ends serve
+// with its error, and "listening on" is never printed (it used to be, with
+// the exit after it).
+func TestServeModelThatFailsToLoad(t *testing.T) {
+	isolate(t)
+	dir := filepath.Join(t.TempDir(), "broken-clip")
+	copyDir(t, testdata.Fixture("models", "tiny-clip"), dir)
+	for _, name := range []string{"text_model.onnx", "vision_model.onnx"} {
+		writeFile(t, filepath.Join(dir, "onnx", name), []byte("not an onnx graph"))
+	}
+	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+dir)
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "serve must fail: %s", tail(stderr.String()))
+	assert.Equal(t, exitFatal, exit.ExitCode())
+	assert.NotContains(t, stdout.String(), "listening on")
+	assert.Contains(t, stderr.String(), "loading clip")
 }

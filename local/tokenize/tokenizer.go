@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -27,6 +28,14 @@ type Tokenizer struct {
 
 	cut           bool // long texts may be cut before tokenizing (see cut.go)
 	bytesPerToken int  // the longest vocabulary entry, for the first cut
+
+	reverse *reverseVocab // id -> vocabulary entry, for Tokens
+}
+
+// reverseVocab is filled on first use, by Tokens.
+type reverseVocab struct {
+	once    sync.Once
+	entries map[int]string
 }
 
 type addedToken struct {
@@ -104,7 +113,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if isNull(f.Model) {
 		return nil, errors.New("tokenizer.json has no model")
 	}
-	t := &Tokenizer{}
+	t := &Tokenizer{reverse: &reverseVocab{}}
 	var err error
 	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, err
@@ -280,9 +289,10 @@ func (t *Tokenizer) tokens(text string) ([]int, error) {
 }
 
 type segment struct {
-	text  string
-	token *addedToken
-	first bool
+	text    string
+	token   *addedToken
+	first   bool
+	at, end int // the bytes of the text split that it covers
 }
 
 // splitAdded cuts text around added tokens, as tokenizers' AddedVocabulary
@@ -299,13 +309,13 @@ func (t *Tokenizer) splitAdded(text string, normalized bool) []segment {
 			continue
 		}
 		if from > start {
-			out = append(out, segment{text: text[start:from], first: start == 0})
+			out = append(out, segment{text: text[start:from], first: start == 0, at: start, end: from})
 		}
-		out = append(out, segment{token: tok})
+		out = append(out, segment{token: tok, at: from, end: to})
 		start, i = to, to
 	}
 	if start < len(text) || len(out) == 0 {
-		out = append(out, segment{text: text[start:], first: start == 0})
+		out = append(out, segment{text: text[start:], first: start == 0, at: start, end: len(text)})
 	}
 	return out
 }
