@@ -380,7 +380,9 @@ func unitsOf(s string, base, n int) [][2]int {
 	return nil
 }
 
-func isSpaceByte(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f' }
+func isSpaceByte(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'
+}
 
 // Count is how many tokens text makes whole (never truncated), special
 // tokens included: what TEI checks against the model's limit when a
