@@ -2,7 +2,6 @@ package tokenize
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -382,18 +381,4 @@ func unitsOf(s string, base, n int) [][2]int {
 
 func isSpaceByte(b byte) bool {
 	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'
-}
-
-// Count is how many tokens text makes whole (never truncated), special
-// tokens included: what TEI checks against the model's limit when a
-// client asks it not to truncate.
-func (t *Tokenizer) Count(text string) (int, error) {
-	if !utf8.ValidString(text) {
-		return 0, errors.New("text is not valid UTF-8")
-	}
-	ids, err := t.tokens(text)
-	if err != nil {
-		return 0, fmt.Errorf("tokenizing: %w", err)
-	}
-	return len(ids) + t.post.added(), nil
 }
