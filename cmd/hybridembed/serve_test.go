@@ -57,16 +57,7 @@ func cliChild(env []string, args ...string) *exec.Cmd {
 // is left may only be refused connections.
 func TestServeSIGTERM(t *testing.T) {
 	isolate(t)
-	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+testdata.Fixture("models", "tiny-clip"))
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, stderr.String())
-	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	cmd, base, stderr := startServe(t, "--model", "clip="+testdata.Fixture("models", "tiny-clip"))
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/ready")
 		if err != nil {
@@ -127,7 +118,7 @@ func TestServeSIGTERM(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	require.NoError(t, err, "the server exits 0 after draining; stderr:\n%s", tail(stderr.String()))
 	assert.Empty(t, failures, "every request before SIGTERM is answered")
 	assert.Greater(t, ok.Load(), int64(300))
@@ -148,6 +139,22 @@ func TestServeSIGTERM(t *testing.T) {
 	assert.EqualValues(t, ok.Load(), handled, "every request the server handled reached its client")
 	t.Logf("%d answered (%d after SIGTERM); %d sent after it stopped accepting, never read", ok.Load(), afterSignal.Load(), refused.Load())
 	assert.Contains(t, stderr.String(), "msg=stopped")
+}
+
+// startServe runs serve on a free loopback port as a process, and returns
+// it once it says it listens, with its base URL and its stderr.
+func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffer) {
+	t.Helper()
+	cmd := cliChild(nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, stderr.String())
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), stderr
 }
 
 // lockedBuffer is a bytes.Buffer that a child's output goroutine and the
@@ -229,17 +236,7 @@ func copyDir(t *testing.T, src, dst string) {
 func TestServeAsUsersCallIt(t *testing.T) {
 	isolate(t)
 	const key = "k-secret"
-	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--api-key", key,
-		"--model", "openai/clip-vit-base-patch32="+testdata.Fixture("models", "tiny-clip"))
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, stderr.String())
-	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	cmd, base, stderr := startServe(t, "--api-key", key, "--model", "openai/clip-vit-base-patch32="+testdata.Fixture("models", "tiny-clip"))
 
 	do := func(method, path, k, ct string, body []byte) (int, http.Header, string) {
 		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))

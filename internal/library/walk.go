@@ -239,17 +239,7 @@ func (w *walker) dir(path string, stack []fs.FileInfo) (stop bool) {
 // it does not.
 func (w *walker) enter(p, name string, info fs.FileInfo, stack []fs.FileInfo) bool {
 	s := &w.res.Skipped
-	switch {
-	case name == StateDir:
-		return false
-	case w.opts.IncludeHidden:
-	case isClutterDir(name):
-		s.ClutterFolders++
-		s.Left = append(s.Left, p)
-		return false
-	case isHidden(name):
-		s.HiddenFolders++
-		s.Left = append(s.Left, p)
+	if name == StateDir || w.leave(p, isClutterDir(name), isHidden(name), &s.ClutterFolders, &s.HiddenFolders) {
 		return false
 	}
 	for _, a := range stack {
@@ -271,15 +261,7 @@ func (w *walker) take(p, name string, info fs.FileInfo) bool {
 		return false
 	}
 	s := &w.res.Skipped
-	switch {
-	case w.opts.IncludeHidden:
-	case isClutterFile(name):
-		s.ClutterFiles++
-		s.Left = append(s.Left, p)
-		return false
-	case isHidden(name):
-		s.HiddenFiles++
-		s.Left = append(s.Left, p)
+	if w.leave(p, isClutterFile(name), isHidden(name), &s.ClutterFiles, &s.HiddenFiles) {
 		return false
 	}
 	if isPhoto {
@@ -293,6 +275,23 @@ func (w *walker) take(p, name string, info fs.FileInfo) bool {
 	if !w.first {
 		w.res.Files = append(w.res.Files, File{p, info})
 	}
+	return true
+}
+
+// leave reports whether the walk leaves p out as clutter or hidden (unless
+// IncludeHidden), counting it in clutter or hidden and noting its path.
+func (w *walker) leave(p string, isClutter, isHidden bool, clutter, hidden *int) bool {
+	switch {
+	case w.opts.IncludeHidden:
+		return false
+	case isClutter:
+		*clutter++
+	case isHidden:
+		*hidden++
+	default:
+		return false
+	}
+	w.res.Skipped.Left = append(w.res.Skipped.Left, p)
 	return true
 }
 

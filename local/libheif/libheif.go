@@ -186,6 +186,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // Error codes of libheif (heif_error_code) this package tells apart.
@@ -225,28 +227,13 @@ func candidates() []string {
 		return []string{p}
 	}
 	var out []string
-	if dir := cacheDir(); dir != "" {
+	if dir := layout.HomeDir(); dir != "" {
 		out = append(out, filepath.Join(dir, cacheSubdir, libraryName()))
 	}
 	if runtime.GOOS == "darwin" {
 		out = append(out, "/opt/homebrew/lib/libheif.1.dylib", "/usr/local/lib/libheif.1.dylib")
 	}
 	return append(out, libraryName())
-}
-
-// cacheDir is hybridembed's cache ($HYBRIDEMBED_CACHE, else
-// $XDG_CACHE_HOME/hybridembed, else ~/.cache/hybridembed).
-func cacheDir() string {
-	if d := os.Getenv("HYBRIDEMBED_CACHE"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "hybridembed")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".cache", "hybridembed")
-	}
-	return ""
 }
 
 // Load loads the library once; later calls return the same result.

@@ -256,36 +256,60 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 // tokens is text's ids, before truncation and special tokens.
 func (t *Tokenizer) tokens(text string) ([]int, error) {
 	var ids []int
+	err := t.visit(text, visitor{
+		added: func(tok *addedToken, _ *segment) { ids = append(ids, tok.ID) },
+		piece: func(p string) { ids = append(ids, t.model.tokenize(p)...) },
+	})
+	return ids, err
+}
+
+// visitor is what visit tells, in the text's order.
+type visitor struct {
+	// added is an added token: matched in the text itself (seg is the
+	// bytes it took), or in a segment's normalized text (seg nil).
+	added func(tok *addedToken, seg *segment)
+	// piece is a pre-tokenized piece, for the model.
+	piece func(text string)
+	// done, when set, ends each segment of plain text, after its pieces.
+	done func(seg segment)
+}
+
+// visit splits text around added tokens, normalizes and pre-tokenizes
+// the rest, as tokenizers does, telling v what it finds.
+func (t *Tokenizer) visit(text string, v visitor) error {
 	for _, seg := range t.splitAdded(text, false) {
 		if seg.token != nil {
-			ids = append(ids, seg.token.ID)
+			v.added(seg.token, &seg)
 			continue
 		}
 		normalized := seg.text
 		if t.normalizer != nil {
 			var err error
 			if normalized, err = t.normalizer.normalize(seg.text); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		for _, inner := range t.splitAdded(normalized, true) {
 			if inner.token != nil {
-				ids = append(ids, inner.token.ID)
+				v.added(inner.token, nil)
 				continue
 			}
 			pieces := []piece{{text: inner.text, first: seg.first && inner.first}}
 			if t.pre != nil {
 				var err error
 				if pieces, err = t.pre.split(pieces[0]); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			for _, p := range pieces {
-				ids = append(ids, t.model.tokenize(p.text)...)
+				v.piece(p.text)
 			}
 		}
+		if v.done != nil {
+			v.done(seg)
+		}
 	}
-	return ids, nil
+	return nil
 }
 
 type segment struct {

@@ -43,40 +43,27 @@ func (t *Tokenizer) Tokens(text string, addSpecial bool) ([]Token, error) {
 	if !utf8.ValidString(text) {
 		return nil, errors.New("text is not valid UTF-8")
 	}
-	var out []Token
-	for _, seg := range t.splitAdded(text, false) {
-		if seg.token != nil {
-			out = append(out, Token{ID: seg.token.ID, Value: seg.token.Content, Special: seg.token.Special, Start: seg.at, End: seg.end})
-			continue
-		}
-		normalized := seg.text
-		if t.normalizer != nil {
-			var err error
-			if normalized, err = t.normalizer.normalize(seg.text); err != nil {
-				return nil, err
+	var out, toks []Token // toks: the current segment's
+	err := t.visit(text, visitor{
+		added: func(tok *addedToken, seg *segment) {
+			if seg != nil {
+				out = append(out, Token{ID: tok.ID, Value: tok.Content, Special: tok.Special, Start: seg.at, End: seg.end})
+				return
 			}
-		}
-		var toks []Token
-		for _, inner := range t.splitAdded(normalized, true) {
-			if inner.token != nil {
-				toks = append(toks, Token{ID: inner.token.ID, Value: inner.token.Content, Special: inner.token.Special, Start: -1, End: -1})
-				continue
+			toks = append(toks, Token{ID: tok.ID, Value: tok.Content, Special: tok.Special, Start: -1, End: -1})
+		},
+		piece: func(p string) {
+			for _, id := range t.model.tokenize(p) {
+				toks = append(toks, Token{ID: id, Value: t.vocabEntry(id), Start: -1, End: -1})
 			}
-			pieces := []piece{{text: inner.text, first: seg.first && inner.first}}
-			if t.pre != nil {
-				var err error
-				if pieces, err = t.pre.split(pieces[0]); err != nil {
-					return nil, err
-				}
-			}
-			for _, p := range pieces {
-				for _, id := range t.model.tokenize(p.text) {
-					toks = append(toks, Token{ID: id, Value: t.vocabEntry(id), Start: -1, End: -1})
-				}
-			}
-		}
-		t.locate(seg.text, seg.at, toks)
-		out = append(out, toks...)
+		},
+		done: func(seg segment) {
+			t.locate(seg.text, seg.at, toks)
+			out, toks = append(out, toks...), nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !addSpecial {
 		return out, nil
