@@ -41,7 +41,8 @@ type ModelInfo struct {
 	Variant  string `json:"variant,omitempty"`  // "" for fp32, "quantized", "fp16" ...
 	// Digest is a sha256 over everything on this machine that decides the
 	// model's vectors: the path and content hash of every file in Files,
-	// and the JPEG decode mode of a model that embeds images. So vectors
+	// the model's Family, and the JPEG decode mode of a model that embeds
+	// images. So vectors
 	// of a directory model before and after an edit of any of those files
 	// (a graph, its external weights, preprocessor_config.json, the
 	// tokenizer...), or decoded another way, are told apart. "" when the
@@ -54,15 +55,24 @@ type ModelInfo struct {
 	// configuration the engine reads (config.json,
 	// preprocessor_config.json, tokenizer.json, tokenizer_config.json,
 	// modules.json, sentence_bert_config.json and each module's
-	// config.json, such as 1_Pooling/config.json).
+	// config.json, such as 1_Pooling/config.json; in immich's layout
+	// visual/preprocess_cfg.json and textual/'s tokenizer files).
 	Files map[string]string `json:"files,omitempty"`
 	// Decode is the JPEG decode mode (DecodeExact or DecodeFast) of a model
 	// that embeds images; "" for one that does not.
 	Decode string `json:"decode,omitempty"`
 	// Normalized says whether vectors are L2-normalised (see WithNormalize).
-	Normalized bool       `json:"normalized"`
-	Dir        string     `json:"dir,omitempty"`
-	Family     string     `json:"family,omitempty"`     // "clip" or "sentence"
+	Normalized bool   `json:"normalized"`
+	Dir        string `json:"dir,omitempty"`
+	// Family is what kind of model it is: clip, siglip, siglip2, mclip
+	// (a multilingual text tower beside an OpenCLIP image tower) or
+	// sentence. It is part of Digest: the same files read as two families
+	// are preprocessed, tokenized and pooled differently, and their
+	// vectors are never taken for one another.
+	Family string `json:"family,omitempty"`
+	// Layout is how the files are laid out: transformers.js, immich or
+	// model.onnx; "" when the model is not on this machine.
+	Layout     string     `json:"layout,omitempty"`
 	Dim        int        `json:"dim,omitempty"`        // from config.json; 0 when unknown
 	Modalities []Modality `json:"modalities,omitempty"` // what the local files embed
 	Cached     bool       `json:"cached"`               // the files are on this machine
@@ -124,6 +134,7 @@ func (i ModelInfo) Diff(old ModelInfo) []string {
 	if old.Digest != i.Digest {
 		n := len(out)
 		say("decode mode", old.Decode, i.Decode)
+		say("family", old.Family, i.Family)
 		if old.Files != nil && i.Files != nil {
 			out = append(out, fileChanges(old.Files, i.Files)...)
 		}
@@ -225,12 +236,11 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	}
 	m.loc = loc
 	m.info.Repo, m.info.Revision, m.info.Variant, m.info.Dir, m.info.Cached = loc.repo, loc.revision, loc.variant, loc.dir, true
-	m.info.Family = string(e.modelInfo(loc.dir).family)
 	desc, err := local.Describe(loc.dir, loc.variant)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	m.info.Dim = desc.Dim
+	m.info.Family, m.info.Layout, m.info.Dim = string(desc.Family), string(desc.Layout), desc.Dim
 	if desc.Text {
 		m.info.Modalities = append(m.info.Modalities, ModalityText)
 	}
@@ -246,7 +256,7 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	if m.info.Files, err = fileSums(loc.dir, desc.Files); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	m.info.Digest = digest(m.info.Files, m.info.Decode)
+	m.info.Digest = digest(m.info.Files, m.info.Decode, desc.Family)
 	return m, nil
 }
 
@@ -362,15 +372,19 @@ func fileSums(dir string, files []string) (map[string]string, error) {
 }
 
 // digest hashes the files' relative paths and content hashes, in order,
-// and the decode mode when there is one.
-func digest(sums map[string]string, decode string) string {
-	lines := make([]string, 0, len(sums)+1)
+// the decode mode when there is one, and the family: it decides the
+// preprocessing, the tokenization and the pooling around the same files.
+func digest(sums map[string]string, decode string, family local.Family) string {
+	lines := make([]string, 0, len(sums)+2)
 	for rel, sum := range sums {
 		lines = append(lines, fmt.Sprintf("%q %s\n", rel, sum))
 	}
 	sort.Strings(lines)
 	if decode != "" {
 		lines = append(lines, "decode "+decode+"\n")
+	}
+	if family != "" {
+		lines = append(lines, "family "+string(family)+"\n")
 	}
 	h := sha256.New()
 	for _, l := range lines {

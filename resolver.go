@@ -95,6 +95,7 @@ type Evidence struct {
 	Providers []string `json:"providers_asked,omitempty"`
 	Local     struct {
 		Dir      string `json:"dir,omitempty"`
+		Layout   string `json:"layout,omitempty"` // transformers.js, immich or model.onnx
 		Repo     string `json:"repo,omitempty"`
 		Revision string `json:"revision,omitempty"`
 		Err      string `json:"error,omitempty"`
@@ -162,7 +163,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	ev.RouterURL, ev.HubURL, ev.Providers = e.client.Router(), e.client.Hub(), e.cfg.providers
 
 	if m.locErr == nil {
-		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo = m.loc.dir, m.loc.revision, m.loc.repo
+		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo, ev.Local.Layout = m.loc.dir, m.loc.revision, m.loc.repo, m.info.Layout
 		ev.Family = m.info.Family
 	} else {
 		ev.Local.Err = m.locErr.Error()
@@ -185,8 +186,8 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	case e.cfg.offline:
 		d.Reason = "offline (HF_HUB_OFFLINE or --offline): the network is not used"
 		return d, nil
-	case ev.Family == string(layout.FamilyCLIP):
-		d.Reason = "CLIP-family model: its text vectors must come from the same local model as its image vectors"
+	case layout.Family(ev.Family).ImageText():
+		d.Reason = fmt.Sprintf("image-text model (%s): its text vectors must come from the same local model as its image vectors", ev.Family)
 		return d, nil
 	case e.cfg.policy == PolicyRemote:
 		return r.routeRemote(ctx, d, id, rev)

@@ -260,7 +260,7 @@ func TestCLIPIsLocal(t *testing.T) {
 	img, err := e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
 	require.NoError(t, err)
 	assert.Equal(t, hybridembed.BackendLocal, txt[0].Backend)
-	assert.Contains(t, txt[0].Reason, "CLIP-family")
+	assert.Contains(t, txt[0].Reason, "image-text model (clip)")
 	assert.Equal(t, hybridembed.BackendLocal, img[0].Backend)
 	assert.Equal(t, txt[0].Dim, img[0].Dim)
 	assert.NotEmpty(t, img[0].Revision)

@@ -92,6 +92,9 @@ func runResolve(ctx context.Context, opts resolveOptions, g *globalOptions, flag
 		if ev.Local.Revision != "" {
 			fmt.Fprintf(w, " (%s@%s)", ev.Local.Repo, shortCommit(ev.Local.Revision))
 		}
+		if ev.Local.Layout != "" {
+			fmt.Fprintf(w, ", %s layout", ev.Local.Layout)
+		}
 		fmt.Fprintln(w)
 	} else {
 		fmt.Fprintf(w, "  local: not cached (%s)\n", ev.Local.Err)
