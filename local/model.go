@@ -615,14 +615,17 @@ func (m *Model) Tokenizer() (*tokenize.Tokenizer, error) {
 
 // TextPooling says how the text tower makes one vector of a text's token
 // states, in TEI's words: the sentence-transformers Pooling mode ("mean",
-// "cls", ...), or "last_token" for CLIP, whose graph pools at the final
-// <|endoftext|>; "" when the graph gives one vector without saying how.
+// "cls", ...); "last_token" for CLIP and SigLIP, whose graphs pool at the
+// final token (CLIP's <|endoftext|>); "mean" for M-CLIP's text tower; ""
+// when nothing says.
 func (m *Model) TextPooling() string {
 	switch {
-	case m.family == FamilyCLIP:
-		return "last_token"
 	case m.st != nil && len(m.st.pooling) > 0:
 		return strings.Join(m.st.pooling, "+")
+	case m.family == FamilyCLIP, m.family == FamilySigLIP, m.family == FamilySigLIP2:
+		return "last_token"
+	case m.family == FamilyMCLIP:
+		return "mean"
 	}
 	return ""
 }
