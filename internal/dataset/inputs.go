@@ -20,18 +20,19 @@ type Input struct {
 	Key  string
 }
 
-// Collect expands folders (as library.Walk does) and, when filesFrom is
-// set, reads one path per line from that file ("-": stdin), for inputs a
-// cluster lists once. Unreadable paths are problems; the rest goes on.
-func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []library.Problem, error) {
-	var inputs []Input
-	var problems []library.Problem
+// Collect expands folders (as walk.Walk does: hidden folders and OS
+// clutter left out unless walk.IncludeHidden, what it left out counted in
+// skipped) and, when filesFrom is set, reads one path per line from that
+// file ("-": stdin), for inputs a cluster lists once; those are taken as
+// listed. Unreadable paths are problems; the rest goes on.
+func Collect(args []string, filesFrom string, stdin io.Reader, walk library.Options) (inputs []Input, problems []library.Problem, skipped library.Skipped, err error) {
 	for _, arg := range args {
-		files, probs := library.Walk([]string{arg})
-		problems = append(problems, probs...)
+		res := walk.Walk([]string{arg})
+		problems = append(problems, res.Problems...)
+		skipped.Add(res.Skipped)
 		st, err := os.Stat(arg)
 		isDir := err == nil && st.IsDir()
-		for _, f := range files {
+		for _, f := range res.Files {
 			key := filepath.ToSlash(filepath.Clean(f.Path))
 			if isDir {
 				if rel, err := filepath.Rel(arg, f.Path); err == nil {
@@ -42,13 +43,13 @@ func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []libra
 		}
 	}
 	if filesFrom == "" {
-		return inputs, problems, nil
+		return inputs, problems, skipped, nil
 	}
 	r := stdin
 	if filesFrom != "-" {
 		f, err := os.Open(filesFrom)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--files-from: %w", err)
+			return nil, nil, skipped, fmt.Errorf("--files-from: %w", err)
 		}
 		defer f.Close()
 		r = f
@@ -63,9 +64,9 @@ func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []libra
 		inputs = append(inputs, Input{Path: line, Key: filepath.ToSlash(filepath.Clean(line))})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("--files-from %s: %w", filesFrom, err)
+		return nil, nil, skipped, fmt.Errorf("--files-from %s: %w", filesFrom, err)
 	}
-	return inputs, problems, nil
+	return inputs, problems, skipped, nil
 }
 
 // Select keeps the inputs the shard owns, in their order.
