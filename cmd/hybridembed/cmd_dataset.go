@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed/internal/dataset"
+	"github.com/hybridembed/hybridembed/internal/index"
 )
 
 func newDatasetCommand(g *globalOptions) *cobra.Command {
@@ -102,7 +103,7 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 		return err
 	}
 	defer emb.Close()
-	im, err := indexModel(ctx, m)
+	im, err := index.ModelOf(ctx, m)
 	if err != nil {
 		return err
 	}

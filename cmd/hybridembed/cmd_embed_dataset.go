@@ -12,6 +12,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/dataset"
+	"github.com/hybridembed/hybridembed/internal/index"
 	"github.com/hybridembed/hybridembed/internal/library"
 )
 
@@ -91,7 +92,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		return err
 	}
 	defer emb.Close()
-	im, err := indexModel(ctx, m)
+	im, err := index.ModelOf(ctx, m)
 	if err != nil {
 		return err
 	}

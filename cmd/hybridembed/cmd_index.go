@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io/fs"
 	"os"
 	"strings"
@@ -119,7 +118,7 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 	if err != nil {
 		return nil, err
 	}
-	im, err := indexModel(ctx, m)
+	im, err := index.ModelOf(ctx, m)
 	if err != nil {
 		emb.Close()
 		return nil, err
@@ -138,32 +137,6 @@ func openIndex(ctx context.Context, paths []string, explicit string) (*index.Ind
 		return nil, err
 	}
 	return index.Open(ctx, file, root)
-}
-
-// indexModel is the identity an index keys m's vectors on. A model whose
-// config does not give the vector size is asked for one image vector.
-func indexModel(ctx context.Context, m *hybridembed.Model) (index.Model, error) {
-	info := m.Info()
-	if !info.Has(hybridembed.ModalityImage) {
-		return index.Model{}, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, modalityList(info.Modalities))
-	}
-	im := index.Model{Name: info.Name, Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Digest: info.Digest, Dim: info.Dim}
-	if im.Dim == 0 { // config.json does not say: ask the vision tower
-		v, err := m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageValue("probe", image.NewGray(image.Rect(0, 0, 8, 8)))})
-		if err != nil {
-			return im, err
-		}
-		im.Dim = len(v[0].Vector)
-	}
-	return im, nil
-}
-
-func modalityList(ms []hybridembed.Modality) string {
-	s := make([]string, len(ms))
-	for i, m := range ms {
-		s[i] = string(m)
-	}
-	return strings.Join(s, ", ")
 }
 
 // updateIndex brings ix up to date for paths with a progress bar, reports
