@@ -17,6 +17,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/server"
+	"github.com/hybridembed/hybridembed/internal/webui"
 )
 
 type serveOptions struct {
@@ -30,6 +31,10 @@ type serveOptions struct {
 	NoDownload     bool
 	LogJSON        bool
 	Drain          time.Duration
+	Libraries      []string
+	LibraryModel   string
+	ThumbCache     string
+	Rescan         time.Duration
 }
 
 func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
@@ -43,12 +48,16 @@ func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
 	f.BoolVar(&o.LogJSON, "log-json", false, "request logs as JSON lines instead of text")
 	f.DurationVar(&o.Drain, "drain", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	f.StringArrayVar(&o.Libraries, "library", nil, "a folder of photos to index and search on the page at / (repeatable)")
+	f.StringVar(&o.LibraryModel, "library-model", "", "which --model NAME indexes and searches the libraries (default: the only --model)")
+	f.StringVar(&o.ThumbCache, "thumb-cache", "", "where photo previews are cached (default: $HYBRIDEMBED_CACHE/thumbs; never inside a library)")
+	f.DurationVar(&o.Rescan, "rescan", 0, "how often libraries are walked again in full (default: 1h with file notifications, 1m without)")
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
 	var opts serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve --model MODEL [--model MODEL...] [--addr HOST:PORT]",
+		Use:   "serve --model MODEL [--model MODEL...] [--library DIR...] [--addr HOST:PORT]",
 		Short: "Serve embeddings over HTTP: OpenAI's /v1/embeddings and the HF router's routes",
 		Long: `Serve the models named over HTTP, in the two wire formats apps speak:
 
@@ -74,7 +83,23 @@ URLs are never fetched: send data URIs.
 With keys from --api-key-file or $HYBRIDEMBED_API_KEY, every route but
 /health and /ready needs Authorization: Bearer KEY. Listening beyond loopback
 without a key is refused unless --insecure-no-auth. SIGTERM or SIGINT stop
-accepting, finish the requests in flight, and exit 0.` + "\n" + exitStatusHelp,
+accepting, finish the requests in flight, and exit 0.
+
+THE SEARCH PAGE
+  With --library DIR (repeatable), GET / is a search page for the photos under
+  each DIR: type words (or weighted terms, "2:beach + sunset - people"), or
+  drop or paste an image on the page; click a photo for a larger view, its
+  path and date, "similar" and the original. /?q=TEXT links are shareable.
+  Each library is indexed in the background exactly as 'hybridembed index DIR'
+  would (the same index file, the same rules: nothing is purged that a
+  complete walk did not prove gone), and kept current by file notifications
+  where the system has them (Linux, Windows) and by rescans (--rescan).
+  Previews are made once per photo content and kept in --thumb-cache. The
+  page loads nothing from outside this server and changes no file; originals
+  and previews are served only for photos in the index, by id. With API keys
+  the page asks for one in a sign-in form (a session cookie); the API routes
+  still take Bearer keys. --library-model names the --model that embeds the
+  photos when several are served.` + "\n" + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), opts, g, cmd.Flags())
@@ -130,14 +155,37 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	if err != nil {
 		return err
 	}
+	routes := srv.Handler()
+	var page *webui.UI
+	if len(opts.Libraries) > 0 {
+		name, err := libraryModel(opts, models)
+		if err != nil {
+			return err
+		}
+		m, err := g.localModel(ctx, emb, flags, models[name], !opts.NoDownload)
+		if err != nil {
+			return fmt.Errorf("--library-model %s: %w", name, err)
+		}
+		page, err = webui.New(ctx, webui.Config{Libraries: opts.Libraries, Model: m, ThumbDir: opts.ThumbCache, APIKeys: keys,
+			LoopbackOnly: len(keys) == 0 && loopback(opts.Addr), Rescan: opts.Rescan, Notify: true, MaxUpload: opts.MaxBody, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer page.Close()
+		routes = page.Handler(routes)
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+	hs := &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
 	logger.Info("listening", "addr", ln.Addr().String(), "models", strings.Join(opts.Models, " "), "auth", len(keys) > 0)
 	fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
+	if page != nil {
+		fmt.Fprintf(g.stdout, "search page: http://%s/ (previews in %s)\n", ln.Addr(), page.ThumbDir())
+		page.Start(ctx)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -168,11 +216,33 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	if err := hs.Shutdown(drain); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if page != nil {
+		if err := page.Close(); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
 	if err := emb.Shutdown(drain); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// libraryModel is the --model NAME that indexes the libraries.
+func libraryModel(opts serveOptions, models map[string]string) (string, error) {
+	if opts.LibraryModel != "" {
+		if _, ok := models[opts.LibraryModel]; !ok {
+			return "", fmt.Errorf("--library-model %s: not one of the --model names", opts.LibraryModel)
+		}
+		return opts.LibraryModel, nil
+	}
+	if len(models) != 1 {
+		return "", errors.New("--library: several models are served; name the one that indexes the photos with --library-model NAME")
+	}
+	for name := range models {
+		return name, nil
+	}
+	return "", nil
 }
 
 // ensureServable downloads a model that is not cached, unless the router
