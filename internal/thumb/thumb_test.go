@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,6 +78,7 @@ func TestCache(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	c.Wait()
 	assert.LessOrEqual(t, reads.Load(), int64(2), "concurrent misses share one decode (a late one may hit the disk)")
 	got, err := c.Get(ctx, hash, 64, read)
 	require.NoError(t, err)
@@ -102,11 +104,29 @@ func TestCache(t *testing.T) {
 	_, err = c.Get(ctx, hex.EncodeToString(bytes.Repeat([]byte{1}, 32)), 64, func() ([]byte, error) { return nil, boom })
 	assert.ErrorIs(t, err, boom)
 
-	// A read-only cache still serves what it makes.
+	// A cache that cannot be written still serves what it makes, and says so.
 	ro := filepath.Join(t.TempDir(), "ro")
 	require.NoError(t, os.WriteFile(ro, nil, 0o644)) // a file where the folder should be
-	got, err = thumb.NewCache(ro, 1, imageprep.Limits{}).Get(ctx, hash, 64, read)
+	broken := thumb.NewCache(ro, 1, imageprep.Limits{})
+	var writeErr atomic.Value
+	broken.WriteError = func(err error) { writeErr.Store(err) }
+	got, err = broken.Get(ctx, hash, 64, read)
 	require.NoError(t, err)
-	assert.Error(t, got.WriteErr)
 	assert.NotEmpty(t, got.Data)
+	broken.Wait()
+	assert.NotNil(t, writeErr.Load())
+
+	// A caller that gives up does not stop the work: the next finds it kept.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	slow := hex.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	release := make(chan struct{})
+	_, err = c.Get(gone, slow, 32, func() ([]byte, error) { <-release; return png, nil })
+	assert.ErrorIs(t, err, context.Canceled)
+	close(release)
+	require.Eventually(t, func() bool {
+		c.Wait()
+		_, err := os.Stat(filepath.Join(dir, "v1-32", hash[:2], hash+".jpg"))
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
 }
