@@ -139,24 +139,32 @@ func NodeClients(tb testing.TB) string {
 // EnvChromium names the Chromium (or Chrome) the browser tests drive.
 const EnvChromium = "HYBRIDEMBED_CHROMIUM"
 
-// Chromium is the browser the page's tests drive headless: $HYBRIDEMBED_CHROMIUM,
-// else chromium, chromium-browser or google-chrome on PATH (make test
-// installs Debian's chromium where it can: scripts/install-chromium.sh).
-// Without one the test is skipped with a message, a failure under
-// HYBRIDEMBED_TEST_STRICT=1.
-func Chromium(tb testing.TB) string {
-	tb.Helper()
+// LookChromium finds the browser the page's tests and benchmark drive
+// headless: $HYBRIDEMBED_CHROMIUM, else chromium, chromium-browser or
+// google-chrome on PATH (make test installs Debian's chromium where it
+// can: scripts/install-chromium.sh).
+func LookChromium() (string, error) {
 	if p := os.Getenv(EnvChromium); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			skipOrFail(tb, "$%s=%s: %v", EnvChromium, p, err)
+			return "", fmt.Errorf("$%s=%s: %w", EnvChromium, p, err)
 		}
-		return p
+		return p, nil
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, nil
 		}
 	}
-	skipOrFail(tb, "no Chromium to run the browser tests (apt-get install chromium, or scripts/install-chromium.sh, or set $%s)", EnvChromium)
-	return ""
+	return "", fmt.Errorf("no Chromium on PATH (apt-get install chromium, or scripts/install-chromium.sh, or set $%s)", EnvChromium)
+}
+
+// Chromium is [LookChromium]'s browser; without one the test is skipped
+// with a message, a failure under HYBRIDEMBED_TEST_STRICT=1.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	p, err := LookChromium()
+	if err != nil {
+		skipOrFail(tb, "the browser tests cannot run: %v", err)
+	}
+	return p
 }

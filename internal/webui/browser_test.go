@@ -1,12 +1,17 @@
 package webui_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +29,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/internal/webui"
+	"github.com/hybridembed/hybridembed/internal/webui/webuitest"
 )
 
 // EnvArtifacts is where the browser tests keep their screenshots (default:
@@ -44,13 +50,7 @@ type browser struct {
 func newBrowser(t *testing.T, server string) *browser {
 	t.Helper()
 	exe := testdata.Chromium(t)
-	// The flags headless Chromium needs on a machine with no network: no
-	// background fetches, no updates, no sync, no QUIC probes, and a fresh
-	// profile.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), webuitest.Options(exe, t.TempDir(), 1280, 800)...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
 		cancel()
@@ -363,8 +363,8 @@ func TestBrowser(t *testing.T) {
 		if os.Getenv(EnvUpdateScreenshots) == "1" {
 			docs := filepath.Join(testdata.Root(), "docs")
 			require.NoError(t, os.MkdirAll(docs, 0o755))
-			require.NoError(t, os.WriteFile(filepath.Join(docs, "webui-desktop.png"), desktop, 0o644))
-			require.NoError(t, os.WriteFile(filepath.Join(docs, "webui-phone.png"), phone, 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(docs, "webui-desktop.png"), smallPNG(desktop), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(docs, "webui-phone.png"), smallPNG(phone), 0o644))
 		}
 	})
 }
@@ -386,6 +386,69 @@ func press(key string) chromedp.Action[chromedp.Void] {
 		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, up)
 		return err
 	})
+}
+
+// smallPNG turns a screenshot into a palette PNG of its 256 most common
+// colours (the page is mostly flat colour), a third of the size, for the
+// README.
+func smallPNG(data []byte) []byte {
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return data
+	}
+	b := img.Bounds()
+	key := func(c color.Color) uint32 {
+		r, g, bl, _ := c.RGBA()
+		return (r>>11)<<10 | (g>>11)<<5 | bl>>11
+	}
+	type bin struct{ n, r, g, b int }
+	bins := map[uint32]*bin{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := img.At(x, y)
+			r, g, bl, _ := c.RGBA()
+			k := key(c)
+			e := bins[k]
+			if e == nil {
+				e = &bin{}
+				bins[k] = e
+			}
+			e.n++
+			e.r += int(r >> 8)
+			e.g += int(g >> 8)
+			e.b += int(bl >> 8)
+		}
+	}
+	keys := make([]uint32, 0, len(bins))
+	for k := range bins {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return bins[keys[i]].n > bins[keys[j]].n })
+	keys = keys[:min(256, len(keys))]
+	pal := make(color.Palette, len(keys))
+	for i, k := range keys {
+		e := bins[k]
+		pal[i] = color.RGBA{uint8(e.r / e.n), uint8(e.g / e.n), uint8(e.b / e.n), 255}
+	}
+	out := image.NewPaletted(b, pal)
+	cache := map[uint32]uint8{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := img.At(x, y)
+			k := key(c)
+			i, ok := cache[k]
+			if !ok {
+				i = uint8(pal.Index(c))
+				cache[k] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, out); err != nil {
+		return data
+	}
+	return buf.Bytes()
 }
 
 func mimeOf(name string) string {

@@ -81,25 +81,46 @@ func (u *UI) find(ctx context.Context, q query, offset, limit int) (results, tim
 			res.Like = &v
 		}
 	}
-	vec, err := u.vector(ctx, s, q, &tm)
-	if err != nil {
-		return res, tm, err
-	}
 	if q.upload != nil || q.Image != "" {
 		res.Image = imageHash(q)
+	}
+	// The next page of a query over the same snapshot is a slice of the
+	// ranking its first page made.
+	key := q.Text + "\x00" + q.Like + "\x00" + res.Image
+	r, _ := u.rankings.Get(key)
+	if r == nil || r.snap != s {
+		r = nil
+	}
+	hits, more, ok := []hit(nil), false, false
+	if r != nil {
+		hits, more, ok = r.page(offset, limit)
+	}
+	if !ok {
+		vec, err := u.vector(ctx, s, q, &tm)
+		if err != nil {
+			return res, tm, err
+		}
+		k := min(MaxResults, max(rankDepth, 2*(offset+limit)))
+		start := time.Now()
+		ranked, err := s.rank(vec, k)
+		tm.scan = time.Since(start)
+		if err != nil {
+			return res, tm, err
+		}
+		r = &ranking{snap: s, k: k, hits: ranked}
+		u.rankings.Add(key, r)
+		hits, more, _ = r.page(offset, limit)
+	}
+	if res.Image != "" {
 		q.Image, q.upload = res.Image, nil
 	}
-	start := time.Now()
-	hits, more, err := s.search(vec, offset, limit)
-	tm.scan = time.Since(start)
-	if err != nil {
-		return res, tm, err
+	for i, h := range hits {
+		v := viewOf(h.photo, h.score)
+		v.Eager = offset+i < eagerResults
+		res.Results = append(res.Results, v)
 	}
-	for _, h := range hits {
-		res.Results = append(res.Results, viewOf(h.photo, h.score))
-	}
-	res.More = more
-	if more {
+	res.More = more && offset+len(hits) < MaxResults
+	if res.More {
 		res.Next = "/ui/search?" + searchURL(q, offset+len(hits))
 		if q.Image == "" {
 			res.NextPage = "/?" + searchURL(q, offset+len(hits))

@@ -68,14 +68,9 @@ type hit struct {
 	score float32
 }
 
-// search ranks every photo of every library by cosine similarity to q and
-// returns those at [offset, offset+limit), best first, and whether more
-// follow.
-func (s *snapshot) search(q []float32, offset, limit int) ([]hit, bool, error) {
-	k := min(offset+limit, MaxResults)
-	if k <= offset {
-		return nil, false, nil
-	}
+// rank ranks every photo of every library by cosine similarity to q and
+// returns the best k, best first.
+func (s *snapshot) rank(q []float32, k int) ([]hit, error) {
 	var all []hit
 	for _, ls := range s.libs {
 		if ls == nil || ls.mat.Len() == 0 {
@@ -83,7 +78,7 @@ func (s *snapshot) search(q []float32, offset, limit int) ([]hit, bool, error) {
 		}
 		found, err := ls.mat.Search(q, k, float32(math.Inf(-1)))
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		for _, h := range found {
 			if p := &ls.photos[h.Row]; p.ID != "" {
@@ -100,10 +95,33 @@ func (s *snapshot) search(q []float32, offset, limit int) ([]hit, bool, error) {
 		}
 		return all[a].photo.row < all[b].photo.row
 	})
-	if offset >= len(all) {
-		return nil, false, nil
+	return all[:min(k, len(all))], nil
+}
+
+// ranking is a query's best results over one snapshot, kept so that the
+// next pages of a scroll are slices of it, not new scans.
+type ranking struct {
+	snap *snapshot
+	k    int // asked for; len(hits) < k when every photo is in it
+	hits []hit
+}
+
+// rankDepth is how deep a first scan ranks: ten pages, for the cost of one
+// scan.
+const rankDepth = 10 * PageSize
+
+// page is the results at [offset, offset+limit) and whether more follow,
+// or ok false when the ranking is not deep enough.
+func (r *ranking) page(offset, limit int) (hits []hit, more, ok bool) {
+	// Every photo is ranked when fewer than k came back, or all of them.
+	complete := len(r.hits) < r.k || len(r.hits) >= r.snap.count || r.k >= MaxResults
+	end := min(offset+limit, MaxResults)
+	if end > len(r.hits) && !complete {
+		return nil, false, false
 	}
-	end := min(len(all), k)
-	more := end < s.count && end < MaxResults
-	return all[offset:end], more, nil
+	end = min(end, len(r.hits))
+	if offset >= end {
+		return nil, false, true
+	}
+	return r.hits[offset:end], end < len(r.hits) || !complete, true
 }

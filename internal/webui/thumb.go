@@ -66,9 +66,6 @@ func (u *UI) serveThumb(w http.ResponseWriter, r *http.Request) {
 		fileError(w, err)
 		return
 	}
-	if t.WriteErr != nil {
-		u.log.Warn("preview not cached", "dir", u.thumbs.Dir(), "error", t.WriteErr.Error())
-	}
 	cache(t.Hash)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(t.Data))
 }

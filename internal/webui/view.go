@@ -24,7 +24,14 @@ type photoView struct {
 	Original string  `json:"original"`
 	Page     string  `json:"page"`
 	Similar  string  `json:"similar"`
+	// Eager marks the first results, whose previews load at once (the
+	// rest wait until they scroll near).
+	Eager bool `json:"-"`
 }
+
+// eagerResults is how many of the first results load their previews at
+// once: about the first screen of a desktop.
+const eagerResults = 18
 
 func viewOf(p *photo, score float32) photoView {
 	v := photoView{ID: p.ID, Path: p.Rel, Library: p.lib.name, Score: score, Size: p.Size,

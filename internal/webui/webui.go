@@ -75,18 +75,19 @@ type Config struct {
 // UI is the page's handler and its libraries' background indexing. Build
 // it with New, Start it, and Close it.
 type UI struct {
-	cfg     Config
-	model   *hybridembed.Model
-	im      index.Model
-	libs    []*folder
-	thumbs  *thumb.Cache
-	log     *slog.Logger
-	tpl     *template.Template
-	static  map[string]asset
-	keys    [][]byte
-	logins  *limiter
-	vectors *lru.Cache[string, []float32] // query term vectors
-	embeds  chan struct{}                 // query embeddings in flight
+	cfg      Config
+	model    *hybridembed.Model
+	im       index.Model
+	libs     []*folder
+	thumbs   *thumb.Cache
+	log      *slog.Logger
+	tpl      *template.Template
+	static   map[string]asset
+	keys     [][]byte
+	logins   *limiter
+	vectors  *lru.Cache[string, []float32] // query term vectors
+	rankings *lru.Cache[string, *ranking]  // recent queries' results
+	embeds   chan struct{}                 // query embeddings in flight
 
 	snap   atomic.Pointer[snapshot]
 	pubMu  sync.Mutex
@@ -132,6 +133,10 @@ func New(ctx context.Context, cfg Config) (*UI, error) {
 	if u.vectors, err = lru.New[string, []float32](512); err != nil {
 		return nil, err
 	}
+	// 64 queries of ten pages hold 30,720 hits: a few hundred kilobytes.
+	if u.rankings, err = lru.New[string, *ranking](64); err != nil {
+		return nil, err
+	}
 	if u.tpl, u.static, err = loadAssets(); err != nil {
 		return nil, err
 	}
@@ -151,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*UI, error) {
 		}
 	}
 	u.thumbs = thumb.NewCache(thumbDir, max(2, runtime.GOMAXPROCS(0)/2), imageprep.Limits{MaxPixels: cfg.MaxPixels})
+	u.thumbs.WriteError = func(err error) { u.log.Warn("preview not kept", "dir", thumbDir, "error", err.Error()) }
 	u.publish()
 	return u, nil
 }
@@ -218,6 +224,15 @@ func (u *UI) index(ctx context.Context, file, root string) (*index.Index, error)
 // until Close (or ctx's end).
 func (u *UI) Start(ctx context.Context) {
 	ctx, u.cancel = context.WithCancel(ctx)
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		// Both towers now: the first query must not pay for opening the
+		// text tower's session.
+		if err := u.model.Load(ctx); err != nil && ctx.Err() == nil {
+			u.log.Warn("loading the model", "error", err.Error())
+		}
+	}()
 	for _, l := range u.libs {
 		u.wg.Add(1)
 		go func() {
@@ -234,6 +249,9 @@ func (u *UI) Close() error {
 		u.cancel()
 	}
 	u.wg.Wait()
+	if u.thumbs != nil {
+		u.thumbs.Wait()
+	}
 	var errs []error
 	u.ixMu.Lock()
 	for file, ix := range u.ixs {

@@ -201,14 +201,8 @@ func TestPreviewsAndOriginals(t *testing.T) {
 	assert.Equal(t, int64(1), misses)
 
 	// Cached on disk, outside the library; served from there next time.
-	var cached []string
-	filepath.WalkDir(p.cfg.ThumbDir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			cached = append(cached, path)
-		}
-		return nil
-	})
-	assert.Len(t, cached, 1)
+	require.Eventually(t, func() bool { return len(cachedFiles(p.cfg.ThumbDir)) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"written after it was served")
 	resp = get(strings.Split(cat.Thumb, "&v=")[0], nil)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "private, no-cache", resp.Header.Get("Cache-Control"), "no version: revalidate")
@@ -245,22 +239,34 @@ func TestTornPreviewIsMadeAgain(t *testing.T) {
 	require.NoError(t, err)
 	good, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var file string
-	filepath.WalkDir(p.cfg.ThumbDir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			file = path
+	require.Eventually(t, func() bool { return len(cachedFiles(p.cfg.ThumbDir)) == 1 }, 5*time.Second, 5*time.Millisecond)
+	file := cachedFiles(p.cfg.ThumbDir)[0]
+	require.NoError(t, os.WriteFile(file, good[:len(good)/2], 0o644))
+	// Every answer is the whole preview, and soon the disk holds it again
+	// (a preview just made is served from memory until its write is done,
+	// so the torn file may be seen a request later).
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(p.srv.URL + r.Results[0].Thumb)
+		require.NoError(t, err)
+		again, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, good, again)
+		onDisk, _ := os.ReadFile(file)
+		return bytes.Equal(good, onDisk)
+	}, 10*time.Second, 20*time.Millisecond, "the cache holds the whole preview again")
+}
+
+// cachedFiles are the previews kept in dir (not the writer's temporary
+// files).
+func cachedFiles(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".jpg") && !strings.HasPrefix(d.Name(), ".") {
+			out = append(out, path)
 		}
 		return nil
 	})
-	require.NotEmpty(t, file)
-	require.NoError(t, os.WriteFile(file, good[:len(good)/2], 0o644))
-	resp, err = http.Get(p.srv.URL + r.Results[0].Thumb)
-	require.NoError(t, err)
-	again, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, good, again)
-	onDisk, _ := os.ReadFile(file)
-	assert.Equal(t, good, onDisk, "the cache holds the whole preview again")
+	return out
 }
 
 // all lists every photo (two pages).

@@ -118,7 +118,9 @@
     return 'Best matches first, out of ' + res.searched + ' photos' + (res.indexing ? ' indexed so far.' : '.');
   }
 
-  function hitElement(r) {
+  const eager = 18; // the first screen's previews load at once, the rest as they come near
+
+  function hitElement(r, i, offset) {
     const li = document.createElement('li');
     const a = document.createElement('a');
     a.className = 'hit';
@@ -132,7 +134,8 @@
     const img = document.createElement('img');
     img.src = r.thumb;
     img.alt = r.path;
-    img.loading = 'lazy';
+    if (offset + i < eager) img.fetchPriority = 'high';
+    else img.loading = 'lazy';
     img.decoding = 'async';
     const s = document.createElement('span');
     s.className = 'score';
@@ -198,7 +201,7 @@
     if (push) history.pushState({ q: s.q, like: s.like }, '', s.image ? '/' : pageURL(s));
     document.title = (s.q || (res.like ? 'like ' + res.like.path : 'by image')) + ' · Photos';
     showChip(s, res);
-    grid.replaceChildren(...res.results.map(hitElement));
+    grid.replaceChildren(...res.results.map((r, i) => hitElement(r, i, 0)));
     summary.textContent = describe(res);
     partial = res.indexing;
     setMore(res);
@@ -214,7 +217,7 @@
     try {
       const res = await fetchResults(state, offset);
       if (gen !== generation) return;
-      grid.append(...res.results.map(hitElement));
+      grid.append(...res.results.map((r, i) => hitElement(r, i, offset)));
       setMore(res);
     } catch (e) {
       if (gen === generation) showError(e.message);
