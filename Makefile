@@ -34,14 +34,17 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt wants changes"; exit 1; }
 
-# CI (which has ../shared beside the clone) turns a missing shared golden or
-# Node.js test client into a failure; elsewhere those tests skip with a message.
+# CI (which has ../shared beside the clone) turns a missing shared golden,
+# Node.js test client or Chromium into a failure; elsewhere those tests skip
+# with a message.
 HYBRIDEMBED_TEST_STRICT ?= $(if $(CI),1,)
 
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector
 test: onnxruntime vet cross
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
 		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
+	@scripts/install-chromium.sh >/dev/null || \
+		echo "make test: Chromium is not installable here: the search page's browser tests skip (and fail under CI)"
 	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
 
 ## test-arm64: the engine, parity, index, server and CLI tests on linux/arm64,
@@ -61,7 +64,8 @@ demo: onnxruntime build
 
 ## bench: the library index (re-index, scan, size); the server under 64
 ## clients against one batched call; end-to-end image throughput against raw
-## ONNX Runtime on full-size ViT-B/32
+## ONNX Runtime on full-size ViT-B/32; the search page (a query's server time
+## on 100,000 images, first results painted in Chromium, previews)
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
 	@if [ ! -f $(BENCH)/vit-b32/onnx/text_model.onnx ] || [ ! -f $(BENCH)/minilm-l6/onnx/model.onnx ]; then \
@@ -72,6 +76,8 @@ bench: onnxruntime build
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
+	@scripts/install-chromium.sh >/dev/null || echo "make bench: no Chromium: the search page's paint time is skipped"
+	$(GO) run ./scripts/benchwebui -model $(BENCH)/vit-b32 -work $(BENCH)
 
 ## fixtures: regenerate testdata/ (small random-weight models and goldens,
 ## and the trained demo model: a few minutes; Debian's libopenblas0-pthread
