@@ -138,6 +138,12 @@ func (u *UI) search(w http.ResponseWriter, r *http.Request) {
 		searchError(w, err)
 		return
 	}
+	u.answer(w, r, q, offset, limit, start)
+}
+
+// answer runs the search and writes its results (or why there are none)
+// as JSON.
+func (u *UI) answer(w http.ResponseWriter, r *http.Request, q query, offset, limit int, start time.Time) {
 	res, tm, err := u.find(r.Context(), q, offset, limit)
 	serverTiming(w, tm, start)
 	if err != nil {

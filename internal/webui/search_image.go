@@ -62,13 +62,7 @@ func (u *UI) searchImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.upload = upload
-	res, tm, err := u.find(r.Context(), q, offset, limit)
-	serverTiming(w, tm, start)
-	if err != nil {
-		searchError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	u.answer(w, r, q, offset, limit, start)
 }
 
 func uploadError(err error, limit int64) error {
