@@ -67,7 +67,6 @@ func getStatus(base string) (pageStatus, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-
 // TestServeLibrary: serve --library indexes the folder in the background
 // into the same index `index` keeps, serves the page at / beside the API,
 // and a kill -9 in the middle of indexing loses nothing: the next start
@@ -82,7 +81,7 @@ func TestServeLibrary(t *testing.T) {
 	}
 	const noise = 1500
 	makeImages(t, lib, noise) // and a file that is not an image
-	total := noise + 4 // searchable; broken.jpg is indexed as a failure
+	total := noise + 4        // searchable; broken.jpg is indexed as a failure
 	thumbs := filepath.Join(t.TempDir(), "thumbs")
 	args := []string{"--model", "shapes=" + shapesModel, "--library", lib, "--thumb-cache", thumbs, "--rescan", "1h"}
 
