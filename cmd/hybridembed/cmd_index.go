@@ -118,7 +118,7 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 	if err != nil {
 		return nil, err
 	}
-	im, err := index.ModelOf(ctx, m)
+	im, err := index.ImageModel(ctx, m)
 	if err != nil {
 		emb.Close()
 		return nil, err

@@ -9,26 +9,32 @@ import (
 	"github.com/hybridembed/hybridembed"
 )
 
-// ModelOf is the identity an index keys m's vectors on. A model that does
-// not embed images is refused (an index needs a CLIP-family model), and one
-// whose config does not give the vector size is asked for one image
+// ImageModelInfo is m's info, for a model that embeds images (an index
+// and a dataset of images need a CLIP-family model), with the vector
+// size: a model whose config does not give it is asked for one image
 // vector.
-func ModelOf(ctx context.Context, m *hybridembed.Model) (Model, error) {
+func ImageModelInfo(ctx context.Context, m *hybridembed.Model) (hybridembed.ModelInfo, error) {
 	info := m.Info()
 	if !info.Has(hybridembed.ModalityImage) {
 		names := make([]string, len(info.Modalities))
 		for i, mod := range info.Modalities {
 			names[i] = string(mod)
 		}
-		return Model{}, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, strings.Join(names, ", "))
+		return info, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, strings.Join(names, ", "))
 	}
-	im := Model{Name: info.Name, Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Digest: info.Digest, Dim: info.Dim}
-	if im.Dim == 0 { // config.json does not say: ask the vision tower
+	if info.Dim == 0 { // config.json does not say: ask the vision tower
 		v, err := m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageValue("probe", image.NewGray(image.Rect(0, 0, 8, 8)))})
 		if err != nil {
-			return im, err
+			return info, err
 		}
-		im.Dim = len(v[0].Vector)
+		info.Dim = len(v[0].Vector)
 	}
-	return im, nil
+	return info, nil
+}
+
+// ImageModel is the identity an index keys m's vectors on (ModelOf its
+// ImageModelInfo).
+func ImageModel(ctx context.Context, m *hybridembed.Model) (Model, error) {
+	info, err := ImageModelInfo(ctx, m)
+	return ModelOf(info), err
 }

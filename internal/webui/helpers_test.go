@@ -20,15 +20,22 @@ import (
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
-// shapesModel is the trained demo model (testdata/models/shapes-clip).
-func shapesModel(t testing.TB) *hybridembed.Model {
+// shapesEmbedder is an Embedder as serve makes it (offline, vectors not
+// normalised: the server and the index normalise them).
+func shapesEmbedder(t testing.TB) *hybridembed.Embedder {
 	t.Helper()
 	orttest.Init(t)
 	emb, err := hybridembed.New(hybridembed.WithoutEnvironment(), hybridembed.WithHubCache(t.TempDir()),
 		hybridembed.WithOffline(true), hybridembed.WithNormalize(false))
 	require.NoError(t, err)
 	t.Cleanup(func() { emb.Close() })
-	m, err := emb.Model(context.Background(), testdata.Fixture("models", "shapes-clip"))
+	return emb
+}
+
+// shapesModel is the trained demo model (testdata/models/shapes-clip).
+func shapesModel(t testing.TB) *hybridembed.Model {
+	t.Helper()
+	m, err := shapesEmbedder(t).Model(context.Background(), testdata.Fixture("models", "shapes-clip"))
 	require.NoError(t, err)
 	return m
 }

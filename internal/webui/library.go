@@ -188,7 +188,7 @@ func (l *folder) update(ctx context.Context) {
 			}
 		}
 	}()
-	st, err := ix.Update(ctx, l.ui.im, l.ui.model, []string{l.dir}, index.UpdateOptions{
+	st, err := ix.Update(ctx, l.ui.im, unitImages{l.ui.model}, []string{l.dir}, index.UpdateOptions{
 		Waiting: func() { l.setStatus(func(s *Status) { s.Phase = "waiting" }) },
 		Phase: func(name string, total int64) {
 			embedding.Store(name == "embedding")

@@ -21,7 +21,11 @@ func (u *UI) Handler(api http.Handler) http.Handler {
 	mux.Handle("GET /ui/static/{name}", u.guard(publicRoute, u.serveStatic))
 	mux.Handle("GET /favicon.ico", u.guard(publicRoute, u.serveIcon))
 	mux.Handle("GET /ui/search", u.guard(dataRoute, u.search))
-	mux.Handle("POST /ui/search", u.guard(dataRoute, u.searchImage))
+	upload := u.cfg.WithBody
+	if upload == nil {
+		upload = u.readBody
+	}
+	mux.Handle("POST /ui/search", u.guard(dataRoute, upload(u.searchImage).ServeHTTP))
 	mux.Handle("GET /ui/status", u.guard(dataRoute, u.showStatus))
 	mux.Handle("GET /ui/thumb/{id}", u.guard(dataRoute, u.serveThumb))
 	mux.Handle("GET /ui/original/{id}", u.guard(dataRoute, u.serveOriginal))

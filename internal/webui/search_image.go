@@ -1,9 +1,12 @@
 package webui
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"time"
 )
@@ -13,14 +16,14 @@ import (
 // ("q") and a photo ("like") to combine it with. The image's vector is
 // remembered by its hash (returned as "image"), so the next pages are
 // asked for with GET /ui/search?image=HASH, without sending it again.
-func (u *UI) searchImage(w http.ResponseWriter, r *http.Request) {
+func (u *UI) searchImage(w http.ResponseWriter, r *http.Request, body []byte) {
 	start := time.Now()
-	r.Body = http.MaxBytesReader(w, r.Body, u.cfg.MaxUpload+1<<20)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		searchError(w, &queryError{fmt.Errorf("want a multipart/form-data body with the image: %w", err)})
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		searchError(w, &queryError{errors.New("want a multipart/form-data body with the image")})
 		return
 	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	form := map[string][]string{}
 	var upload []byte
 	for {
@@ -29,23 +32,24 @@ func (u *UI) searchImage(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			searchError(w, uploadError(err, u.cfg.MaxUpload))
+			searchError(w, &queryError{fmt.Errorf("reading the form: %w", err)})
 			return
 		}
 		switch name := part.FormName(); name {
 		case "image":
-			if upload, err = io.ReadAll(io.LimitReader(part, u.cfg.MaxUpload+1)); err != nil {
-				searchError(w, uploadError(err, u.cfg.MaxUpload))
+			// The part is a slice of the body already held: read it whole.
+			if upload, err = io.ReadAll(part); err != nil {
+				searchError(w, &queryError{fmt.Errorf("reading the image: %w", err)})
 				return
 			}
 			if int64(len(upload)) > u.cfg.MaxUpload {
-				searchError(w, uploadError(&http.MaxBytesError{Limit: u.cfg.MaxUpload}, u.cfg.MaxUpload))
+				searchError(w, &queryError{fmt.Errorf("%w (%s)", errTooLarge, formatBytes(u.cfg.MaxUpload))})
 				return
 			}
 		case "q", "like", "offset", "limit":
 			b, err := io.ReadAll(io.LimitReader(part, maxQuery+1))
 			if err != nil {
-				searchError(w, uploadError(err, u.cfg.MaxUpload))
+				searchError(w, &queryError{fmt.Errorf("reading the form: %w", err)})
 				return
 			}
 			form[name] = []string{string(b)}
@@ -65,10 +69,19 @@ func (u *UI) searchImage(w http.ResponseWriter, r *http.Request) {
 	u.answer(w, r, q, offset, limit, start)
 }
 
-func uploadError(err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &queryError{fmt.Errorf("%w (%s)", errTooLarge, formatBytes(limit))}
-	}
-	return &queryError{fmt.Errorf("reading the image: %w", err)}
+// readBody reads a POST's body, up to MaxUpload and a little for the
+// form around it, when no server limits are given (Config.WithBody).
+func (u *UI) readBody(h func(w http.ResponseWriter, r *http.Request, body []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, u.cfg.MaxUpload+64<<10))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				err = fmt.Errorf("%w (%s)", errTooLarge, formatBytes(u.cfg.MaxUpload))
+			}
+			searchError(w, &queryError{err})
+			return
+		}
+		h(w, r, body)
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/index"
+	"github.com/hybridembed/hybridembed/internal/pooling"
 	"github.com/hybridembed/hybridembed/internal/thumb"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/models/layout"
@@ -64,6 +66,11 @@ type Config struct {
 	Notify bool
 	// MaxUpload caps an image sent as a query (default 32 MiB).
 	MaxUpload int64
+	// WithBody, when set, reads the body of a POST (an image sent as a
+	// query) under the embedding server's limits: its memory budget and
+	// timeouts (server.Server.WithBody). Without it the page reads the body
+	// itself, up to MaxUpload.
+	WithBody func(h func(w http.ResponseWriter, r *http.Request, body []byte)) http.Handler
 	// MaxPixels caps what an image (a photo for its preview, an image
 	// query) may decode to (default: imageprep's).
 	MaxPixels int64
@@ -118,10 +125,15 @@ func New(ctx context.Context, cfg Config) (*UI, error) {
 	if cfg.ThumbDir == "" {
 		cfg.ThumbDir = filepath.Join(layout.HomeDir(), "thumbs")
 	}
-	im, err := index.ModelOf(ctx, cfg.Model)
+	info, err := index.ImageModelInfo(ctx, cfg.Model)
 	if err != nil {
 		return nil, err
 	}
+	// The index holds unit vectors under the normalised model's identity,
+	// as `index` writes them, whatever the Embedder's own setting (serve's
+	// leaves normalising to each request): both share every vector.
+	info.Normalized = true
+	im := index.ModelOf(info)
 	u := &UI{cfg: cfg, model: cfg.Model, im: im, log: cfg.Logger, ixs: map[string]*index.Index{},
 		logins: newLimiter(5, time.Second), embeds: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 	for _, k := range cfg.APIKeys {
@@ -266,6 +278,21 @@ func (u *UI) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unitImages embeds images with m, as L2-normalised vectors: the ones an
+// Embedder with normalising on (the default, as `index` runs) makes, by
+// the same function.
+type unitImages struct{ m *hybridembed.Model }
+
+func (u unitImages) EmbedImagesFunc(ctx context.Context, images []hybridembed.Image, fn func(int, hybridembed.Embedding, error) error) error {
+	return u.m.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
+		if err == nil && !e.Normalized {
+			pooling.Normalize(e.Vector)
+			e.Normalized = true
+		}
+		return fn(i, e, err)
+	})
 }
 
 // ThumbnailStats are the previews served from the disk cache and those

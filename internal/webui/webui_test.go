@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/internal/index"
+	"github.com/hybridembed/hybridembed/internal/server"
 	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/internal/webui"
 )
@@ -156,6 +157,31 @@ func TestImageQuery(t *testing.T) {
 	status, r = p.postImage(t, testdata.BombPNG(), nil)
 	assert.Equal(t, http.StatusBadRequest, status, "a decompression bomb is refused before it decodes")
 	assert.Contains(t, r.Error, "too large")
+}
+
+// TestImageQueryUnderServerLimits: beside the API, an image sent as a
+// query is read under the embedding server's limits (its body limit and
+// memory budget), and the API still answers beside the page.
+func TestImageQueryUnderServerLimits(t *testing.T) {
+	emb := shapesEmbedder(t)
+	srv, err := server.New(context.Background(), emb, server.Config{Models: map[string]string{"shapes": testdata.Fixture("models", "shapes-clip")},
+		MaxBodyBytes: 1 << 20})
+	require.NoError(t, err)
+	m, err := emb.Model(context.Background(), testdata.Fixture("models", "shapes-clip"))
+	require.NoError(t, err)
+	p := startPage(t, webui.Config{Libraries: []string{shapesLibrary(t)}, Model: m, WithBody: srv.WithBody, MaxUpload: 1 << 20}, srv.Handler(), 96)
+	data, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	require.NoError(t, err)
+	status, r := p.postImage(t, data, nil)
+	require.Equal(t, http.StatusOK, status, r.Error)
+	assert.Equal(t, "yellow_star", class(r.Results[0].Path))
+	status, r = p.postImage(t, make([]byte, 2<<20), nil)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Contains(t, r.Error, "over this server's limit", "refused by the server's own admission, before the body is read")
+	resp, err := http.Post(p.srv.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"model":"shapes","input":"a red circle"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
 // TestPreviewsAndOriginals: previews made by the project's pipeline,

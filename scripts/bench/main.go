@@ -27,7 +27,7 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models/layout"
-	"github.com/hybridembed/hybridembed/scripts/internal/benchutil"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func main() {
 		n    int
 	}{{"1024x768", 1024, 768, *n1}, {"12mp", 4000, 3000, *n12}}
 	for _, f := range folders {
-		if err := benchutil.PhotoJPEGs(filepath.Join(*work, "jpeg-"+f.name), f.w, f.h, f.n); err != nil {
+		if err := benchkit.MakeFolder(filepath.Join(*work, "jpeg-"+f.name), f.w, f.h, f.n); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -121,7 +121,7 @@ func main() {
 	var photoPrepMs float64
 	for _, f := range folders {
 		dir := filepath.Join(*work, "jpeg-"+f.name)
-		images := folderImages(dir)
+		images := benchkit.FolderImages(dir)
 		pc := newPerCore(dir)
 		exact, draft := pc.ours(0), pc.ours(pc.proc.DraftSize())
 		goExact := math.NaN()
@@ -145,7 +145,7 @@ func main() {
 			fmt.Sprintf("%.0f img/s", all), fmt.Sprintf("%.0f img/s = %d x 1 core", float64(runtime.NumCPU())*1000/exact, runtime.NumCPU()),
 			all / (float64(runtime.NumCPU()) * 1000 / exact), math.NaN()})
 	}
-	table = append(table, concurrent(emb, *model, folderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
+	table = append(table, concurrent(emb, *model, benchkit.FolderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
 	if *threads >= 2 {
 		r, err := againstRuns(fmt.Sprintf("raw ORT fp32, 2 runs x %d threads at once", *threads/2), filepath.Join(*model, "onnx", "vision_model.onnx"), raw, *threads, *batch, *n1, *runs)
 		if err != nil {
@@ -156,7 +156,7 @@ func main() {
 
 	// The variants transformers.js repos ship, when make_fixtures.py
 	// --bench wrote them: dynamic int8 (MatMulInteger) and fp16.
-	photos := folderImages(filepath.Join(*work, "jpeg-1024x768"))
+	photos := benchkit.FolderImages(filepath.Join(*work, "jpeg-1024x768"))
 	exact, err := emb.EmbedImages(context.Background(), *model, photos[:16])
 	if err != nil {
 		log.Fatal(err)
@@ -488,16 +488,6 @@ func againstRuns(label, path string, one *raw, threads, batch, n, passes int) (r
 }
 
 func (r *raw) Close() error { return r.s.Close() }
-
-func folderImages(dir string) []hybridembed.Image {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
-	sort.Strings(paths)
-	images := make([]hybridembed.Image, len(paths))
-	for i, p := range paths {
-		images[i] = hybridembed.ImageFile(p)
-	}
-	return images
-}
 
 // pipeline times one EmbedImages pass, as the embed command runs it.
 func pipeline(emb *hybridembed.Embedder, model string, images []hybridembed.Image) (float64, error) {

@@ -25,7 +25,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/index"
-	"github.com/hybridembed/hybridembed/scripts/internal/benchutil"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -53,7 +53,7 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	db := filepath.Join(dir, "index.db")
-	m := index.Model{Name: "bench", Digest: "bench", Dim: *dim}
+	m := index.Model{Name: "bench", Key: "bench", Dim: *dim}
 	emb := randomEmbedder{dim: *dim}
 
 	start := time.Now()
@@ -68,7 +68,7 @@ func main() {
 	first := time.Since(start)
 	ix.Close()
 	size := fileSize(db) + fileSize(db+"-wal")
-	fmt.Printf("  first index (no inference):  %8.0f ms  (%d new, %.1f MB hashed)\n", benchutil.Ms(first), st.New, float64(st.BytesHashed)/1e6)
+	fmt.Printf("  first index (no inference):  %8.0f ms  (%d new, %.1f MB hashed)\n", benchkit.Ms(first), st.New, float64(st.BytesHashed)/1e6)
 	fmt.Printf("  index size per image:        %8.0f B   (%d-d float32 vector = %d B; rclip stores ~2.3 KB)\n",
 		float64(size)/float64(*files), *dim, 4**dim)
 
@@ -77,7 +77,7 @@ func main() {
 	for range 5 {
 		t := time.Now()
 		n := bareWalk(lib)
-		walk = append(walk, benchutil.Ms(time.Since(t)))
+		walk = append(walk, benchkit.Ms(time.Since(t)))
 		if n != *files {
 			log.Fatalf("walk found %d files", n)
 		}
@@ -90,10 +90,10 @@ func main() {
 			log.Fatal(err)
 		}
 		ix.Close()
-		again = append(again, benchutil.Ms(time.Since(t)))
+		again = append(again, benchkit.Ms(time.Since(t)))
 	}
 	fmt.Printf("  unchanged re-index:          %8.0f ms  p50 of 5 (%d unchanged, %d bytes read, %d embedded); bare walk %.0f ms; ratio %.2fx\n",
-		benchutil.Median(again), last.Unchanged, last.BytesHashed, last.Embedded, benchutil.Median(walk), benchutil.Median(again)/benchutil.Median(walk))
+		benchkit.Median(again), last.Unchanged, last.BytesHashed, last.Embedded, benchkit.Median(walk), benchkit.Median(again)/benchkit.Median(walk))
 
 	ix, err = index.Open(ctx, db, lib)
 	if err != nil {
@@ -104,7 +104,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("  load %d vectors:          %8.0f ms\n", mat.Len(), benchutil.Ms(time.Since(t)))
+	fmt.Printf("  load %d vectors:          %8.0f ms\n", mat.Len(), benchkit.Ms(time.Since(t)))
 	ix.Close()
 
 	if _, err := os.Stat(*cli); err == nil {
@@ -122,9 +122,9 @@ func main() {
 			if err := cmd().Run(); err != nil && !isPartial(err) {
 				log.Fatal(err)
 			}
-			runs = append(runs, benchutil.Ms(time.Since(t)))
+			runs = append(runs, benchkit.Ms(time.Since(t)))
 		}
-		fmt.Printf("  `hybridembed index` unchanged, whole process: %.0f ms p50 of 3 (goal <= 1000 ms)\n", benchutil.Median(runs))
+		fmt.Printf("  `hybridembed index` unchanged, whole process: %.0f ms p50 of 3 (goal <= 1000 ms)\n", benchkit.Median(runs))
 	}
 
 	scan(*vectors, *dim)
@@ -139,7 +139,7 @@ func isPartial(err error) bool {
 // single-threaded loop that computes every score and sorts.
 func scan(n, dim int) {
 	r := rand.New(rand.NewPCG(1, 1))
-	m := &index.Matrix{Dim: dim, Paths: make([]string, n), Data: benchutil.UnitVectors(r, n, dim)}
+	m := &index.Matrix{Dim: dim, Paths: make([]string, n), Data: benchkit.UnitVectors(r, n, dim)}
 	q := make([]float32, dim)
 	var ours, plain []float64
 	for range 51 {
@@ -150,7 +150,7 @@ func scan(n, dim int) {
 		if _, err := m.Search(q, 10, -1); err != nil {
 			log.Fatal(err)
 		}
-		ours = append(ours, benchutil.Ms(time.Since(t)))
+		ours = append(ours, benchkit.Ms(time.Since(t)))
 	}
 	for range 11 {
 		t := time.Now()
@@ -163,11 +163,11 @@ func scan(n, dim int) {
 			scores[i] = s
 		}
 		sort.Slice(scores, func(a, b int) bool { return scores[a] > scores[b] })
-		plain = append(plain, benchutil.Ms(time.Since(t)))
+		plain = append(plain, benchkit.Ms(time.Since(t)))
 	}
 	sort.Float64s(ours)
 	fmt.Printf("  scan %d x %d-d, top 10:   p50 %.1f ms, p99 %.1f ms (goal p50 <= 50 ms); plain loop p50 %.1f ms; ratio %.2fx\n",
-		n, dim, benchutil.Percentile(ours, 0.5), benchutil.Percentile(ours, 0.99), benchutil.Median(plain), benchutil.Percentile(ours, 0.5)/benchutil.Median(plain))
+		n, dim, benchkit.Percentile(ours, 0.5), benchkit.Percentile(ours, 0.99), benchkit.Median(plain), benchkit.Percentile(ours, 0.5)/benchkit.Median(plain))
 }
 
 type randomEmbedder struct{ dim int }

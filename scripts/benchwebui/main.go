@@ -56,7 +56,7 @@ import (
 	"github.com/hybridembed/hybridembed/internal/webui"
 	"github.com/hybridembed/hybridembed/internal/webui/webuitest"
 	"github.com/hybridembed/hybridembed/local/imageprep"
-	"github.com/hybridembed/hybridembed/scripts/internal/benchutil"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -69,7 +69,7 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	emb, err := hybridembed.New(hybridembed.WithOffline(true), hybridembed.WithNormalize(false), hybridembed.WithKeepAlive(-1))
+	emb, err := hybridembed.New(hybridembed.WithOffline(true), hybridembed.WithKeepAlive(-1))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func open(ctx context.Context, emb *hybridembed.Embedder, model string, libs []s
 // bigLibrary makes n empty image files in 100 folders and imports random
 // vectors for them into the library's own index, once.
 func bigLibrary(ctx context.Context, m *hybridembed.Model, dir string, n int) error {
-	im, err := index.ModelOf(ctx, m)
+	im, err := index.ImageModel(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func bigLibrary(ctx context.Context, m *hybridembed.Model, dir string, n int) er
 	os.RemoveAll(dir)
 	rows := make([]index.Imported, n)
 	r := rand.New(rand.NewPCG(uint64(n), 5))
-	vecs := benchutil.UnitVectors(r, n, im.Dim)
+	vecs := benchkit.UnitVectors(r, n, im.Dim)
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("%02d", i%100), fmt.Sprintf("IMG_%06d.jpg", i))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -192,7 +192,7 @@ func serverTime(ctx context.Context, emb *hybridembed.Embedder, work, model stri
 	}
 	defer ui.Close()
 	defer srv.Close()
-	fmt.Printf("  %d-image index: open, rescan (all unchanged) and load %.0f ms\n", n, benchutil.Ms(time.Since(start)))
+	fmt.Printf("  %d-image index: open, rescan (all unchanged) and load %.0f ms\n", n, benchkit.Ms(time.Since(start)))
 
 	r := rand.New(rand.NewPCG(7, 7))
 	text := func() string {
@@ -245,24 +245,24 @@ func serverTime(ctx context.Context, emb *hybridembed.Embedder, work, model stri
 		if err != nil {
 			return err
 		}
-		be := benchutil.Ms(time.Since(t))
+		be := benchkit.Ms(time.Since(t))
 		t = time.Now()
 		if _, err := mat.Search(e[0].Vector, webui.PageSize, -1); err != nil {
 			return err
 		}
-		bs := benchutil.Ms(time.Since(t))
+		bs := benchkit.Ms(time.Since(t))
 		bareEmbed, bareScan, ratios = append(bareEmbed, be), append(bareScan, bs), append(ratios, total/(be+bs))
 	}
 	sort.Float64s(totals)
 	fmt.Printf("  query server time, %d-image index, %d-d: p50 %.1f ms, p99 %.1f ms (goal p50 <= 50 ms): embed p50 %.1f ms + scan p50 %.1f ms\n",
-		n, mat.Dim, benchutil.Percentile(totals, 0.5), benchutil.Percentile(totals, 0.99), benchutil.Median(embeds), benchutil.Median(scans))
+		n, mat.Dim, benchkit.Percentile(totals, 0.5), benchkit.Percentile(totals, 0.99), benchkit.Median(embeds), benchkit.Median(scans))
 	fmt.Printf("    bare, in turn: EmbedTexts p50 %.1f ms + Matrix.Search p50 %.1f ms; page/bare ratio p50 %.2fx; the same query again (ranking remembered, as for its next pages) p50 %.1f ms\n",
-		benchutil.Median(bareEmbed), benchutil.Median(bareScan), benchutil.Median(ratios), benchutil.Median(cached))
+		benchkit.Median(bareEmbed), benchkit.Median(bareScan), benchkit.Median(ratios), benchkit.Median(cached))
 	return nil
 }
 
 func loadMatrix(ctx context.Context, m *hybridembed.Model, lib string) (*index.Matrix, error) {
-	im, err := index.ModelOf(ctx, m)
+	im, err := index.ImageModel(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ func browser(ctx context.Context, emb *hybridembed.Embedder, work, model string)
 		each := fmt.Sprint(paints)
 		sort.Float64s(paints)
 		fmt.Printf("  first results painted after Enter, 96 shapes, %s: p50 %.0f ms, max %.0f ms over %d queries (goal <= 300 ms); in order %s\n",
-			label, benchutil.Percentile(paints, 0.5), paints[len(paints)-1], len(paints), each)
+			label, benchkit.Percentile(paints, 0.5), paints[len(paints)-1], len(paints), each)
 		fmt.Printf("    preview cache: %d requests reached the server for %d shown, %d from disk, %d made: hit rate %.0f%%\n",
 			hits+misses, shown, hits, misses, 100*float64(hits)/float64(max(1, hits+misses)))
 	}
@@ -438,7 +438,7 @@ func previews(ctx context.Context, work string) error {
 	folders := []string{shapes}
 	for _, p := range photos {
 		dir := filepath.Join(work, p.name)
-		if err := benchutil.PhotoJPEGs(dir, p.w, p.h, 16); err != nil {
+		if err := benchkit.MakeFolder(dir, p.w, p.h, 16); err != nil {
 			return err
 		}
 		folders = append(folders, dir)
@@ -466,18 +466,18 @@ func previews(ctx context.Context, work string) error {
 				if err != nil {
 					return err
 				}
-				cold = append(cold, benchutil.Ms(time.Since(t)))
+				cold = append(cold, benchkit.Ms(time.Since(t)))
 				bytes += len(got.Data)
 				c.Wait() // on disk: the next Get reads the file
 				t = time.Now()
 				if _, err := c.Get(ctx, hash, size, func() ([]byte, error) { return os.ReadFile(f) }); err != nil {
 					return err
 				}
-				warm = append(warm, benchutil.Ms(time.Since(t)))
+				warm = append(warm, benchkit.Ms(time.Since(t)))
 			}
 			jpeg, _ := imageprep.JPEGDecoder()
 			fmt.Printf("  previews %4d px of %-18s %6.1f KB each; made in p50 %6.1f ms (JPEG decoder: %s), from the cache p50 %.2f ms\n",
-				size, filepath.Base(folder)+":", float64(bytes)/float64(len(files))/1024, benchutil.Median(cold), jpeg, benchutil.Median(warm))
+				size, filepath.Base(folder)+":", float64(bytes)/float64(len(files))/1024, benchkit.Median(cold), jpeg, benchkit.Median(warm))
 		}
 		os.RemoveAll(dir)
 	}

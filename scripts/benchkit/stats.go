@@ -1,7 +1,4 @@
-// Package benchutil holds what the benchmark commands under scripts/
-// share: random unit vectors for big stand-in indexes, and the statistics
-// they print.
-package benchutil
+package benchkit
 
 import (
 	"math"
@@ -10,7 +7,8 @@ import (
 	"time"
 )
 
-// UnitVectors are n random dim-d unit vectors, row after row.
+// UnitVectors are n random dim-d unit vectors, row after row, for big
+// stand-in indexes.
 func UnitVectors(r *rand.Rand, n, dim int) []float32 {
 	data := make([]float32, n*dim)
 	for i := range data {

@@ -1,4 +1,6 @@
-package benchutil
+// Package benchkit holds what the benchmarks share: the photo-like JPEG
+// folders they time, written once and reused.
+package benchkit
 
 import (
 	"fmt"
@@ -10,11 +12,25 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
+
+	"github.com/hybridembed/hybridembed"
 )
 
-// PhotoJPEGs writes n photo-like JPEGs (smooth shading, edges, sensor-like
+// FolderImages lists a folder's JPEGs, sorted, as images to embed.
+func FolderImages(dir string) []hybridembed.Image {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	sort.Strings(paths)
+	images := make([]hybridembed.Image, len(paths))
+	for i, p := range paths {
+		images[i] = hybridembed.ImageFile(p)
+	}
+	return images
+}
+
+// MakeFolder writes n photo-like JPEGs (smooth shading, edges, sensor-like
 // noise; 4:2:0, quality 90) unless they are there already.
-func PhotoJPEGs(dir string, w, h, n int) error {
+func MakeFolder(dir string, w, h, n int) error {
 	if m, _ := filepath.Glob(filepath.Join(dir, "*.jpg")); len(m) >= n {
 		return nil
 	}
