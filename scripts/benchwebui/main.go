@@ -65,6 +65,7 @@ func main() {
 	photos := flag.Int("photos", 100000, "images in the big index")
 	queries := flag.Int("queries", 51, "distinct queries timed on the big index")
 	shapesModel := flag.String("shapes-model", "testdata/models/shapes-clip", "model for the browser run over the held-out shapes")
+	only := flag.String("only", "", "run one part: server, browser or previews")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
@@ -75,14 +76,21 @@ func main() {
 	}
 	defer emb.Close()
 	fmt.Printf("search page: %d cores\n", runtime.NumCPU())
-	if err := serverTime(ctx, emb, *work, *model, *photos, *queries); err != nil {
-		log.Fatal(err)
+	parts := []struct {
+		name string
+		run  func() error
+	}{
+		{"server", func() error { return serverTime(ctx, emb, *work, *model, *photos, *queries) }},
+		{"browser", func() error { return browser(ctx, emb, *work, *shapesModel) }},
+		{"previews", func() error { return previews(ctx, *work) }},
 	}
-	if err := browser(ctx, emb, *work, *shapesModel); err != nil {
-		log.Fatal(err)
-	}
-	if err := previews(ctx, *work); err != nil {
-		log.Fatal(err)
+	for _, p := range parts {
+		if *only != "" && *only != p.name {
+			continue
+		}
+		if err := p.run(); err != nil {
+			log.Fatalf("%s: %v", p.name, err)
+		}
 	}
 }
 
