@@ -40,7 +40,7 @@ type folder struct {
 type Status struct {
 	Library string `json:"library"`
 	// Phase is "starting", "waiting" (for another process updating the
-	// index), "scanning", "hashing", "embedding", "loading", "ready" or
+	// index), "scanning", "hashing", "embedding", "ready" or
 	// "failed" (Error says why; the last vectors loaded stay searchable).
 	Phase string `json:"phase"`
 	// Done and Total count the phase's work: bytes while hashing, images

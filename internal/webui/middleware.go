@@ -31,6 +31,14 @@ const (
 	cspFile = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 )
 
+// How long a request's body may take to arrive and its answer to be
+// written (an image query sent under the API's limits has the API's).
+const (
+	readTimeout     = time.Minute
+	writeTimeout    = 2 * time.Minute
+	originalTimeout = 30 * time.Minute
+)
+
 // sessionCookie holds a signed-in browser's session.
 const sessionCookie = "hybridembed_session"
 
@@ -59,6 +67,14 @@ func (u *UI) guard(kind routeKind, h http.HandlerFunc) http.Handler {
 			u.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)), slog.String("remote", r.RemoteAddr))
 		}()
+		// A client that sends its form or reads its answer too slowly does
+		// not hold a goroutine (and an open photo) for ever; an original
+		// gets longer (serveOriginal).
+		rc := http.NewResponseController(w)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			_ = rc.SetReadDeadline(time.Now().Add(readTimeout))
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		hdr := rec.Header()
 		hdr.Set("Content-Security-Policy", cspPage)
 		hdr.Set("X-Content-Type-Options", "nosniff")

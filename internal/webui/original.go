@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"time"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
@@ -51,5 +52,6 @@ func (u *UI) serveOriginal(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": path.Base(p.Rel)}))
 	hdr.Set("Content-Security-Policy", cspFile)
 	hdr.Set("Cache-Control", "private, no-cache")
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(originalTimeout))
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }
