@@ -75,7 +75,8 @@ demo: onnxruntime build
 ## images (tiny and full-size models); end-to-end image throughput against
 ## raw ONNX Runtime on full-size ViT-B/32; the search page (a query's
 ## server time on 100,000 images, first results painted in Chromium,
-## previews)
+## previews); SigLIP 2 base images and texts against raw ONNX Runtime, and
+## its 256k-token tokenizer's load time
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then $(GO) run ./scripts/benchrss; \
@@ -92,6 +93,11 @@ bench: onnxruntime build
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
 	@scripts/install-chromium.sh >/dev/null || echo "make bench: no Chromium: the search page's paint time is skipped"
 	$(GO) run ./scripts/benchwebui -model $(BENCH)/vit-b32 -work $(BENCH)
+	@if [ ! -f $(BENCH)/siglip2-base/onnx/text_model.onnx ]; then \
+		echo "generating a full-size random-weight SigLIP 2 base in $(BENCH)/siglip2-base (not committed)"; \
+		$(PY) scripts/make_fixtures.py --bench-siglip2 $(BENCH)/siglip2-base; \
+	fi
+	$(GO) run ./scripts/benchfamily -model $(BENCH)/siglip2-base -images $(BENCH)/jpeg-1024x768
 	@# The CUDA rows: skipped, saying why, where CUDA is unavailable
 	@# (install the CUDA build with `make onnxruntime-gpu` first).
 	$(GO) run ./scripts/benchtext -device cuda -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6 -batch 256

@@ -18,10 +18,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
-var shapesModel = testdata.Fixture("models", "shapes-clip")
+var shapesModel = fixtures.Fixture("models", "shapes-clip")
 
 // startServe runs `serve` as a child and returns its base URL once it
 // listens (and the search page's line, when there is one).
@@ -75,7 +75,7 @@ func TestServeLibrary(t *testing.T) {
 	isolate(t)
 	lib := filepath.Join(t.TempDir(), "photos")
 	for _, name := range []string{"red_circle.png", "blue_square.png", "green_triangle.jpg", "yellow_star.jpg"} {
-		data, err := os.ReadFile(testdata.Fixture("images", name))
+		data, err := os.ReadFile(fixtures.Fixture("images", name))
 		require.NoError(t, err)
 		writeFile(t, filepath.Join(lib, "shapes", name), data)
 	}
@@ -143,7 +143,7 @@ func TestServeLibraryFlags(t *testing.T) {
 		{[]string{"--model", "a=" + shapesModel, "--library", lib, "--library-model", "c"}, "--library-model c: not one of the --model names"},
 		{[]string{"--model", "a=" + shapesModel, "--library", filepath.Join(lib, "nope")}, "no such file"},
 		{[]string{"--model", "a=" + shapesModel, "--library", lib, "--thumb-cache", filepath.Join(lib, "t")}, "inside the library"},
-		{[]string{"--model", "st=" + testdata.Fixture("models", "tiny-st"), "--library", lib}, "does not embed images"},
+		{[]string{"--model", "st=" + fixtures.Fixture("models", "tiny-st"), "--library", lib}, "only, not images"},
 	} {
 		out := runCLI(t, "", append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
 		assert.Equal(t, 1, out.code, tc.args)

@@ -169,10 +169,14 @@ func thumbnail(file string, limits imageprep.Limits) item {
 }
 
 // WriteFile writes the page to path atomically: a reader never sees half a
-// page, and a failure leaves an earlier page alone.
-func WriteFile(path, title string, sections []Section, limits imageprep.Limits) error {
+// page, and a failure leaves an earlier page alone. Images with more than
+// maxPixels pixels (0: imageprep.DefaultMaxPixels) get no thumbnail.
+func WriteFile(path, title string, sections []Section, maxPixels int64) error {
+	if maxPixels <= 0 {
+		maxPixels = imageprep.DefaultMaxPixels
+	}
 	var buf bytes.Buffer
-	if err := Write(&buf, title, sections, limits); err != nil {
+	if err := Write(&buf, title, sections, imageprep.Limits{MaxPixels: maxPixels}); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(path, buf.Bytes())

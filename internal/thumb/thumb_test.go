@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/thumb"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
@@ -31,9 +31,9 @@ func size(t *testing.T, data []byte) image.Point {
 }
 
 func TestMake(t *testing.T) {
-	exif, err := os.ReadFile(testdata.Golden(t, "preprocess", "chelsea_exif6.jpg")) // stored 300x451, orientation 6
+	exif, err := os.ReadFile(fixtures.Golden(t, "preprocess", "chelsea_exif6.jpg")) // stored 300x451, orientation 6
 	require.NoError(t, err)
-	wide, err := os.ReadFile(testdata.Golden(t, "preprocess", "wide_900x40.png"))
+	wide, err := os.ReadFile(fixtures.Golden(t, "preprocess", "wide_900x40.png"))
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name string
@@ -49,14 +49,14 @@ func TestMake(t *testing.T) {
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, tc.want, size(t, out), tc.name)
 	}
-	_, err = thumb.Make(testdata.BombPNG(), 320, imageprep.Limits{})
+	_, err = thumb.Make(fixtures.BombPNG(), 320, imageprep.Limits{})
 	assert.ErrorIs(t, err, imageprep.ErrTooLarge)
 	_, err = thumb.Make([]byte("not an image"), 320, imageprep.Limits{})
 	assert.ErrorIs(t, err, imageprep.ErrUnknown)
 }
 
 func TestCache(t *testing.T) {
-	png, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	png, err := os.ReadFile(fixtures.Fixture("images", "red_circle.png"))
 	require.NoError(t, err)
 	sum := sha256.Sum256(png)
 	hash := hex.EncodeToString(sum[:])

@@ -27,7 +27,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/webui"
 	"github.com/hybridembed/hybridembed/internal/webui/webuitest"
 )
@@ -49,7 +49,7 @@ type browser struct {
 
 func newBrowser(t *testing.T, server string) *browser {
 	t.Helper()
-	exe := testdata.Chromium(t)
+	exe := fixtures.Chromium(t)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), webuitest.Options(exe, t.TempDir(), 1280, 800)...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
@@ -287,7 +287,7 @@ func TestBrowser(t *testing.T) {
 		tb := b.tab(t)
 		for _, how := range []string{"drop", "paste"} {
 			for name, want := range map[string]string{"yellow_star.jpg": "yellow_star", "blue_square.png": "blue_square"} {
-				data, err := os.ReadFile(testdata.Fixture("images", name))
+				data, err := os.ReadFile(fixtures.Fixture("images", name))
 				require.NoError(t, err)
 				tb.open("/")
 				// The file comes from the test, not from a URL: the page
@@ -316,7 +316,7 @@ func TestBrowser(t *testing.T) {
 		tb.wait(`document.querySelectorAll('#results a.hit').length === 96`)
 		// The picker: a real file input.
 		tb.open("/")
-		tb.do(chromedp.SetUploadFiles(chromedp.ID(`file`), []string{testdata.Fixture("images", "green_triangle.jpg")}))
+		tb.do(chromedp.SetUploadFiles(chromedp.ID(`file`), []string{fixtures.Fixture("images", "green_triangle.jpg")}))
 		tb.wait(`!document.getElementById('chip').hidden && document.querySelectorAll('#results a.hit').length > 0`)
 		assert.Equal(t, "green_triangle", class(tb.firstAlts(1)[0]))
 	})
@@ -361,7 +361,7 @@ func TestBrowser(t *testing.T) {
 		tb.screenshot("phone-viewer.png")
 
 		if os.Getenv(EnvUpdateScreenshots) == "1" {
-			docs := filepath.Join(testdata.Root(), "docs")
+			docs := filepath.Join(fixtures.Root(), "docs")
 			require.NoError(t, os.MkdirAll(docs, 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(docs, "webui-desktop.png"), smallPNG(desktop), 0o644))
 			require.NoError(t, os.WriteFile(filepath.Join(docs, "webui-phone.png"), smallPNG(phone), 0o644))

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/webui"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
@@ -35,7 +35,7 @@ func shapesEmbedder(t testing.TB) *hybridembed.Embedder {
 // shapesModel is the trained demo model (testdata/models/shapes-clip).
 func shapesModel(t testing.TB) *hybridembed.Model {
 	t.Helper()
-	m, err := shapesEmbedder(t).Model(context.Background(), testdata.Fixture("models", "shapes-clip"))
+	m, err := shapesEmbedder(t).Model(context.Background(), fixtures.Fixture("models", "shapes-clip"))
 	require.NoError(t, err)
 	return m
 }
@@ -47,7 +47,7 @@ func textModel(t testing.TB) *hybridembed.Model {
 	emb, err := hybridembed.New(hybridembed.WithoutEnvironment(), hybridembed.WithHubCache(t.TempDir()), hybridembed.WithOffline(true))
 	require.NoError(t, err)
 	t.Cleanup(func() { emb.Close() })
-	m, err := emb.Model(context.Background(), testdata.Fixture("models", "tiny-st"))
+	m, err := emb.Model(context.Background(), fixtures.Fixture("models", "tiny-st"))
 	require.NoError(t, err)
 	return m
 }
@@ -56,7 +56,7 @@ func textModel(t testing.TB) *hybridembed.Model {
 // index is made inside a library: never in testdata/).
 func shapesLibrary(t testing.TB) string {
 	t.Helper()
-	src := testdata.Fixture("shapes-heldout")
+	src := fixtures.Fixture("shapes-heldout")
 	dir := filepath.Join(t.TempDir(), "shapes")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	entries, err := os.ReadDir(src)

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*UI, error) {
 	if cfg.ThumbDir == "" {
 		cfg.ThumbDir = filepath.Join(layout.HomeDir(), "thumbs")
 	}
-	info, err := index.ImageModelInfo(ctx, cfg.Model)
+	info, err := index.ImageModelInfo(ctx, cfg.Model, "the search page")
 	if err != nil {
 		return nil, err
 	}

@@ -23,9 +23,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/index"
 	"github.com/hybridembed/hybridembed/internal/server"
-	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/internal/webui"
 )
 
@@ -68,7 +68,7 @@ func TestSearchRanksTheShapeFirst(t *testing.T) {
 		assert.NotEqual(t, "red_circle", class(x.Path))
 	}
 	// A term naming a file is text here, never a path the server opens.
-	status, r := p.search(t, "q="+url.QueryEscape("2:"+testdata.Fixture("images", "red_circle.png")+" + a red circle"))
+	status, r := p.search(t, "q="+url.QueryEscape("2:"+fixtures.Fixture("images", "red_circle.png")+" + a red circle"))
 	assert.Equal(t, http.StatusOK, status, r.Error)
 	status, r = p.search(t, "q="+url.QueryEscape("a red circle +"))
 	assert.Equal(t, http.StatusBadRequest, status)
@@ -134,7 +134,7 @@ func (p *page) postImage(t testing.TB, data []byte, fields map[string]string) (i
 func TestImageQuery(t *testing.T) {
 	p := startPage(t, webui.Config{Libraries: []string{shapesLibrary(t)}, MaxUpload: 1 << 20}, nil, 96)
 	for _, name := range []string{"red_circle.png", "blue_square.png", "green_triangle.jpg", "yellow_star.jpg"} {
-		data, err := os.ReadFile(testdata.Fixture("images", name))
+		data, err := os.ReadFile(fixtures.Fixture("images", name))
 		require.NoError(t, err)
 		status, r := p.postImage(t, data, nil)
 		require.Equal(t, http.StatusOK, status, r.Error)
@@ -154,7 +154,7 @@ func TestImageQuery(t *testing.T) {
 	assert.Contains(t, r.Error, "the image searched by")
 	status, _ = p.postImage(t, make([]byte, 2<<20), nil)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
-	status, r = p.postImage(t, testdata.BombPNG(), nil)
+	status, r = p.postImage(t, fixtures.BombPNG(), nil)
 	assert.Equal(t, http.StatusBadRequest, status, "a decompression bomb is refused before it decodes")
 	assert.Contains(t, r.Error, "too large")
 }
@@ -164,13 +164,13 @@ func TestImageQuery(t *testing.T) {
 // memory budget), and the API still answers beside the page.
 func TestImageQueryUnderServerLimits(t *testing.T) {
 	emb := shapesEmbedder(t)
-	srv, err := server.New(context.Background(), emb, server.Config{Models: map[string]string{"shapes": testdata.Fixture("models", "shapes-clip")},
+	srv, err := server.New(context.Background(), emb, server.Config{Models: map[string]string{"shapes": fixtures.Fixture("models", "shapes-clip")},
 		MaxBodyBytes: 1 << 20})
 	require.NoError(t, err)
-	m, err := emb.Model(context.Background(), testdata.Fixture("models", "shapes-clip"))
+	m, err := emb.Model(context.Background(), fixtures.Fixture("models", "shapes-clip"))
 	require.NoError(t, err)
 	p := startPage(t, webui.Config{Libraries: []string{shapesLibrary(t)}, Model: m, WithBody: srv.WithBody, MaxUpload: 1 << 20}, srv.Handler(), 96)
-	data, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	data, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	require.NoError(t, err)
 	status, r := p.postImage(t, data, nil)
 	require.Equal(t, http.StatusOK, status, r.Error)
@@ -189,7 +189,7 @@ func TestImageQueryUnderServerLimits(t *testing.T) {
 // original as it is in the library.
 func TestPreviewsAndOriginals(t *testing.T) {
 	lib := shapesLibrary(t)
-	exif := testdata.Golden(t, "preprocess", "chelsea_exif6.jpg")
+	exif := fixtures.Golden(t, "preprocess", "chelsea_exif6.jpg")
 	copyFile(t, exif, filepath.Join(lib, "cat", "chelsea_exif6.jpg"))
 	p := startPage(t, webui.Config{Libraries: []string{lib}}, nil, 97)
 	_, r := p.search(t, "q=cat")
@@ -336,13 +336,13 @@ func TestNothingOutsideTheLibraryIsServed(t *testing.T) {
 	lib := filepath.Join(root, "photos")
 	outside := filepath.Join(root, "private")
 	const marker = "SECRET-MARKER-7f3a"
-	src, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	src, err := os.ReadFile(fixtures.Fixture("images", "red_circle.png"))
 	require.NoError(t, err)
 	secret := append(append([]byte{}, src...), marker...) // still a PNG: bytes after IEND are ignored
 	require.NoError(t, os.MkdirAll(outside, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.png"), secret, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.txt"), []byte(marker), 0o644))
-	copyFile(t, testdata.Fixture("images", "blue_square.png"), filepath.Join(lib, "blue_square.png"))
+	copyFile(t, fixtures.Fixture("images", "blue_square.png"), filepath.Join(lib, "blue_square.png"))
 	// A link to a file outside: the walk follows links to files, so it is
 	// indexed and searchable, but its bytes must not be served.
 	require.NoError(t, os.Symlink("../private/secret.png", filepath.Join(lib, "link.png")))
@@ -583,7 +583,7 @@ func TestConfigErrors(t *testing.T) {
 		"nested":          {webui.Config{Libraries: []string{lib, filepath.Join(lib, ".")}, Model: m}, "overlap"},
 		"cache inside":    {webui.Config{Libraries: []string{lib}, Model: m, ThumbDir: filepath.Join(lib, "thumbs")}, "inside the library"},
 		"no library":      {webui.Config{Model: m}, "no library"},
-		"not image model": {webui.Config{Libraries: []string{lib}, Model: textModel(t)}, "does not embed images"},
+		"not image model": {webui.Config{Libraries: []string{lib}, Model: textModel(t)}, "only, not images"},
 	} {
 		_, err := webui.New(ctx, tc.cfg)
 		require.Error(t, err, name)
@@ -632,20 +632,20 @@ func TestNewPhotosAppear(t *testing.T) {
 	if !p.ui.Statuses()[0].Watching {
 		t.Skip("no file notifications on this platform")
 	}
-	copyFile(t, testdata.Fixture("images", "red_circle.png"), filepath.Join(lib, "new_red_circle.png"))
+	copyFile(t, fixtures.Fixture("images", "red_circle.png"), filepath.Join(lib, "new_red_circle.png"))
 	p.waitPhotos(t, 93)
 	_, r := p.search(t, "q=a+red+circle")
 	assert.Equal(t, "new_red_circle.png", r.Results[0].Path)
 	require.NoError(t, os.Remove(filepath.Join(lib, "new_red_circle.png")))
 	p.waitPhotos(t, 92)
 	staged := filepath.Join(filepath.Dir(lib), "staged", "trip")
-	copyFile(t, testdata.Fixture("images", "red_circle.png"), filepath.Join(staged, "day1", "circle.png"))
+	copyFile(t, fixtures.Fixture("images", "red_circle.png"), filepath.Join(staged, "day1", "circle.png"))
 	require.NoError(t, os.Rename(filepath.Dir(staged), filepath.Join(lib, "import")))
 	p.waitPhotos(t, 93)
 	_, r = p.search(t, "q=a+red+circle")
 	assert.Equal(t, "import/trip/day1/circle.png", r.Results[0].Path)
 	// And a photo in a folder created after the move (watched since).
-	copyFile(t, testdata.Fixture("images", "blue_square.png"), filepath.Join(lib, "import", "trip", "day2", "sq.png"))
+	copyFile(t, fixtures.Fixture("images", "blue_square.png"), filepath.Join(lib, "import", "trip", "day2", "sq.png"))
 	p.waitPhotos(t, 94)
 }
 
@@ -654,7 +654,7 @@ func TestNewPhotosAppear(t *testing.T) {
 func TestTwoLibraries(t *testing.T) {
 	a := shapesLibrary(t)
 	b := filepath.Join(t.TempDir(), "more")
-	copyFile(t, testdata.Fixture("images", "yellow_star.jpg"), filepath.Join(b, "trip", "star.jpg"))
+	copyFile(t, fixtures.Fixture("images", "yellow_star.jpg"), filepath.Join(b, "trip", "star.jpg"))
 	p := startPage(t, webui.Config{Libraries: []string{a, b}}, nil, 97)
 	_, r := p.search(t, "q=a+yellow+star")
 	var found bool

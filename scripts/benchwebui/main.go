@@ -49,9 +49,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/index"
 	"github.com/hybridembed/hybridembed/internal/library"
-	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/internal/thumb"
 	"github.com/hybridembed/hybridembed/internal/webui"
 	"github.com/hybridembed/hybridembed/internal/webui/webuitest"
@@ -100,8 +100,8 @@ func open(ctx context.Context, emb *hybridembed.Embedder, model string, libs []s
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := m.Local(); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w (make bench generates it)", model, err)
+	if ok, err := m.Cached(); !ok {
+		return nil, nil, nil, fmt.Errorf("%s: not on this machine (make bench generates it): %v", model, err)
 	}
 	ui, err := webui.New(ctx, webui.Config{Libraries: libs, Model: m, ThumbDir: thumbs})
 	if err != nil {
@@ -127,7 +127,7 @@ func open(ctx context.Context, emb *hybridembed.Embedder, model string, libs []s
 // bigLibrary makes n empty image files in 100 folders and imports random
 // vectors for them into the library's own index, once.
 func bigLibrary(ctx context.Context, m *hybridembed.Model, dir string, n int) error {
-	im, err := index.ImageModel(ctx, m)
+	im, err := index.ImageModel(ctx, m, "an index")
 	if err != nil {
 		return err
 	}
@@ -185,8 +185,8 @@ func serverTime(ctx context.Context, emb *hybridembed.Embedder, work, model stri
 	if err != nil {
 		return err
 	}
-	if err := m.Local(); err != nil {
-		fmt.Printf("  (skipped the %d-image index: %v; make bench generates the model)\n", n, err)
+	if ok, err := m.Cached(); !ok {
+		fmt.Printf("  (skipped the %d-image index: %s is not on this machine (%v); make bench generates it)\n", n, model, err)
 		return nil
 	}
 	lib := filepath.Join(work, fmt.Sprintf("page-library-%d", n))
@@ -270,7 +270,7 @@ func serverTime(ctx context.Context, emb *hybridembed.Embedder, work, model stri
 }
 
 func loadMatrix(ctx context.Context, m *hybridembed.Model, lib string) (*index.Matrix, error) {
-	im, err := index.ImageModel(ctx, m)
+	im, err := index.ImageModel(ctx, m, "an index")
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ func serverTiming(h string) map[string]float64 {
 // shapesLibrary copies the held-out shapes into work once.
 func shapesLibrary(work string) (string, error) {
 	dir := filepath.Join(work, "page-shapes")
-	src := testdata.Fixture("shapes-heldout")
+	src := fixtures.Fixture("shapes-heldout")
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return "", err
@@ -333,7 +333,7 @@ var captions = []string{"a red circle", "a blue square", "a green triangle", "a 
 // and the preview cache's hits over two sessions (the second after a
 // restart, in a new browser profile: only the disk cache carries over).
 func browser(ctx context.Context, emb *hybridembed.Embedder, work, model string) error {
-	exe, err := testdata.LookChromium()
+	exe, err := fixtures.LookChromium()
 	if err != nil {
 		fmt.Printf("  (skipped the browser: %v)\n", err)
 		return nil

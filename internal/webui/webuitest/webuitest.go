@@ -1,5 +1,5 @@
 // Package webuitest holds how the search page's browser tests and its
-// benchmark start headless Chromium (found by testdata.LookChromium).
+// benchmark start headless Chromium (found by fixtures.LookChromium).
 package webuitest
 
 import "github.com/chromedp/chromedp"
