@@ -54,10 +54,22 @@ static int tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, 
 	}
 	return rc;
 }
+// tj_header_msg reads the header, copying the error code and message on
+// failure as tj_decompress does. After an error inside libjpeg,
+// tjDecompressHeader3 returns without aborting the decompressor (2.x and
+// 3.x alike): the handle stays mid-header, still remembering the SOI it
+// saw, and every later header read on it fails ("two SOI markers"). A
+// tjDecompress2 call with no destination buffer goes straight to its
+// bailout, which aborts the decompressor and so resets the handle; it
+// reads no data.
 static int tj_header_msg(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *ht, int *ss, int *cs,
-		char *msg, int msglen) {
+		int *code, char *msg, int msglen) {
 	int rc = p_header(h, buf, n, w, ht, ss, cs);
-	if (rc != 0) snprintf(msg, msglen, "%s", p_errstr(h));
+	if (rc != 0) {
+		*code = p_errcode(h);
+		snprintf(msg, msglen, "%s", p_errstr(h));
+		p_decompress(h, buf, n, NULL, 0, 0, 0, 0, 0);
+	}
 	return rc;
 }
 */
@@ -179,8 +191,8 @@ func Decode(data []byte, scale int, dst []byte) (Image, error) {
 	n := C.ulong(len(data))
 	var w, ht, ss, cs, code C.int
 	var msg [256]C.char
-	if C.tj_header_msg(h, buf, n, &w, &ht, &ss, &cs, &msg[0], C.int(len(msg))) != 0 {
-		return Image{}, errors.New(C.GoString(&msg[0]))
+	if err := header(h, buf, n, &w, &ht, &ss, &cs, &msg); err != nil {
+		return Image{}, err
 	}
 	img := Image{W: int(w), H: int(ht), Channels: 3}
 	if scale > 1 {
@@ -206,4 +218,29 @@ func Decode(data []byte, scale int, dst []byte) (Image, error) {
 		}
 	}
 	return img, nil
+}
+
+// header reads the frame header into w, ht, ss and cs. libjpeg's warnings
+// are ignored here as Decode ignores them (tjDecompressHeader3 fails on
+// any, such as "extraneous bytes before marker", which libjpeg and Pillow
+// read past), except a file that ends early; and so is a sampling layout
+// TurboJPEG has no name for (libjpeg-turbo issue 323: it throws after
+// reading the size, and tjDecompress2 decodes the file). A header with no
+// frame in it (a tables-only stream, or one cut before its SOF) is an
+// error: tjDecompressHeader3 reports it as success with no size.
+func header(h C.tjhandle, buf *C.uchar, n C.ulong, w, ht, ss, cs *C.int, msg *[256]C.char) error {
+	*w, *ht, *cs = 0, 0, -1
+	var code C.int
+	if C.tj_header_msg(h, buf, n, w, ht, ss, cs, &code, &msg[0], C.int(len(msg))) != 0 {
+		text := C.GoString(&msg[0])
+		tolerated := code == tjerrWarning && !strings.Contains(text, "Premature end") ||
+			strings.Contains(text, "Could not determine subsampling type")
+		if !tolerated || *w < 1 || *ht < 1 || *cs < 0 {
+			return errors.New(text)
+		}
+	}
+	if *w < 1 || *ht < 1 {
+		return errors.New("no frame header (SOF) in the JPEG")
+	}
+	return nil
 }
