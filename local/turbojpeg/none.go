@@ -11,3 +11,6 @@ func Load() error { return errNoCgo }
 
 // Decode is unavailable in this build.
 func Decode([]byte, int, []byte) (Image, error) { return Image{}, errNoCgo }
+
+// Header is unavailable in this build.
+func Header([]byte) (Image, error) { return Image{}, errNoCgo }

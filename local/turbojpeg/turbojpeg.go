@@ -42,6 +42,7 @@ static int tj_load(const char *path, char **err) {
 }
 
 static tjhandle tj_init(void) { return p_init(); }
+static int tj_destroy(tjhandle h) { return p_destroy(h); }
 // tj_decompress decompresses and, on failure, copies the error code and
 // message in the same call: TurboJPEG keeps warning messages in a
 // thread-local buffer, and a later cgo call may run on another thread.
@@ -198,13 +199,8 @@ func Decode(data []byte, scale int, dst []byte) (Image, error) {
 	if scale > 1 {
 		img.W, img.H = (img.W+scale-1)/scale, (img.H+scale-1)/scale
 	}
-	pf := tjpfRGB
-	switch cs {
-	case tjcsGray:
-		pf, img.Channels = tjpfGray, 1
-	case tjcsCMYK, tjcsYCCK:
-		pf, img.Channels = tjpfCMYK, 4
-	}
+	var pf int
+	pf, img.Channels = pixelFormat(cs)
 	if n := img.W * img.H * img.Channels; cap(dst) >= n {
 		img.Pix = dst[:n]
 	} else {
@@ -218,6 +214,44 @@ func Decode(data []byte, scale int, dst []byte) (Image, error) {
 		}
 	}
 	return img, nil
+}
+
+// Header reads only the frame header, as Decode reads it before decoding:
+// the size libjpeg will decode (Pix is nil), with Decode's tolerance of
+// libjpeg's warnings. It uses a handle of its own, made and destroyed in
+// the call: it is for tests and tools that compare what libjpeg reads
+// with another reader, not for the decoding path.
+func Header(data []byte) (Image, error) {
+	if err := Load(); err != nil {
+		return Image{}, err
+	}
+	if len(data) == 0 {
+		return Image{}, errors.New("empty data")
+	}
+	h := C.tj_init()
+	if h == nil {
+		return Image{}, errors.New("tjInitDecompress failed")
+	}
+	defer C.tj_destroy(h)
+	var w, ht, ss, cs C.int
+	var msg [256]C.char
+	if err := header(h, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &ht, &ss, &cs, &msg); err != nil {
+		return Image{}, err
+	}
+	_, ch := pixelFormat(cs)
+	return Image{W: int(w), H: int(ht), Channels: ch}, nil
+}
+
+// pixelFormat is what a JPEG of colorspace cs decodes to: RGB, gray, or
+// CMYK as stored.
+func pixelFormat(cs C.int) (pf, channels int) {
+	switch cs {
+	case tjcsGray:
+		return tjpfGray, 1
+	case tjcsCMYK, tjcsYCCK:
+		return tjpfCMYK, 4
+	}
+	return tjpfRGB, 3
 }
 
 // header reads the frame header into w, ht, ss and cs. libjpeg's warnings
