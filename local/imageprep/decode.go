@@ -100,7 +100,12 @@ func ReadAll(r io.Reader, limits Limits) ([]byte, error) {
 }
 
 // Config reads only the header: the format and the stored dimensions.
-func Config(data []byte) (Format, image.Config, error) {
+func Config(data []byte) (Format, image.Config, error) { return config(data, guard) }
+
+// config is Config with the decoders run through run: guard in
+// production, a plain call in the fuzz tests, so that a panic there is a
+// failure rather than an error.
+func config(data []byte, run func(func() error) error) (Format, image.Config, error) {
 	if len(data) == 0 {
 		return "", image.Config{}, ErrEmpty
 	}
@@ -109,7 +114,7 @@ func Config(data []byte) (Format, image.Config, error) {
 		return "", image.Config{}, ErrUnknown
 	}
 	var cfg image.Config
-	err := guard(func() (err error) {
+	err := run(func() (err error) {
 		r := bytes.NewReader(data)
 		switch f {
 		case JPEG:
@@ -141,12 +146,14 @@ func Config(data []byte) (Format, image.Config, error) {
 // CLIPImageProcessor: EXIF orientation applied, alpha dropped, first frame
 // of an animation. The header is checked against limits before any pixel
 // is decoded, so a decompression bomb costs nothing.
-func Decode(data []byte, limits Limits) (*RGB, error) {
+func Decode(data []byte, limits Limits) (*RGB, error) { return decode(data, limits, guard) }
+
+func decode(data []byte, limits Limits, run func(func() error) error) (*RGB, error) {
 	limits = limits.withDefaults()
 	if int64(len(data)) > limits.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrTooLarge, len(data), limits.MaxBytes)
 	}
-	f, cfg, err := Config(data)
+	f, cfg, err := config(data, run)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +165,7 @@ func Decode(data []byte, limits Limits) (*RGB, error) {
 			ErrTooLarge, cfg.Width, cfg.Height, px, limits.MaxPixels)
 	}
 	var out *RGB
-	err = guard(func() error {
+	err = run(func() error {
 		var err error
 		out, err = decodeRGB(f, cfg, data, limits.Draft)
 		return err

@@ -43,7 +43,6 @@ func standalone(m byte) bool {
 var (
 	errNotJPEG       = errors.New("no SOI marker")
 	errJPEGTruncated = fmt.Errorf("header cut short: %w", io.ErrUnexpectedEOF)
-	errJPEGLength    = errors.New("a marker segment length under 2")
 	errJPEGNoFrame   = errors.New("no frame header (SOF) before the scan")
 )
 
@@ -62,7 +61,7 @@ var (
 //     two-byte length that counts itself.
 //
 // The walk ends after SOS (entropy-coded data follows; the header is
-// over) or EOI, or at a length that is under 2 or runs past the data.
+// over) or EOI, or where a segment runs past the data.
 //
 // Use it like bufio.Scanner: for s.scan() { s.seg ... }; then s.err.
 type jpegScanner struct {
@@ -117,7 +116,11 @@ func (s *jpegScanner) scan() bool {
 		}
 		n := int(d[s.pos])<<8 | int(d[s.pos+1])
 		if n < 2 {
-			return s.stop(errJPEGLength)
+			// libjpeg skips nothing after a length of 0 or 1 (skip_variable
+			// subtracts the 2 and skips only a positive rest); the markers
+			// it parses instead (SOF, SOS, DHT, DQT, DRI) then fail their
+			// own length checks.
+			n = 2
 		}
 		if s.pos+n > len(d) {
 			return s.stop(errJPEGTruncated)

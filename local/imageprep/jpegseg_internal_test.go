@@ -29,7 +29,7 @@ func TestJPEGScanner(t *testing.T) {
 		{"stuffed FF00", soi + "\xff\x00" + app1 + eoi, []string{"d8:-", "e1:2", "d9:-"}, nil},
 		{"EOI ends it", soi + eoi + app1, []string{"d8:-", "d9:-"}, nil},
 		{"SOS ends it", soi + sos + app1, []string{"d8:-", "da:1"}, nil},
-		{"length under 2", soi + "\xff\xe1\x00\x01ab", []string{"d8:-"}, errJPEGLength},
+		{"length under 2 skips nothing", soi + "\xff\xe1\x00\x01" + app1, []string{"d8:-", "e1:0", "e1:2"}, errJPEGTruncated},
 		{"length past the end", soi + "\xff\xe1\x00\x09ab", []string{"d8:-"}, errJPEGTruncated},
 		{"cut inside the length", soi + "\xff\xe1\x00", []string{"d8:-"}, errJPEGTruncated},
 		{"cut after 0xFF", soi + "\xff", []string{"d8:-"}, errJPEGTruncated},
