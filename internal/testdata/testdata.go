@@ -38,15 +38,23 @@ func Fixture(elem ...string) string {
 // message when that data is not there (a clone outside the workspace).
 func Golden(tb testing.TB, elem ...string) string {
 	tb.Helper()
+	p, err := GoldenPath(elem...)
+	if err != nil {
+		skipOrFail(tb, "golden data not found at %s (set %s to its directory): %v", p, EnvGolden, err)
+	}
+	return p
+}
+
+// GoldenPath is a path under the shared golden data, and why it is not
+// there, for tests that use it where present and go on without it.
+func GoldenPath(elem ...string) (string, error) {
 	dir := os.Getenv(EnvGolden)
 	if dir == "" {
 		dir = filepath.Join(Root(), "..", "shared", "testdata")
 	}
 	p := filepath.Join(append([]string{dir}, elem...)...)
-	if _, err := os.Stat(p); err != nil {
-		skipOrFail(tb, "golden data not found at %s (set %s to its directory): %v", p, EnvGolden, err)
-	}
-	return p
+	_, err := os.Stat(p)
+	return p, err
 }
 
 // BombJPEG is a JPEG header claiming 65000x65000 pixels and nothing else.
