@@ -6,7 +6,7 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 cross clean
+.PHONY: all build test vet fuzz demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 cross clean
 
 all: build
 
@@ -43,6 +43,13 @@ test: onnxruntime vet cross
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
 		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
 	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
+
+## fuzz: run every fuzz target for FUZZTIME (default 30s) each, one after
+## another (FUZZ=regexp picks targets; FUZZFLAGS adds go test flags); the
+## committed seeds run in make test
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 ## test-arm64: the engine, parity, index, server and CLI tests on linux/arm64,
 ## cross-compiled with cgo and run under qemu-aarch64 (slow; see README)
