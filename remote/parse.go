@@ -56,7 +56,11 @@ func parseVectors(body []byte, n int, pool Pooling) ([][]float32, error) {
 				}
 				r = inner[0]
 			}
-			tokens, err := matrix(r.([]any))
+			states, ok := r.([]any)
+			if !ok {
+				return nil, fmt.Errorf("%w: result %d is not [tokens][dim]", ErrMalformed, i)
+			}
+			tokens, err := matrix(states)
 			if err != nil {
 				return nil, err
 			}
@@ -64,7 +68,9 @@ func parseVectors(body []byte, n int, pool Pooling) ([][]float32, error) {
 				return nil, err
 			}
 		}
-		return out, nil
+		// Each input's token states are checked on their own: one model
+		// makes one width.
+		return out, sameWidth(out)
 	}
 	return nil, fmt.Errorf("%w: arrays nested %d deep", ErrMalformed, depth)
 }
