@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -67,6 +68,12 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	if opts.Format == "npy" && shard.N > 1 {
 		return errors.New("--format npy is for one machine; shards write --format parquet")
 	}
+	// A mistyped or unmounted PATH stops the run before anything is
+	// written or loaded.
+	if err := library.Check(args); err != nil {
+		sayUnchanged(g.stderr, opts.Output, "")
+		return err
+	}
 	inputs, problems, err := dataset.Collect(args, opts.FilesFrom, g.stdin)
 	if err != nil {
 		return err
@@ -102,10 +109,14 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	for _, p := range mineProblems {
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.Path, p.Err)
 	}
+	if len(mine) == 0 && len(mineProblems) > 0 {
+		sayUnchanged(g.stderr, opts.Output, "")
+		return nothingEmbedded(len(mineProblems))
+	}
 	if opts.Format == "parquet" {
 		err = embedParquet(ctx, g, m, mine, shard, model, opts)
 	} else {
-		err = embedNPY(ctx, g, m, mine, model, opts.Output)
+		err = embedNPY(ctx, g, m, mine, len(mineProblems), model, opts.Output)
 	}
 	if err == nil && len(mineProblems) > 0 {
 		err = errPartial
@@ -121,6 +132,14 @@ func embedParquet(ctx context.Context, g *globalOptions, m *hybridembed.Model, i
 		Failed: func(path string, err error) { prog.Println(fmt.Sprintf("hybridembed: %s: %v", path, err)) },
 	})
 	prog.Finish()
+	if errors.Is(err, dataset.ErrNothingEmbedded) || (err != nil && !res.Complete && res.Committed == 0 && res.Embedded == res.Failed) {
+		// Nothing was committed (see dataset.Run).
+		sayUnchanged(g.stderr, opts.Output, "")
+		if errors.Is(err, dataset.ErrNothingEmbedded) {
+			return nothingEmbedded(res.Failed)
+		}
+		return err
+	}
 	fmt.Fprintf(g.stderr, "shard %s: %d inputs; %d already in %s, %d embedded now (%d failed)",
 		shard, res.Inputs, res.Committed, opts.Output, res.Embedded, res.Failed)
 	if res.Complete {
@@ -137,7 +156,9 @@ func embedParquet(ctx context.Context, g *globalOptions, m *hybridembed.Model, i
 	return nil
 }
 
-func embedNPY(ctx context.Context, g *globalOptions, m *hybridembed.Model, inputs []dataset.Input, model dataset.Model, dir string) error {
+// embedNPY writes dir/embeddings.npy and dir/paths.txt once every input is
+// done; problems is how many paths failed before (reported by the caller).
+func embedNPY(ctx context.Context, g *globalOptions, m *hybridembed.Model, inputs []dataset.Input, problems int, model dataset.Model, dir string) error {
 	images := make([]hybridembed.Image, len(inputs))
 	for i, in := range inputs {
 		images[i] = hybridembed.ImageFile(in.Path)
@@ -158,13 +179,18 @@ func embedNPY(ctx context.Context, g *globalOptions, m *hybridembed.Model, input
 	})
 	prog.Finish()
 	if err != nil {
-		return err // nothing is written: an earlier result stays whole
+		sayUnchanged(g.stderr, dir, "") // nothing is written: an earlier result stays whole
+		return err
+	}
+	if len(vecs) == 0 && failed+problems > 0 {
+		sayUnchanged(g.stderr, dir, "")
+		return nothingEmbedded(failed + problems)
 	}
 	if err := dataset.WriteNPY(dir, paths, vecs, model.Dim); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stderr, "wrote %d vectors to %s/embeddings.npy and paths.txt\n", len(vecs), strings.TrimRight(dir, "/"))
-	if failed > 0 {
+	if failed+problems > 0 {
 		return errPartial
 	}
 	return nil
@@ -178,7 +204,7 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 		return err
 	}
 	defer out.Discard()
-	failed := 0
+	failed, embedded := 0, 0
 	for _, p := range problems {
 		failed++
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.Path, p.Err)
@@ -191,7 +217,6 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 		images[i] = hybridembed.ImageFile(in.Path)
 	}
 	prog := newProgress(g.stderr, len(inputs), "embedding")
-	defer prog.Finish()
 	err = m.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
 		prog.Add(1)
 		if err != nil {
@@ -199,20 +224,53 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 			prog.Println(fmt.Sprintf("hybridembed: %s: %v", inputs[i].Path, err))
 			return out.Record(imageRecord{Path: inputs[i].Path, vector: vector{Error: err.Error()}})
 		}
+		embedded++
 		return out.Record(imageRecord{Path: inputs[i].Path, vector: vectorOf(e)})
 	})
+	prog.Finish()
 	if err != nil {
-		if kept := out.Keep(); kept != "" {
-			prog.Println(fmt.Sprintf("hybridembed: %s is unchanged; this run's partial output is in %s", dest, kept))
-		}
+		sayUnchanged(g.stderr, dest, out.Keep())
 		return err
+	}
+	if embedded == 0 && failed > 0 {
+		// A typo or a folder of bad files must not replace a good result.
+		out.Discard()
+		sayUnchanged(g.stderr, dest, "")
+		return nothingEmbedded(failed)
 	}
 	if err := out.Commit(); err != nil {
 		return err
 	}
 	if failed > 0 {
-		prog.Println(fmt.Sprintf("hybridembed: %d of %d images failed", failed, len(inputs)+len(problems)))
+		fmt.Fprintf(g.stderr, "hybridembed: %d of %d images failed\n", failed, len(inputs)+len(problems))
 		return errPartial
 	}
 	return nil
+}
+
+// sayUnchanged tells that a run left its output DEST as it was (when it
+// writes one), and where what it made is kept when partial is not "":
+// what every run that does not finish says.
+func sayUnchanged(w io.Writer, dest, partial string) {
+	if dest == "" || dest == "-" {
+		return
+	}
+	said := "is unchanged"
+	if _, err := os.Lstat(dest); errors.Is(err, os.ErrNotExist) {
+		said = "was not made"
+	}
+	if partial != "" {
+		fmt.Fprintf(w, "hybridembed: %s %s; this run's partial output is in %s\n", dest, said, partial)
+	} else {
+		fmt.Fprintf(w, "hybridembed: %s %s\n", dest, said)
+	}
+}
+
+// nothingEmbedded is the error of a run in which every input failed: a
+// failed run (exit status 1), not a partial one.
+func nothingEmbedded(failed int) error {
+	if failed == 1 {
+		return errors.New("nothing was embedded: the one input failed (reported above)")
+	}
+	return fmt.Errorf("nothing was embedded: all %d inputs failed (each is reported above)", failed)
 }

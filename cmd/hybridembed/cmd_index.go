@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/index"
+	"github.com/hybridembed/hybridembed/internal/library"
 	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/remote"
 )
@@ -25,10 +27,13 @@ THE INDEX
   that folder. --index FILE (or $HYBRIDEMBED_INDEX) puts it elsewhere; paths
   are then relative to FILE's folder. Unchanged files (same size and
   modification time) are not read again; new and changed files are hashed,
-  so renamed, moved and duplicated photos reuse their vector; deleted files
-  are purged. Files that failed are not retried until they change
-  (--retry-failed retries them). One index holds vectors of several models
-  and never mixes them. A second process updating the same index waits.`
+  so renamed, moved and duplicated photos reuse their vector. Only files a
+  complete walk no longer finds are purged: a PATH that is not there stops
+  the run (exit 1) before anything changes, and the rows under a folder
+  that cannot be read are kept (exit 3). Files that failed are not retried
+  until they change (--retry-failed retries them). One index holds vectors
+  of several models and never mixes them. A second process updating the
+  same index waits.`
 
 type indexOptions struct {
 	Model       string
@@ -73,6 +78,9 @@ func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *p
 	if err != nil {
 		return err
 	}
+	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Removed+st.Kept+st.Failed == 0 {
+		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
+	}
 	if st.Failed > 0 {
 		return errPartial
 	}
@@ -94,8 +102,19 @@ func (l *openLib) Close() {
 }
 
 // openLibrary resolves the model (downloading it on first use) and opens
-// the index for paths.
+// the index for paths. A PATH that cannot be stat'ed fails first, and no
+// index is made for paths that hold no image.
 func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, opts indexOptions, paths []string) (*openLib, error) {
+	if err := library.Check(paths); err != nil {
+		return nil, err
+	}
+	file, root, err := index.Locate(paths, opts.Index)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) && !library.HasImage(paths) {
+		return nil, fmt.Errorf("no images found in %s (no index was made)", strings.Join(paths, ", "))
+	}
 	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
 		return nil, err
@@ -105,7 +124,7 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 		emb.Close()
 		return nil, err
 	}
-	ix, err := openIndex(ctx, paths, opts.Index)
+	ix, err := index.Open(ctx, file, root)
 	if err != nil {
 		emb.Close()
 		return nil, err
@@ -182,6 +201,9 @@ func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybr
 	}
 	fmt.Fprintf(g.stderr, "index %s: %d new, %d changed, %d renamed, %d unchanged, %d removed, %d failed",
 		ix.Path(), st.New, st.Changed, st.Renamed, st.Unchanged, st.Removed, st.Failed)
+	if st.Kept > 0 {
+		fmt.Fprintf(g.stderr, " (%d kept as they were: under paths that could not be read)", st.Kept)
+	}
 	if st.KnownFailed > 0 {
 		fmt.Fprintf(g.stderr, " (and %d that failed before, not retried: --retry-failed)", st.KnownFailed)
 	}

@@ -27,8 +27,10 @@ const (
 const exitStatusHelp = `
 EXIT STATUS
   0    every input was embedded
-  1    nothing could be done: bad flags, unusable model, model not cached
-  3    some inputs failed (each is reported); the others were embedded
+  1    nothing was done, or nothing embedded: bad flags, a PATH that is not
+       there, no images, unusable model, model not cached, every input failed
+  3    some inputs failed (each is reported); the others were embedded; for
+       index and search, also a folder that could not be read (its rows kept)
   130  interrupted`
 
 // errPartial marks a run in which some inputs failed; they were reported

@@ -50,6 +50,11 @@ type Result struct {
 // an interrupted run: inputs already in a committed chunk are skipped, so
 // every input is in the dataset exactly once however often the shard is
 // killed and rerun. Only one process may run a shard at a time.
+//
+// A shard with nothing committed writes nothing until an input embeds: a
+// run in which every input fails returns [ErrNothingEmbedded], and one cut
+// short before then returns its cause; either leaves the folder as it was
+// (one it created is removed again).
 func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (res Result, err error) {
 	if err := opts.Shard.valid(); err != nil {
 		return res, err
@@ -59,16 +64,25 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 		every = 4096
 	}
 	dir := opts.Dir
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	made, err := mkdirAll(dir)
+	if err != nil {
 		return res, err
 	}
-	lock := flock.New(filepath.Join(dir, fmt.Sprintf(".lock-%05d-of-%05d", opts.Shard.K, opts.Shard.N)))
+	lockPath := filepath.Join(dir, fmt.Sprintf(".lock-%05d-of-%05d", opts.Shard.K, opts.Shard.N))
+	made.file(lockPath)
+	lock := flock.New(lockPath)
 	if ok, err := lock.TryLock(); err != nil {
 		return res, fmt.Errorf("%s: %w", dir, err)
 	} else if !ok {
 		return res, fmt.Errorf("%s: shard %s is being written by another process", dir, opts.Shard)
 	}
 	defer lock.Unlock()
+	wrote := false
+	defer func() {
+		if !wrote {
+			made.undo() // before the unlock: the lock file goes while held
+		}
+	}()
 
 	man, done, err := resume(dir, opts.Shard, opts.Model)
 	if err != nil {
@@ -88,10 +102,14 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 	man.Complete = false
 
 	var pending []Row
+	// Failures are held back until something embeds: a run that embeds
+	// nothing must not turn a typo into a dataset of errors.
+	keep := res.Committed > 0
 	commit := func() error {
-		if len(pending) == 0 {
+		if len(pending) == 0 || !keep {
 			return nil
 		}
+		wrote = true
 		name := chunkName(opts.Shard, len(man.Chunks))
 		if err := writeChunk(dir, name, pending); err != nil {
 			return err
@@ -134,6 +152,7 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 			row.Error, eerr = &msg, errors.New(msg)
 		default:
 			row.Embedding = e.Vector
+			keep = true
 		}
 		if eerr != nil {
 			res.Failed++
@@ -163,8 +182,12 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 	if err != nil {
 		return res, err
 	}
+	if !keep && len(todo) > 0 {
+		return res, fmt.Errorf("%s: %w: all %d inputs failed", dir, ErrNothingEmbedded, len(todo))
+	}
 	man.Complete = true
 	res.Complete = true
+	wrote = true
 	return res, writeManifest(dir, man)
 }
 

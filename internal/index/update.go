@@ -2,18 +2,18 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/filehash"
 	"github.com/hybridembed/hybridembed/internal/library"
 )
 
@@ -49,7 +49,11 @@ type Stats struct {
 	Renamed   int // new paths whose contents were at a path now gone
 	Unchanged int
 	Removed   int // paths gone from the library, purged from the index
-	Failed    int // paths that failed in this run
+	// Kept are stored paths at or under a path the walk could not read
+	// (each reported as failed): not seen, not proven gone, kept as they
+	// were.
+	Kept   int
+	Failed int // paths that failed in this run
 	// KnownFailed are paths that failed in an earlier run and were not
 	// retried (see RetryFailed).
 	KnownFailed int
@@ -64,10 +68,22 @@ type Stats struct {
 // model. It holds the index's process lock while it runs, so a second
 // update waits; searches are not blocked.
 //
+// Only what a walk proved gone is purged: a path that cannot be stat'ed
+// fails the whole update ([library.ArgErrors]) before anything changes,
+// and the rows at or under a folder or file the walk could not read are
+// kept (counted in Stats.Kept; the path is reported as failed).
+//
+// A vector is stored under the sha256 of the very bytes it was computed
+// from: an image is hashed again as the model reads it, and when the file
+// was rewritten after its first hashing, its row follows the new bytes.
+//
 // It is safe to kill at any moment: file rows and vectors are committed in
 // batches, and a rerun embeds only what has no vector.
 func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, paths []string, opts UpdateOptions) (st Stats, err error) {
 	if err := model.check(); err != nil {
+		return st, err
+	}
+	if err := library.Check(paths); err != nil {
 		return st, err
 	}
 	if err := ix.lockWrite(ctx, opts.Waiting); err != nil {
@@ -97,8 +113,14 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		return st, err
 	}
 	walked, problems := library.Walk(paths)
+	var unknown []string // stored paths at or under these were not seen
 	for _, p := range problems {
 		failed(p.Path, p.Err)
+		rel, err := ix.rel(p.Path)
+		if err != nil {
+			return st, err
+		}
+		unknown = append(unknown, rel)
 	}
 	stored, err := ix.storedFiles(ctx, sc)
 	if err != nil {
@@ -134,7 +156,7 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	phase("hashing", hashBytes)
 	for _, i := range toHash {
 		f := &files[i]
-		h, n, err := hashFile(ctx, f.path, step)
+		h, n, err := filehash.Sum(ctx, f.path, step)
 		st.BytesHashed += n
 		if err != nil {
 			if ctx.Err() != nil {
@@ -148,11 +170,15 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	}
 
 	// Paths that vanished; a new path with a vanished path's contents is a
-	// rename.
+	// rename. What the walk could not read is not proven gone.
 	gone := map[string]int{}
 	var removed []string
 	for rel, row := range stored {
-		if !present[rel] {
+		switch {
+		case present[rel]:
+		case under(rel, unknown):
+			st.Kept++
+		default:
 			removed = append(removed, rel)
 			gone[string(row.hash)]++
 		}
@@ -236,12 +262,13 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		}
 	}
 	phase("embedding", int64(len(todo)))
+	rewritten := 0
 	if len(todo) > 0 {
-		if err := ix.embed(ctx, modelID, model.Dim, emb, todo, opts, step, func(i int, err error) { failed(todo[i].path, err) }, &st); err != nil {
+		if rewritten, err = ix.embed(ctx, modelID, model.Dim, emb, todo, opts, step, func(i int, err error) { failed(todo[i].path, err) }, &st); err != nil {
 			return st, err
 		}
 	}
-	if st.Removed > 0 || st.Changed > 0 || st.Renamed > 0 {
+	if st.Removed > 0 || st.Changed > 0 || st.Renamed > 0 || rewritten > 0 {
 		if err := ix.purge(ctx); err != nil {
 			return st, err
 		}
@@ -249,9 +276,22 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	return st, nil
 }
 
+// under reports whether the stored path rel is one of dirs or below one.
+func under(rel string, dirs []string) bool {
+	for _, d := range dirs {
+		if d == "." && !strings.HasPrefix(rel, "../") || rel == d || strings.HasPrefix(rel, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // embed runs the model over todo and commits vectors (or errors) in
-// batches of opts.CommitEvery.
-func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmbedder, todo []scanned, opts UpdateOptions, step func(int64), failed func(int, error), st *Stats) error {
+// batches of opts.CommitEvery. Each image is hashed again as the model
+// reads it, and its vector is stored under that hash; a file rewritten
+// since it was hashed gets its row moved to the new bytes (rewritten
+// counts them). A file that cannot be opened again stores nothing.
+func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmbedder, todo []scanned, opts UpdateOptions, step func(int64), failed func(int, error), st *Stats) (rewritten int, err error) {
 	every := opts.CommitEvery
 	if every <= 0 {
 		every = 256
@@ -260,6 +300,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		hash   []byte
 		vector []byte
 		err    string
+		file   *scanned // the file's new row, when it was rewritten
 	}
 	var pending []result
 	flush := func() error {
@@ -275,6 +316,11 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 				return err
 			}
 			defer put.Close()
+			move, err := tx.Prepare(`UPDATE files SET size = ?, mtime = ?, hash = ? WHERE path = ?`)
+			if err != nil {
+				return err
+			}
+			defer move.Close()
 			for _, r := range pending {
 				var vec, msg any
 				if r.vector != nil {
@@ -285,20 +331,45 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 				if _, err := put.Exec(modelID, r.hash, vec, msg); err != nil {
 					return err
 				}
+				if f := r.file; f != nil {
+					if _, err := move.Exec(f.row.size, f.row.mtime, f.row.hash, f.rel); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		})
 		pending = pending[:0]
 		return err
 	}
+	readers := make([]*filehash.Reader, len(todo))
 	images := make([]hybridembed.Image, len(todo))
 	for i, f := range todo {
-		images[i] = hybridembed.ImageFile(f.path)
+		readers[i] = filehash.NewReader(f.path)
+		images[i] = hybridembed.ImageReader(f.path, readers[i])
 	}
-	err := emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	err = emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
 		step(1)
 		st.Embedded++
-		r := result{hash: todo[i].row.hash}
+		read, rerr := readers[i].Finish()
+		if rerr != nil {
+			// Gone or unreadable since it was hashed: what the model saw,
+			// if anything, has no hash to file it under.
+			failed(i, cmp.Or(err, rerr))
+			return nil
+		}
+		r := result{hash: read.Sum}
+		if !bytes.Equal(read.Sum, todo[i].row.hash) {
+			f := todo[i]
+			f.row = fileRow{size: read.Size, mtime: read.Mtime, hash: read.Sum}
+			r.file = &f
+			rewritten++
+		}
 		switch {
 		case err != nil:
 			r.err = err.Error()
@@ -315,7 +386,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		}
 		return nil
 	})
-	return errors.Join(err, flush())
+	return rewritten, errors.Join(err, flush())
 }
 
 // purge drops vectors no file refers to any more.
@@ -423,42 +494,6 @@ func (ix *Index) modelVectors(ctx context.Context, modelID int64) (map[string]ve
 		}
 	}
 	return out, rows.Err()
-}
-
-// hashFile is the sha256 of a file's contents, read in chunks so that
-// progress moves and a cancel is noticed.
-func hashFile(ctx context.Context, path string, step func(int64)) ([]byte, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, unwrap(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, total, err
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		total += int64(n)
-		step(int64(n))
-		if err == io.EOF {
-			return h.Sum(nil), total, nil
-		}
-		if err != nil {
-			return nil, total, unwrap(err)
-		}
-	}
-}
-
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func encode(v []float32) []byte {

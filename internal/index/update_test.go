@@ -1,0 +1,137 @@
+package index
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/library"
+)
+
+// between runs before passes images to the model: the moment after Update
+// hashed the files and before the model reads them.
+type between struct {
+	*counting
+	before func()
+}
+
+func (b *between) EmbedImagesFunc(ctx context.Context, images []hybridembed.Image, fn func(int, hybridembed.Embedding, error) error) error {
+	b.before()
+	b.before = func() {}
+	return b.counting.EmbedImagesFunc(ctx, images, fn)
+}
+
+func decodeVector(blob []byte) []float32 {
+	v := make([]float32, len(blob)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(blob[4*i:]))
+	}
+	return v
+}
+
+// TestChangedBetweenHashAndEmbed: a file rewritten after it was hashed
+// gets the vector of the bytes the model read, under their hash, and its
+// row follows them; a file deleted meanwhile stores nothing (no failure
+// filed under a content nobody read), so it is embedded once it is back.
+func TestChangedBetweenHashAndEmbed(t *testing.T) {
+	c, model := tinyModel(t)
+	ctx := context.Background()
+	lib := t.TempDir()
+	rewritten, deleted := filepath.Join(lib, "a.png"), filepath.Join(lib, "b.png")
+	writeImage(t, rewritten, 1)
+	writeImage(t, deleted, 2)
+	writeImage(t, filepath.Join(lib, "c.png"), 3)
+	oldBytes, err := os.ReadFile(rewritten)
+	require.NoError(t, err)
+	deletedBytes, err := os.ReadFile(deleted)
+	require.NoError(t, err)
+	ix := openAt(t, lib)
+
+	emb := &between{counting: c, before: func() {
+		writeImage(t, rewritten, 100)
+		require.NoError(t, os.Remove(deleted))
+	}}
+	var failures []string
+	st, err := ix.Update(ctx, model, emb, []string{lib}, UpdateOptions{Failed: func(p string, err error) { failures = append(failures, p) }})
+	require.NoError(t, err)
+	assert.Equal(t, []string{deleted}, failures)
+	assert.Equal(t, 1, st.Failed)
+
+	newBytes, err := os.ReadFile(rewritten)
+	require.NoError(t, err)
+	want, err := c.m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageFile(rewritten)})
+	require.NoError(t, err)
+	newSum, oldSum := sha256.Sum256(newBytes), sha256.Sum256(oldBytes)
+	var blob []byte
+	require.NoError(t, ix.db.QueryRow(`SELECT vector FROM vectors WHERE hash = ?`, newSum[:]).Scan(&blob))
+	assert.InDeltaSlice(t, want[0].Vector, decodeVector(blob), 1e-6)
+	assert.Zero(t, count(t, ix, `SELECT count(*) FROM vectors WHERE hash = ?`, oldSum[:]), "a vector under the hash of bytes the model never read")
+	assert.Equal(t, 1, count(t, ix, `SELECT count(*) FROM files WHERE path = 'a.png' AND hash = ?`, newSum[:]))
+	assert.Zero(t, count(t, ix, `SELECT count(*) FROM vectors WHERE error IS NOT NULL`), "a failure filed for the deleted file's contents")
+
+	// Next run: a.png is unchanged (its row has the embedded bytes' size
+	// and time), b.png is gone, and once back is embedded.
+	st, err = ix.Update(ctx, model, c, []string{lib}, UpdateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Unchanged: 2, Removed: 1}, st)
+	require.NoError(t, os.WriteFile(deleted, deletedBytes, 0o644))
+	st, err = ix.Update(ctx, model, c, []string{lib}, UpdateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.New)
+	assert.Equal(t, 1, st.Embedded, "the deleted file's contents were marked failed")
+}
+
+// TestUpdateMissingPathChangesNothing: a path that cannot be stat'ed stops
+// the update before any row changes.
+func TestUpdateMissingPathChangesNothing(t *testing.T) {
+	c, model := tinyModel(t)
+	ctx := context.Background()
+	lib := t.TempDir()
+	makeLibrary(t, lib, 10)
+	ix := openAt(t, lib)
+	_, err := ix.Update(ctx, model, c, []string{lib}, UpdateOptions{})
+	require.NoError(t, err)
+
+	require.NoError(t, os.RemoveAll(filepath.Join(lib, "d1")))
+	_, err = ix.Update(ctx, model, c, []string{lib, filepath.Join(lib, "d1")}, UpdateOptions{})
+	var argErr *library.ArgError
+	require.ErrorAs(t, err, &argErr)
+	assert.Equal(t, filepath.Join(lib, "d1"), argErr.Path)
+	assert.Equal(t, 10, count(t, ix, `SELECT count(*) FROM files`))
+	assert.Equal(t, 10, count(t, ix, `SELECT count(*) FROM vectors`))
+
+	// Without the missing argument, the walk of lib is complete: d1's two
+	// photos are proven gone.
+	st, err := ix.Update(ctx, model, c, []string{lib}, UpdateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Removed)
+	assert.Equal(t, 8, count(t, ix, `SELECT count(*) FROM vectors`))
+}
+
+func TestUnder(t *testing.T) {
+	for _, c := range []struct {
+		rel  string
+		dirs []string
+		want bool
+	}{
+		{"a/b.png", []string{"a"}, true},
+		{"a", []string{"a"}, true},
+		{"ab/c.png", []string{"a"}, false},
+		{"a/b/c.png", []string{"x", "a/b"}, true},
+		{"a/bc/d.png", []string{"a/b"}, false},
+		{"b.png", []string{"."}, true},
+		{"../out/b.png", []string{"."}, false},
+		{"../out/b.png", []string{"../out"}, true},
+		{"a/b.png", nil, false},
+	} {
+		assert.Equal(t, c.want, under(c.rel, c.dirs), "%s under %v", c.rel, c.dirs)
+	}
+}
