@@ -6,7 +6,7 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet fuzz demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 cross clean
+.PHONY: all build test vet fuzz demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 test-install gpu-stage cross clean
 
 all: build
 
@@ -51,6 +51,13 @@ FUZZTIME ?= 30s
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
+## test-install: scripts/install-onnxruntime.sh --from installs the CPU and
+## CUDA builds from archives copied by hand with no network (npm pack
+## fetches them into ~/.cache/hybridembed/tarballs first, 440 MB, once),
+## and refuses bad copies
+test-install:
+	scripts/test-install-onnxruntime.sh
+
 ## test-arm64: the engine, parity, index, server and CLI tests on linux/arm64,
 ## cross-compiled with cgo and run under qemu-aarch64 (slow; see README)
 test-arm64:
@@ -66,19 +73,34 @@ demo: onnxruntime build
 	@scripts/install-libjpeg-turbo.sh >/dev/null 2>&1 || true
 	@scripts/demo.sh
 
-## bench: the library index (re-index, scan, size); the server under 64
-## clients against one batched call; end-to-end image throughput against raw
-## ONNX Runtime on full-size ViT-B/32
+## bench: the library index (re-index, scan, size); native memory over
+## 25,000 JPEG decodes; the server under 64 clients against one batched
+## call; the server's peak memory under a flood of big bodies and huge
+## images (tiny and full-size models); end-to-end image throughput against
+## raw ONNX Runtime on full-size ViT-B/32
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
+	@if scripts/install-libjpeg-turbo.sh >/dev/null; then $(GO) run ./scripts/benchrss; \
+		else echo "make bench: libjpeg-turbo is not installable here: benchrss (native memory of JPEG decoding) skipped"; fi
 	@if [ ! -f $(BENCH)/vit-b32/onnx/text_model.onnx ] || [ ! -f $(BENCH)/minilm-l6/onnx/model.onnx ]; then \
 		$(PY) -c 'import torch, onnx, sentencepiece' 2>/dev/null || { echo "make bench generates a random-weight ViT-B/32 and needs Debian's python3-torch, python3-onnx and python3-sentencepiece: apt-get install -y python3-torch python3-onnx python3-pil python3-numpy python3-sentencepiece"; exit 1; }; \
 		echo "generating a full-size random-weight ViT-B/32 in $(BENCH)/vit-b32 (not committed)"; \
 		$(PY) scripts/make_fixtures.py --bench $(BENCH)/vit-b32; \
 	fi
 	$(GO) run ./scripts/benchserve -model $(BENCH)/vit-b32
+	$(GO) run ./scripts/benchserve -flood -cli bin/hybridembed -model testdata/models/tiny-clip
+	$(GO) run ./scripts/benchserve -flood -cli bin/hybridembed -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
+	@# The CUDA rows: skipped, saying why, where CUDA is unavailable
+	@# (install the CUDA build with `make onnxruntime-gpu` first).
+	$(GO) run ./scripts/benchtext -device cuda -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6 -batch 256
+	$(GO) run ./scripts/benchcuda -model $(BENCH)/vit-b32 -work $(BENCH)
+
+## gpu-stage: build what scripts/gpu-check.sh runs on a GPU machine with no Go
+## and no network (binaries, libjpeg-turbo, the CUDA build), in parts under .gpu/
+gpu-stage:
+	scripts/gpu-stage.sh
 
 ## fixtures: regenerate testdata/ (small random-weight models and goldens,
 ## and the trained demo model: a few minutes; Debian's libopenblas0-pthread

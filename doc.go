@@ -1,6 +1,7 @@
 // Package hybridembed turns text and images into embedding vectors, using the
-// Hugging Face router when it serves a model and ONNX Runtime on this
-// machine when it does not, or when there is no network at all.
+// inference providers of the Hugging Face router when one serves a model
+// and ONNX Runtime on this machine when none does, or when there is no
+// network at all.
 //
 // Create an [Embedder] once and reuse it:
 //
@@ -13,7 +14,7 @@
 // A model is a directory in any layout Hugging Face users have
 // (transformers.js/Xenova onnx/, Optimum exports, single-tower model.onnx)
 // or a model id found in the local Hugging Face cache. Every [Embedding]
-// records the model, revision and backend that made it.
+// records the model, revision, backend and provider that made it.
 //
 // # Layout
 //
@@ -23,8 +24,9 @@
 //   - local: ONNX Runtime sessions, model layouts, CLIP towers and sentence
 //     encoders, image preprocessing (local/imageprep) and tokenizers
 //     (local/tokenize), all matching the Python references numerically.
-//   - remote: the router and Hub API client, with typed errors and retries;
-//     remote/hftest emulates both over real HTTP for tests.
+//   - remote: the router and Hub API client, one adapter per inference
+//     provider, with typed errors and retries; remote/hftest emulates both
+//     over real HTTP for tests.
 //   - models: the Hugging Face cache layout, the registry of known models,
 //     verified downloads and offline bundles.
 package hybridembed

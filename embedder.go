@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,8 +26,8 @@ type Backend string
 const (
 	// BackendLocal vectors come from ONNX Runtime on this machine.
 	BackendLocal Backend = "local"
-	// BackendRemote vectors come from the Hugging Face router's
-	// hf-inference feature-extraction pipeline.
+	// BackendRemote vectors come from an inference provider through the
+	// Hugging Face router (see Embedding.Provider).
 	BackendRemote Backend = "remote"
 )
 
@@ -35,16 +36,23 @@ const (
 // same space and can be mixed; vectors of different variants or revisions
 // should not be.
 type Embedding struct {
-	Vector   []float32
-	Model    string // the model as asked for
-	Revision string // the commit the local files came from, when known
+	Vector []float32
+	Model  string // the model as asked for
+	// Revision is the commit that made the vector, when known: the local
+	// files', or for a pinned model@commit served remotely, the commit the
+	// Hub said the providers serve.
+	Revision string
 	// Variant is the ONNX file variant that computed a local vector ("" for
 	// fp32, "quantized", "fp16" ...); remote vectors have none.
 	Variant string
-	// Digest identifies the local graph files (see [ModelInfo.Digest]).
-	Digest     string
-	Backend    Backend // local or remote
-	Device     string  // cpu or cuda, for local vectors
+	// Digest identifies the local files and the decode mode that made a
+	// local vector (see [ModelInfo.Digest]).
+	Digest  string
+	Backend Backend // local or remote
+	// Provider is the inference provider that computed a remote vector
+	// ("hf-inference", "together", ...); "" for local ones.
+	Provider   string
+	Device     string // cpu or cuda, for local vectors
 	Dim        int
 	Normalized bool   // L2-normalised (the default; see WithNormalize)
 	Reason     string // why this backend was used
@@ -124,6 +132,12 @@ func New(opts ...Option) (*Embedder, error) {
 	if !c.tokenSet && !c.ignoreEnv {
 		c.token = remote.TokenFromEnv(layout.TokenPath())
 	}
+	if c.hubTimeout == 0 { // not set by WithHubTimeout
+		c.hubTimeout = 10 * time.Second
+		if secs, err := strconv.ParseFloat(env("HF_HUB_ETAG_TIMEOUT"), 64); err == nil && secs > 0 {
+			c.hubTimeout = time.Duration(secs * float64(time.Second))
+		}
+	}
 	if c.hubCache == "" && c.ignoreEnv {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -133,21 +147,22 @@ func New(opts ...Option) (*Embedder, error) {
 	}
 	logger := c.logger
 	logf := func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
+	warnf := func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) }
 	eng := local.New(local.Options{
 		Threads: c.threads, Device: c.device, Library: c.library,
 		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers, Runs: c.runs,
-		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf,
+		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf, Warnf: warnf,
 	})
 	client := &remote.Client{
 		RouterURL: firstNonEmpty(c.routerURL, env("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),
 		HubURL:    firstNonEmpty(c.hubURL, env("HF_ENDPOINT"), remote.DefaultHubURL),
 		Token:     c.token, HTTPClient: c.httpClient, Retry: c.retry, WaitForModel: c.waitForModel,
-		UserAgent: "hybridembed/" + Version, Logf: logf,
+		MaxInputs: c.maxInputs, UserAgent: "hybridembed/" + Version, Logf: logf,
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	e := &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}, client: client, ctx: ctx, cancel: cancel}
-	e.resolver = &Resolver{e: e, state: loadState(filepath.Join(layout.HomeDir(), "router", "state.json")),
-		mappingTTL: c.mappingTTL, notServedFor: c.notServedTTL}
+	e.resolver = &Resolver{e: e, state: loadState(StatePath()),
+		mappingTTL: c.mappingTTL, notServedFor: c.notServedTTL, hubTimeout: c.hubTimeout}
 	return e, nil
 }
 
@@ -159,6 +174,11 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// StatePath is the routing state file: what the Resolver remembers
+// between runs ($HYBRIDEMBED_CACHE/router/state.json, by default
+// ~/.cache/hybridembed/router/state.json). Deleting it is always safe.
+func StatePath() string { return filepath.Join(layout.HomeDir(), "router", "state.json") }
 
 // hubClient is the client for the routing lookups: routing must not stall
 // on an unreachable Hub, so it retries once, briefly.

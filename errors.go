@@ -70,19 +70,52 @@ func imageError(err error) error {
 // NotCachedError says a model is not on this machine and how to get it.
 type NotCachedError struct {
 	Model string
-	Why   string // why the network could not help, when it was considered
-	Err   error
+	// Cache is the Hugging Face cache it was looked for in.
+	Cache string
+	// Why is why the network could not embed it instead, when it was
+	// considered: one clause ("no inference provider serves it").
+	Why string
+	Err error // the cache's own error
 }
 
+// Error says one thing once: the model is not here, why the network did
+// not embed it instead, and the command that fetches it.
 func (e *NotCachedError) Error() string {
+	where := ""
+	if e.Cache != "" {
+		where = " (" + e.Cache + ")"
+	}
 	why := ""
 	if e.Why != "" {
-		why = "; remote: " + e.Why
+		why = ", and " + e.Why
 	}
-	return fmt.Sprintf("model %s is not cached on this machine%s; fetch it with `hybridembed models pull %s` (%v)", e.Model, why, modelID(e.Model), e.Err)
+	return fmt.Sprintf("model %s is not cached on this machine%s%s; fetch it with `hybridembed models pull %s`", e.Model, where, why, modelID(e.Model))
 }
 
 func (e *NotCachedError) Unwrap() error { return e.Err }
+
+// unavailableError is a model the router failed to embed that is not
+// cached either: it matches ErrUnavailable and ErrNotCached, and says so
+// once, in the NotCachedError's words.
+type unavailableError struct{ nc *NotCachedError }
+
+func (e unavailableError) Error() string        { return e.nc.Error() }
+func (e unavailableError) Unwrap() error        { return e.nc }
+func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// unreadableCacheError is a cache that could not be read for a model
+// (permissions, a damaged layout): the model may be there, so the message
+// names the cause and not `models pull`.
+type unreadableCacheError struct {
+	model string
+	err   error
+}
+
+func (e *unreadableCacheError) Error() string {
+	return fmt.Sprintf("model %s: %v", e.model, e.err)
+}
+
+func (e *unreadableCacheError) Unwrap() error { return e.err }
 
 func isNotCached(err error) bool {
 	var nc *NotCachedError

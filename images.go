@@ -22,6 +22,7 @@ type Image struct {
 	name string
 	path string
 	r    io.Reader
+	data []byte
 	img  image.Image
 }
 
@@ -32,6 +33,16 @@ func ImageFile(path string) Image { return Image{name: path, path: path} }
 // results and errors. r is read once, when the image is embedded.
 func ImageReader(name string, r io.Reader) Image { return Image{name: name, r: r} }
 
+// ImageBytes is the encoded image in data; name identifies it. data is
+// decoded where it is, not copied (as a reader's bytes are): it must not
+// change until the image is embedded.
+func ImageBytes(name string, data []byte) Image {
+	if data == nil {
+		data = []byte{}
+	}
+	return Image{name: name, data: data}
+}
+
 // ImageValue is an image already decoded; name identifies it.
 func ImageValue(name string, img image.Image) Image { return Image{name: name, img: img} }
 
@@ -41,20 +52,28 @@ func (im Image) Name() string { return im.name }
 // imageSource adapts an Image to the local engine's ImageSource.
 type imageSource struct{ Image }
 
-func (s imageSource) Decode(limits imageprep.Limits) (*imageprep.RGB, error) {
+// Decode reads and decodes the image on an engine's worker. Reading stops
+// at the first Read after ctx ends (the call was cancelled, or returned):
+// the caller may close the reader or file once the call returns.
+func (s imageSource) Decode(ctx context.Context, d imageprep.Decoder) (*imageprep.RGB, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	switch {
 	case s.img != nil:
 		b := s.img.Bounds()
-		if max := limits.MaxPixels; max > 0 && int64(b.Dx())*int64(b.Dy()) > max {
+		if max := d.MaxPixels; max > 0 && int64(b.Dx())*int64(b.Dy()) > max {
 			return nil, fmt.Errorf("%w: %dx%d is over the limit of %d pixels", imageprep.ErrTooLarge, b.Dx(), b.Dy(), max)
 		}
 		return imageprep.FromImage(s.img), nil
+	case s.data != nil:
+		return d.Decode(s.data)
 	case s.r != nil:
-		data, err := imageprep.ReadAll(s.r, limits)
+		data, err := imageprep.ReadAll(ctxReader{ctx, s.r}, d.Limits)
 		if err != nil {
 			return nil, err
 		}
-		return imageprep.Decode(data, limits)
+		return d.Decode(data)
 	case s.path != "":
 		f, err := os.Open(s.path)
 		if err != nil {
@@ -68,13 +87,26 @@ func (s imageSource) Decode(limits imageprep.Limits) (*imageprep.RGB, error) {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("not a regular file")
 		}
-		data, err := imageprep.ReadAll(f, limits)
+		data, err := imageprep.ReadAll(ctxReader{ctx, f}, d.Limits)
 		if err != nil {
 			return nil, err
 		}
-		return imageprep.Decode(data, limits)
+		return d.Decode(data)
 	}
 	return nil, fmt.Errorf("empty Image value")
+}
+
+// ctxReader reads r until ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // EmbedImages embeds images with model; see [Model.EmbedImages].
@@ -121,6 +153,8 @@ func (m *Model) EmbedImages(ctx context.Context, images []Image) ([]Embedding, e
 // fn gets the image's error instead of an embedding when it failed; if fn
 // returns an error, the run stops and EmbedImagesFunc returns it. fn runs on
 // the calling goroutine with no lock held: it may call the Embedder.
+// EmbedImagesFunc returns, cancelled or not, only once none of images is
+// being read, so the caller may close the readers behind them then.
 func (m *Model) EmbedImagesFunc(ctx context.Context, images []Image, fn func(i int, emb Embedding, err error) error) (err error) {
 	ctx, lm, finish, err := m.holdLocal(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,8 @@ import (
 )
 
 // Model is a model resolved once: where its files are (if they are on this
-// machine), which revision and variant, and a digest of its graph files.
+// machine), which revision and variant, and a digest of the files and
+// settings that decide its vectors.
 // Get one from [Embedder.Model] and reuse it for many calls; its Info is
 // what an index or a dataset keys vectors on. A Model is safe for
 // concurrent use; it is only valid while its Embedder is open.
@@ -37,16 +39,148 @@ type ModelInfo struct {
 	Repo     string `json:"repo,omitempty"`     // the Hub repo id, for cached models
 	Revision string `json:"revision,omitempty"` // the commit of the local files
 	Variant  string `json:"variant,omitempty"`  // "" for fp32, "quantized", "fp16" ...
-	// Digest is a sha256 over the graph files' paths and contents (the
-	// blob names in the HF cache, hashed once per file version for a
-	// directory), so vectors of a directory model before and after an edit
-	// can be told apart. "" when the model is not on this machine.
-	Digest     string     `json:"digest,omitempty"`
+	// Digest is a sha256 over everything on this machine that decides the
+	// model's vectors: the path and content hash of every file in Files,
+	// and the JPEG decode mode of a model that embeds images. So vectors
+	// of a directory model before and after an edit of any of those files
+	// (a graph, its external weights, preprocessor_config.json, the
+	// tokenizer...), or decoded another way, are told apart. "" when the
+	// model is not on this machine.
+	Digest string `json:"digest,omitempty"`
+	// Files are the files the vectors depend on, relative to Dir with
+	// forward slashes, and their sha256 (in the HF cache, the blob's
+	// name; a directory model's files are hashed once per file version):
+	// the ONNX graphs, the external data files they name, and the
+	// configuration the engine reads (config.json,
+	// preprocessor_config.json, tokenizer.json, tokenizer_config.json,
+	// modules.json, sentence_bert_config.json and each module's
+	// config.json, such as 1_Pooling/config.json).
+	Files map[string]string `json:"files,omitempty"`
+	// Decode is the JPEG decode mode (DecodeExact or DecodeFast) of a model
+	// that embeds images; "" for one that does not.
+	Decode string `json:"decode,omitempty"`
+	// Normalized says whether vectors are L2-normalised (see WithNormalize).
+	Normalized bool       `json:"normalized"`
 	Dir        string     `json:"dir,omitempty"`
 	Family     string     `json:"family,omitempty"`     // "clip" or "sentence"
 	Dim        int        `json:"dim,omitempty"`        // from config.json; 0 when unknown
 	Modalities []Modality `json:"modalities,omitempty"` // what the local files embed
 	Cached     bool       `json:"cached"`               // the files are on this machine
+}
+
+// Key is the identity stored vectors are filed under: two models with the
+// same Key give the same vector for the same input, so an index, a dataset
+// or an import may mix their vectors, and never those of different Keys.
+// It covers Repo, Revision, Variant, Digest (the files and the decode mode)
+// and Normalized; it is "" when the model is not on this machine. It is
+// opaque (a hex sha256): what it covers may grow, which changes every Key,
+// so that vectors stored before are computed again rather than mixed.
+func (i ModelInfo) Key() string {
+	if i.Digest == "" {
+		return ""
+	}
+	h := sha256.New()
+	io.WriteString(h, "hybridembed model key 1\n")
+	for _, p := range i.identity() {
+		fmt.Fprintf(h, "%s=%q\n", p.name, p.value)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+type identityPart struct{ name, value string }
+
+// identity is what Key covers, in a fixed order, named as Diff says it: a
+// part added here is in both.
+func (i ModelInfo) identity() []identityPart {
+	return []identityPart{
+		{"repo", i.Repo},
+		{"revision", i.Revision},
+		{"variant", variantName(i.Variant)},
+		{"normalisation", onOff(i.Normalized)},
+		{"digest", i.Digest}, // the files and the decode mode: Diff names them
+	}
+}
+
+// Diff says in words what differs between old (for example, the identity
+// a dataset was made with) and i, among what Key covers: empty when both
+// have the same Key. Changed files are named ("preprocessor_config.json
+// changed") when both identities list their Files.
+func (i ModelInfo) Diff(old ModelInfo) []string {
+	if old.Key() == i.Key() {
+		return nil
+	}
+	var out []string
+	say := func(what, was, now string) {
+		if was != now {
+			out = append(out, fmt.Sprintf("%s %s then, %s now", what, orNone(was), orNone(now)))
+		}
+	}
+	was, now := old.identity(), i.identity()
+	for k, p := range now {
+		if p.name != "digest" {
+			say(p.name, was[k].value, p.value)
+		}
+	}
+	if old.Digest != i.Digest {
+		n := len(out)
+		say("decode mode", old.Decode, i.Decode)
+		if old.Files != nil && i.Files != nil {
+			out = append(out, fileChanges(old.Files, i.Files)...)
+		}
+		if len(out) == n {
+			out = append(out, fmt.Sprintf("digest %.12s then, %.12s now", orNone(old.Digest), orNone(i.Digest)))
+		}
+	}
+	return out
+}
+
+// fileChanges names the files added, removed or changed from old to now.
+func fileChanges(old, now map[string]string) []string {
+	names := make([]string, 0, len(now))
+	for f := range now {
+		names = append(names, f)
+	}
+	for f := range old {
+		if _, ok := now[f]; !ok {
+			names = append(names, f)
+		}
+	}
+	sort.Strings(names)
+	var out []string
+	for _, f := range names {
+		was, had := old[f]
+		is, has := now[f]
+		switch {
+		case !had:
+			out = append(out, f+" added")
+		case !has:
+			out = append(out, f+" removed")
+		case was != is:
+			out = append(out, f+" changed")
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func variantName(v string) string {
+	if v == "" {
+		return "fp32"
+	}
+	return v
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // Has reports whether the model's local files embed modality.
@@ -74,10 +208,13 @@ func (e *Embedder) Model(ctx context.Context, name string) (m *Model, err error)
 
 // resolve locates name and reads what it can without loading anything.
 func (e *Embedder) resolve(name string) (*Model, error) {
-	m := &Model{e: e, name: name, info: ModelInfo{Name: name, Variant: e.cfg.variant}}
+	m := &Model{e: e, name: name, info: ModelInfo{Name: name, Variant: e.cfg.variant, Normalized: e.cfg.normalize}}
 	loc, err := e.locate(name)
 	if err != nil {
-		if !isNotCached(err) {
+		// A model this machine cannot read still gets a handle, as one it
+		// does not have: the router may serve its texts.
+		var unreadable *unreadableCacheError
+		if !isNotCached(err) && !errors.As(err, &unreadable) {
 			return nil, err
 		}
 		m.locErr = err
@@ -100,9 +237,16 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	if desc.Image {
 		m.info.Modalities = append(m.info.Modalities, ModalityImage)
 	}
-	if m.info.Digest, err = digest(loc.dir, desc.Graphs); err != nil {
+	if desc.Image {
+		m.info.Decode = DecodeExact
+		if e.cfg.fastDecode {
+			m.info.Decode = DecodeFast
+		}
+	}
+	if m.info.Files, err = fileSums(loc.dir, desc.Files); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
+	m.info.Digest = digest(m.info.Files, m.info.Decode)
 	return m, nil
 }
 
@@ -129,8 +273,9 @@ func (m *Model) Load(ctx context.Context) (err error) {
 	return nil
 }
 
-// Local is nil when the model's files are on this machine, else why not
-// (a *NotCachedError, which matches ErrNotCached).
+// Local is nil when the model's files are on this machine, else why not:
+// a *NotCachedError, which matches ErrNotCached, or the error that kept
+// the cache from being read (a permission error matches fs.ErrPermission).
 func (m *Model) Local() error { return m.locErr }
 
 // Name is the model as asked for.
@@ -160,8 +305,15 @@ func (e *Embedder) locate(model string) (location, error) {
 		return location{}, err
 	}
 	loc, err := e.cache.Locate(id, rev)
-	if err != nil {
-		return location{}, &NotCachedError{Model: model, Err: err}
+	switch {
+	case errors.Is(err, models.ErrNotCached):
+		nc := &NotCachedError{Model: model, Err: err}
+		if dir, derr := e.cache.RepoDir(id); derr == nil {
+			nc.Cache = filepath.Dir(dir)
+		}
+		return location{}, nc
+	case err != nil: // a cache that cannot be read (permissions): not "not cached"
+		return location{}, &unreadableCacheError{model: model, err: err}
 	}
 	variant, err := fileVariant(loc, e.cfg.variant)
 	if err != nil {
@@ -192,26 +344,39 @@ func fileVariant(loc models.Location, variant string) (string, error) {
 	return variant, nil
 }
 
-// digest hashes the graph files' relative paths and content hashes.
-func digest(dir string, graphs []string) (string, error) {
-	lines := make([]string, 0, len(graphs))
-	for _, g := range graphs {
-		sum, err := fileSHA256(g)
+// fileSums hashes each file, by its path relative to dir.
+func fileSums(dir string, files []string) (map[string]string, error) {
+	sums := make(map[string]string, len(files))
+	for _, f := range files {
+		sum, err := fileSHA256(f)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		rel, err := filepath.Rel(dir, g)
+		rel, err := filepath.Rel(dir, f)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		lines = append(lines, filepath.ToSlash(rel)+" "+sum+"\n")
+		sums[filepath.ToSlash(rel)] = sum
+	}
+	return sums, nil
+}
+
+// digest hashes the files' relative paths and content hashes, in order,
+// and the decode mode when there is one.
+func digest(sums map[string]string, decode string) string {
+	lines := make([]string, 0, len(sums)+1)
+	for rel, sum := range sums {
+		lines = append(lines, fmt.Sprintf("%q %s\n", rel, sum))
 	}
 	sort.Strings(lines)
+	if decode != "" {
+		lines = append(lines, "decode "+decode+"\n")
+	}
 	h := sha256.New()
 	for _, l := range lines {
 		io.WriteString(h, l)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // fileHashes memoises content hashes by path, size and mtime, so a

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,7 +43,10 @@ type config struct {
 	retry        remote.RetryPolicy
 	mappingTTL   time.Duration
 	notServedTTL time.Duration
+	hubTimeout   time.Duration
 	waitForModel bool
+	providers    []string       // nil: auto (the Hub's order)
+	maxInputs    map[string]int // per provider; see WithMaxInputs
 }
 
 // Option configures an [Embedder]. Every option checks its argument, and
@@ -313,13 +317,90 @@ func WithRetryPolicy(p remote.RetryPolicy) Option {
 }
 
 // WithRoutingCache sets how long Hub provider mappings (default 6h) and
-// router 404s (default 6h) are remembered on disk.
+// stale provider mappings the router 404'd (default 6h) are remembered on
+// disk.
 func WithRoutingCache(mappings, notServed time.Duration) Option {
 	return func(c *config) error {
 		if mappings < 0 || notServed < 0 {
 			return optionError("WithRoutingCache", "durations must be >= 0, got %s and %s", mappings, notServed)
 		}
 		c.mappingTTL, c.notServedTTL = mappings, notServed
+		return nil
+	}
+}
+
+// WithProviders restricts and orders the inference providers text may go
+// to, as huggingface_hub's provider argument does: "auto" (or no names,
+// the default) tries every live provider in the order the Hub lists them
+// (the account's preference order); names ("together", "hf-inference",
+// ...; see [remote.Providers]) try only those, in this order, each where
+// the Hub maps the model to it.
+func WithProviders(names ...string) Option {
+	return func(c *config) error {
+		p, err := parseProviders(names)
+		if err != nil {
+			return optionError("WithProviders", "%v", err)
+		}
+		c.providers = p
+		return nil
+	}
+}
+
+// ParseProviders reads a --provider value: "auto" (or "") or a
+// comma-separated list of provider names.
+func ParseProviders(s string) ([]string, error) {
+	return parseProviders(strings.Split(s, ","))
+}
+
+func parseProviders(names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		n = strings.ToLower(strings.TrimSpace(n))
+		switch {
+		case n == "" || n == "auto":
+			if n == "auto" && len(names) > 1 {
+				return nil, errors.New(`"auto" cannot be combined with provider names`)
+			}
+			continue
+		case !remote.KnownProvider(n):
+			return nil, fmt.Errorf("unknown provider %q (want auto, or some of %s)", n, strings.Join(remote.Providers(), ", "))
+		case slices.Contains(out, n):
+			return nil, fmt.Errorf("provider %q named twice", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// WithMaxInputs sets the most inputs one request to provider carries
+// (default [remote.DefaultMaxInputs]: the provider's published limit,
+// else a conservative 32); 0 restores the default.
+func WithMaxInputs(provider string, n int) Option {
+	return func(c *config) error {
+		if !remote.KnownProvider(provider) {
+			return optionError("WithMaxInputs", "unknown provider %q (known: %s)", provider, strings.Join(remote.Providers(), ", "))
+		}
+		if n < 0 {
+			return optionError("WithMaxInputs", "want >= 0, got %d", n)
+		}
+		if c.maxInputs == nil {
+			c.maxInputs = map[string]int{}
+		}
+		c.maxInputs[provider] = n
+		return nil
+	}
+}
+
+// WithHubTimeout bounds one Hub lookup of a model's provider mapping
+// (default 10s, or $HF_HUB_ETAG_TIMEOUT seconds, huggingface_hub's timeout
+// for metadata it can do without). A lookup that fails is remembered for
+// a minute, so a hung Hub costs one wait a minute.
+func WithHubTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithHubTimeout", "want > 0, got %s", d)
+		}
+		c.hubTimeout = d
 		return nil
 	}
 }

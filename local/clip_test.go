@@ -68,12 +68,12 @@ func cosine(a, b []float32) float64 {
 // fileSource is an ImageSource reading a file.
 type fileSource string
 
-func (f fileSource) Decode(l imageprep.Limits) (*imageprep.RGB, error) {
+func (f fileSource) Decode(_ context.Context, d imageprep.Decoder) (*imageprep.RGB, error) {
 	data, err := os.ReadFile(string(f))
 	if err != nil {
 		return nil, err
 	}
-	return imageprep.Decode(data, l)
+	return d.Decode(data)
 }
 
 func embedFiles(t *testing.T, m *local.Model, paths ...string) ([][]float32, []error) {

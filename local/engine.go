@@ -11,6 +11,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/turbojpeg"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
 
@@ -50,8 +51,17 @@ type Options struct {
 	// model's input size: much faster for camera photos, close to but not
 	// the exact pixels. Off by default.
 	FastDecode bool
-	// Logf receives notes, such as why "auto" fell back to the CPU.
+	// GPUMemLimit caps each CUDA session's memory arena, in bytes (0: ONNX
+	// Runtime's default, the whole device). A batch that does not fit is
+	// run in smaller parts (see oomSplit).
+	GPUMemLimit int64
+	// Logf receives notes, such as why "auto" fell back to the CPU on a
+	// machine without a GPU.
 	Logf func(format string, args ...any)
+	// Warnf receives what the user must hear at normal verbosity, such as
+	// "auto" falling back to the CPU on a machine that has a GPU; nil sends
+	// it to Logf.
+	Warnf func(format string, args ...any)
 }
 
 // DefaultKeepAlive is how long an idle model stays loaded.
@@ -79,6 +89,9 @@ type Engine struct {
 	poolOnce sync.Once
 	jobs     chan func()
 	poolWG   sync.WaitGroup
+	// jpegs are the decoding workers' libjpeg-turbo handles, one per
+	// worker at most, destroyed by Close.
+	jpegs atomic.Pointer[turbojpeg.Decoders]
 }
 
 // slot is one model's place in the engine: loading (done open), loaded, or
@@ -289,6 +302,7 @@ func (e *Engine) decode(ctx context.Context, dev ort.Device, fn func()) error {
 		if e.closed {
 			return
 		}
+		e.jpegs.Store(turbojpeg.NewDecoders(e.workers()))
 		for range e.workers() {
 			e.poolWG.Add(1)
 			go func() {
@@ -409,6 +423,9 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.poolWG.Wait()
+	if d := e.jpegs.Load(); d != nil { // no worker decodes now
+		errs = append(errs, d.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -421,8 +438,8 @@ func (e *Engine) session(path string, inputs []string, output string, runs int, 
 		threads = max(1, e.threads()/runs)
 	}
 	return ort.NewSession(path, inputs, []string{output}, ort.SessionOptions{
-		Threads: threads, Device: e.opts.Device, Logf: e.opts.Logf,
-		NoSpinning: sharesCores,
+		Threads: threads, Device: e.opts.Device, Logf: e.opts.Logf, Warnf: e.opts.Warnf,
+		NoSpinning: sharesCores, GPUMemLimit: e.opts.GPUMemLimit,
 	})
 }
 

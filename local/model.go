@@ -249,6 +249,7 @@ func (m *Model) textTower() (*textTower, error) {
 	if t.sess, err = m.eng.session(m.textSig.path, t.feeds, t.output, 1, false); err != nil {
 		return nil, err
 	}
+	t.exec, t.oom.logf = t.sess, m.eng.logf
 	t.batch = newBatcher(m.eng.ctx, m.textSig.path, m.eng.textBatch(), 1, m.eng.maxWait(), t.runItems)
 	m.text = t
 	return t, nil
@@ -340,6 +341,7 @@ func (m *Model) visionTower() (*visionTower, error) {
 	if v.sess, err = m.eng.session(m.visionSig.path, v.feeds, out, runs, true); err != nil {
 		return nil, err
 	}
+	v.exec, v.oom.logf = v.sess, m.eng.logf
 	runs = imageRuns(m.eng.opts.Runs, v.sess.Provider(), m.eng.threads())
 	// The batch size is shared between the runs: a batch of 16 on one of
 	// two single-threaded runs, with nothing else to run, would leave the
@@ -419,7 +421,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 	// depend on batch-mates (attention masks), only speed does.
 	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].IDs) < len(encs[order[b]].IDs) })
 	var runErr error
-	err = m.stream(ctx, t.batch, len(order), func(k int) (*item, error) {
+	err = m.stream(ctx, t.batch, len(order), func(_ context.Context, k int) (*item, error) {
 		return &item{data: encs[order[k]]}, nil
 	}, func(k int, vec []float32, err error) {
 		if err != nil && runErr == nil {

@@ -12,10 +12,13 @@ import (
 )
 
 // ImageSource is one image to embed. Decode runs on one of the engine's
-// decoding workers and must honour the limits. The image it returns is the
-// engine's: once preprocessed it goes to [imageprep.Recycle].
+// decoding workers and must honour d's limits; d decodes with the
+// engine's libjpeg-turbo handles. ctx ends when the call that submitted
+// the image returns or is cancelled: a source that reads from the caller
+// stops reading then. The image it returns is the engine's: once
+// preprocessed it goes to [imageprep.Recycle].
 type ImageSource interface {
-	Decode(limits imageprep.Limits) (*imageprep.RGB, error)
+	Decode(ctx context.Context, d imageprep.Decoder) (*imageprep.RGB, error)
 }
 
 // EmbedImages embeds srcs, calling emit once per source, in completion order
@@ -24,7 +27,9 @@ type ImageSource interface {
 // shared with every other caller, while earlier batches are in the runtime.
 // A source that fails to decode fails alone; a runtime error fails the
 // images of the batch it hit. Only a cancelled ctx (returning its error) or
-// a closed engine ([ErrClosed]) stops the run early.
+// a closed engine ([ErrClosed]) stops the run early. EmbedImages returns
+// only once no source is being decoded, so a caller may close what its
+// sources read from as soon as it returns.
 func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i int, vec []float32, err error)) error {
 	v, err := m.visionTower()
 	if err != nil {
@@ -34,8 +39,9 @@ func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i
 	if m.eng.opts.FastDecode {
 		limits.Draft = v.proc.DraftSize()
 	}
-	return m.stream(ctx, v.batch, len(srcs), func(i int) (*item, error) {
-		return prepare(v, srcs[i], limits)
+	return m.stream(ctx, v.batch, len(srcs), func(ctx context.Context, i int) (*item, error) {
+		// On a decoding worker: the pool, and its handles, exist.
+		return prepare(ctx, v, srcs[i], imageprep.Decoder{Limits: limits, JPEG: m.eng.nativeJPEG()})
 	}, emit, v.sess.Provider())
 }
 
@@ -45,7 +51,13 @@ func (m *Model) EmbedImages(ctx context.Context, srcs []ImageSource, emit func(i
 // and cannot crowd others out of the queue. build makes item k: on the
 // engine's decoding pool when pool names the device the items are for,
 // else ("") on the feeding goroutine.
-func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int) (*item, error), emit func(k int, vec []float32, err error), pool ort.Device) error {
+//
+// stream returns only after the feeder and every build it started have
+// ended (a build reads the caller's inputs; a cancelled one stops at its
+// ctx): an item already queued holds only its tensor, which is the
+// engine's, and is dropped by the batcher or answered into a buffer that
+// nothing reads.
+func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(ctx context.Context, k int) (*item, error), emit func(k int, vec []float32, err error), pool ort.Device) error {
 	if n == 0 {
 		return nil
 	}
@@ -59,9 +71,13 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 	results := make(chan result, window) // never full: slots bound what is out
 	slots := make(chan struct{}, window)
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	var started sync.WaitGroup // the feeder and the jobs it handed to the pool
+	defer func() {
+		cancel(nil)
+		started.Wait()
+	}()
 
-	go func() {
+	started.Go(func() {
 		for k := range n {
 			select {
 			case slots <- struct{}{}:
@@ -79,7 +95,7 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 					b.preparing.Add(1)
 					defer b.preparing.Add(-1)
 				}
-				it, err := safeMake(build, k)
+				it, err := safeMake(ctx, build, k)
 				if err != nil {
 					results <- result{k: k, err: err}
 					return
@@ -91,16 +107,18 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 					results <- result{k: k, err: err}
 				}
 			}
-			if pool != "" {
-				if err := m.eng.decode(ctx, pool, job); err != nil {
-					cancel(err)
-					return
-				}
-			} else {
+			if pool == "" {
 				job()
+				continue
+			}
+			started.Add(1)
+			if err := m.eng.decode(ctx, pool, func() { defer started.Done(); job() }); err != nil {
+				started.Done() // not handed over: it never runs
+				cancel(err)
+				return
 			}
 		}
-	}()
+	})
 	for range n {
 		select {
 		case r := <-results:
@@ -122,18 +140,18 @@ func (m *Model) stream(ctx context.Context, b *batcher, n int, build func(k int)
 
 // safeMake turns a panic while building an item (decoding hostile input)
 // into that item's error.
-func safeMake(build func(int) (*item, error), k int) (it *item, err error) {
+func safeMake(ctx context.Context, build func(context.Context, int) (*item, error), k int) (it *item, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			it, err = nil, fmt.Errorf("preprocessing failed: %v", r)
 		}
 	}()
-	return build(k)
+	return build(ctx, k)
 }
 
 // prepare decodes and preprocesses one image into a vision item.
-func prepare(v *visionTower, src ImageSource, limits imageprep.Limits) (*item, error) {
-	img, err := src.Decode(limits)
+func prepare(ctx context.Context, v *visionTower, src ImageSource, d imageprep.Decoder) (*item, error) {
+	img, err := src.Decode(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +182,8 @@ func putPlanes(p []float32)     { planePool.Put(&p) }
 func getBatch(n int) []float32  { return getFloats(&batchPool, n) }
 func putBatch(p []float32)      { batchPool.Put(&p) }
 
-// runItems runs one batch of images (all of one shape) through the tower.
+// runItems runs one batch of images (all of one shape) through the tower,
+// in smaller runs where the device has no memory for it (oomSplit).
 func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	h, w := items[0].h, items[0].w
 	plane := 3 * h * w
@@ -175,14 +194,34 @@ func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32,
 		copy(pixels[k*plane:], px)
 		putPlanes(px)
 	}
-	return v.run(ctx, pixels, len(items), h, w)
+	return v.oom.run(ctx, len(items), func(ctx context.Context, lo, hi int) ([][]float32, error) {
+		return v.run(ctx, pixels[lo*plane:hi*plane], hi-lo, h, w)
+	})
 }
 
-// runItems runs one batch of texts, padded to the longest.
+// runItems runs one batch of texts, padded to the longest, in smaller runs
+// where the device has no memory for it (oomSplit).
 func (t *textTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	encs := make([]tokenize.Encoding, len(items))
 	for k, it := range items {
 		encs[k] = it.data.(tokenize.Encoding)
 	}
-	return t.run(ctx, t.tok.Pad(encs))
+	b := t.tok.Pad(encs)
+	return t.oom.run(ctx, b.Rows, func(ctx context.Context, lo, hi int) ([][]float32, error) {
+		return t.run(ctx, rowsOf(b, lo, hi))
+	})
+}
+
+// rowsOf is rows [lo, hi) of a padded batch (the same columns).
+func rowsOf(b tokenize.Batch, lo, hi int) tokenize.Batch {
+	if lo == 0 && hi == b.Rows {
+		return b
+	}
+	cut := func(v []int64) []int64 {
+		if v == nil {
+			return nil
+		}
+		return v[lo*b.Cols : hi*b.Cols]
+	}
+	return tokenize.Batch{Rows: hi - lo, Cols: b.Cols, IDs: cut(b.IDs), AttentionMask: cut(b.AttentionMask), TypeIDs: cut(b.TypeIDs)}
 }

@@ -19,8 +19,14 @@ type stConfig struct {
 	maxSeq    int
 }
 
-// readSTConfig returns nil when dir has no modules.json.
-func readSTConfig(dir string) (*stConfig, error) {
+// stModule is one entry of modules.json.
+type stModule struct {
+	Path string `json:"path"`
+	Type string `json:"type"`
+}
+
+// readModules reads dir/modules.json; nil when there is none.
+func readModules(dir string) ([]stModule, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "modules.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -28,12 +34,18 @@ func readSTConfig(dir string) (*stConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	var mods []struct {
-		Path string `json:"path"`
-		Type string `json:"type"`
-	}
+	var mods []stModule
 	if err := json.Unmarshal(data, &mods); err != nil {
 		return nil, fmt.Errorf("%s/modules.json: %w", dir, err)
+	}
+	return mods, nil
+}
+
+// readSTConfig returns nil when dir has no modules.json.
+func readSTConfig(dir string) (*stConfig, error) {
+	mods, err := readModules(dir)
+	if mods == nil || err != nil {
+		return nil, err
 	}
 	st := &stConfig{}
 	for _, m := range mods {

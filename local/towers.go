@@ -109,7 +109,11 @@ func (s signature) checkInputs(known ...[]string) error {
 // textTower runs a CLIP text tower, or the text half of a joint CLIPModel
 // export (which also needs a pixel_values input; it gets one blank image).
 type textTower struct {
-	sess   *ort.Session
+	sess *ort.Session
+	// exec runs the batches (sess, or a test's stand-in); oom splits those
+	// the device has no memory for.
+	exec   runner
+	oom    oomSplit
 	feeds  []string
 	dim    int64
 	tok    *tokenize.Tokenizer
@@ -147,19 +151,19 @@ func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, err
 		}
 	}
 	if t.pooling == nil {
-		return runRows(ctx, t.sess, inputs, b.Rows, t.dim)
+		return runRows(ctx, t.exec, inputs, b.Rows, t.dim)
 	}
 	var shapes [][]int64
 	if t.dim > 0 {
 		shapes = [][]int64{{int64(b.Rows), int64(b.Cols), t.dim}}
 	}
-	out, err := t.sess.Run(ctx, inputs, shapes)
+	out, err := t.exec.Run(ctx, inputs, shapes)
 	if err != nil {
 		return nil, err
 	}
 	o := out[0]
 	if len(o.Shape) != 3 || o.Shape[0] != int64(b.Rows) || o.Shape[1] != int64(b.Cols) {
-		return nil, fmt.Errorf("%s: token states have shape %v, want [%d, %d, hidden]", t.sess.Path(), o.Shape, b.Rows, b.Cols)
+		return nil, fmt.Errorf("%s: token states have shape %v, want [%d, %d, hidden]", t.exec.Path(), o.Shape, b.Rows, b.Cols)
 	}
 	return pooling.Pool(o.Float32, b.AttentionMask, b.Rows, b.Cols, int(o.Shape[2]), t.pooling)
 }
@@ -168,6 +172,8 @@ func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, err
 // (fed a minimal [BOS, EOS] text).
 type visionTower struct {
 	sess  *ort.Session
+	exec  runner // sess, or a test's stand-in
+	oom   oomSplit
 	feeds []string
 	dim   int64
 	proc  imageprep.Processor
@@ -196,11 +202,11 @@ func (v *visionTower) run(ctx context.Context, pixels []float32, n, h, w int) ([
 			inputs[i] = ort.Tensor{Shape: []int64{1, int64(len(v.ids))}, Int64: vals}
 		}
 	}
-	return runRows(ctx, v.sess, inputs, n, v.dim)
+	return runRows(ctx, v.exec, inputs, n, v.dim)
 }
 
 // runRows runs a session whose single output is [rows, dim] and splits it.
-func runRows(ctx context.Context, s *ort.Session, inputs []ort.Tensor, rows int, dim int64) ([][]float32, error) {
+func runRows(ctx context.Context, s runner, inputs []ort.Tensor, rows int, dim int64) ([][]float32, error) {
 	var shapes [][]int64
 	if dim > 0 {
 		shapes = [][]int64{{int64(rows), dim}}

@@ -253,7 +253,7 @@ type Imported struct {
 // On any failure the cache is left as it was.
 func (c Cache) Import(r io.Reader) ([]Imported, error) {
 	root := c.dir()
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o777); err != nil {
 		return nil, err
 	}
 	// Staged inside the cache root, so that moving into place is a rename.
@@ -281,13 +281,13 @@ func (c Cache) Import(r io.Reader) ([]Imported, error) {
 	for _, mm := range m.Models {
 		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
 		repoDir := filepath.Join(root, top)
-		if err := os.MkdirAll(filepath.Join(repoDir, "blobs"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(repoDir, "blobs"), 0o777); err != nil {
 			return out, err
 		}
 		for _, f := range mm.Files {
 			dst := filepath.Join(repoDir, "blobs", f.Blob)
-			if _, err := os.Stat(dst); err == nil {
-				continue // already there (verified when it arrived)
+			if checkBlob(dst, fileMeta{etag: f.Blob, size: f.Size}) == nil {
+				continue // already there, whole
 			}
 			src := filepath.Join(stage, top, "blobs", f.Blob)
 			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
@@ -385,10 +385,11 @@ func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest,
 				return nil, m, bad(name, fmt.Sprintf("is %d bytes; the manifest says %d", h.Size, size))
 			}
 			dst := filepath.Join(stage, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 				return nil, m, err
 			}
-			f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			// 0666 less the umask: the blob keeps this mode in the cache.
+			f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
 			if err != nil {
 				return nil, m, err
 			}

@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -76,7 +77,7 @@ func (c Cache) Snapshot(id, revision string) (dir, commit string, err error) {
 		revision = "main"
 	}
 	if _, err := os.Stat(repo); err != nil {
-		return "", "", fmt.Errorf("%s: %w (looked in %s)", id, ErrNotCached, repo)
+		return "", "", cacheError(id, err, "%s: %w (looked in %s)", id, ErrNotCached, repo)
 	}
 	commit = revision
 	if !IsCommit(revision) {
@@ -85,7 +86,7 @@ func (c Cache) Snapshot(id, revision string) (dir, commit string, err error) {
 		}
 		ref, err := os.ReadFile(filepath.Join(repo, "refs", filepath.FromSlash(revision)))
 		if err != nil {
-			return "", "", fmt.Errorf("%s: revision %s %w (no refs/%s in %s)", id, revision, ErrNotCached, revision, repo)
+			return "", "", cacheError(id, err, "%s: revision %s %w (no refs/%s in %s)", id, revision, ErrNotCached, revision, repo)
 		}
 		commit = strings.TrimSpace(string(ref))
 		if !IsCommit(commit) {
@@ -93,10 +94,30 @@ func (c Cache) Snapshot(id, revision string) (dir, commit string, err error) {
 		}
 	}
 	dir = filepath.Join(repo, "snapshots", commit)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return "", "", fmt.Errorf("%s: snapshot %s %w (no %s)", id, commit, ErrNotCached, dir)
+	st, err := os.Stat(dir)
+	if err == nil && !st.IsDir() {
+		err = fs.ErrNotExist // not a snapshot
+	}
+	if err != nil {
+		return "", "", cacheError(id, err, "%s: snapshot %s %w (no %s)", id, commit, ErrNotCached, dir)
 	}
 	return dir, commit, nil
+}
+
+// cacheError is why reading the cache for id failed: the not-cached
+// message (format and args, which wrap ErrNotCached) when what was looked
+// for is not there, else err itself, which is not ErrNotCached: a
+// permission error says so, since a cache that users share (HF_HOME on a
+// cluster's NFS) works only if each of them can read what the others
+// wrote.
+func cacheError(id string, err error, format string, args ...any) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf(format, args...)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s: permission denied reading the model cache: %w (a cache shared between users needs files readable by all of them: 0644 or 0664, folders 0755 or 0775)", id, err)
+	}
+	return fmt.Errorf("%s: reading the model cache: %w", id, err)
 }
 
 // Location is where a model's files are on disk.
@@ -128,6 +149,9 @@ func (c Cache) Locate(id, revision string) (Location, error) {
 		dir, commit, err := c.Snapshot(repo, revision)
 		if err == nil {
 			return Location{ID: id, Repo: repo, Dir: dir, Commit: commit, Entry: entry}, nil
+		}
+		if !errors.Is(err, ErrNotCached) {
+			return Location{}, err // unreadable, not missing: say why
 		}
 		if firstErr == nil {
 			firstErr = err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -281,6 +282,13 @@ func (d *Downloader) head(ctx context.Context, hub *remote.Client, repo, commit,
 // fetchBlob makes sure blobs/<etag> holds the verified content, resuming a
 // partial download (blobs/<etag>.incomplete) with Range, under a per-blob
 // lock shared with other processes.
+//
+// A blob of the published size is taken as it is without the lock, as
+// huggingface_hub takes one (hashing every cached file on every pull
+// would read whole models; `models verify` re-hashes them). Any other
+// blob is looked at again under the lock, where another process may just
+// have finished it: it is kept only if its size and hash are right, and
+// is otherwise downloaded again and replaced.
 func (d *Downloader) fetchBlob(ctx context.Context, hub *remote.Client, repo, repoDir string, m fileMeta) error {
 	blob := filepath.Join(repoDir, "blobs", m.etag)
 	report := func(p Progress) {
@@ -289,7 +297,7 @@ func (d *Downloader) fetchBlob(ctx context.Context, hub *remote.Client, repo, re
 			d.Progress(p)
 		}
 	}
-	if st, err := os.Stat(blob); err == nil && (m.size < 0 || st.Size() == m.size) {
+	if st, err := os.Stat(blob); err == nil && st.Mode().IsRegular() && m.size >= 0 && st.Size() == m.size {
 		report(Progress{Completed: st.Size(), Cached: true, Done: true})
 		return nil
 	}
@@ -298,11 +306,15 @@ func (d *Downloader) fetchBlob(ctx context.Context, hub *remote.Client, repo, re
 		return fmt.Errorf("%s/%s: lock: %w", repo, m.path, err)
 	}
 	defer unlock()
-	if _, err := os.Stat(blob); err == nil { // another process finished it while we waited
+	switch err := checkBlob(blob, m); {
+	case err == nil: // another process finished it while we waited
 		report(Progress{Completed: m.size, Cached: true, Done: true})
 		return nil
+	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, ErrChecksum) && !errors.Is(err, errBlobSize):
+		return fmt.Errorf("%s/%s: %w", repo, m.path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+	// Missing or damaged: fetched again, and renamed over a damaged one.
+	if err := os.MkdirAll(filepath.Dir(blob), 0o777); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil { // another file failed: do not start this one
@@ -336,14 +348,51 @@ func (d *Downloader) fetchBlob(ctx context.Context, hub *remote.Client, repo, re
 	if err := os.Rename(incomplete, blob); err != nil {
 		return err
 	}
+	if err := atomicfile.SyncDir(filepath.Dir(blob)); err != nil {
+		return err
+	}
 	report(Progress{Completed: m.size, Done: true})
 	return nil
 }
 
+// errBlobSize marks a blob whose size is not the published one.
+var errBlobSize = errors.New("blob size differs from the Hub's")
+
+// checkBlob checks that blob holds m's content: its size, then its hash.
+// A missing blob matches fs.ErrNotExist; a damaged one errBlobSize or
+// ErrChecksum.
+func checkBlob(blob string, m fileMeta) error {
+	st, err := os.Stat(blob)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: %w: not a regular file", blob, errBlobSize)
+	}
+	if m.size >= 0 && st.Size() != m.size {
+		return fmt.Errorf("%s: %w: %d bytes, want %d", blob, errBlobSize, st.Size(), m.size)
+	}
+	return verifyFile(blob, m.etag)
+}
+
 // download continues incomplete from where it ends, then verifies the whole
-// file against the etag; a mismatch deletes it.
+// file against the etag; a mismatch deletes it. Like the blob it becomes,
+// it is made 0666 less the umask, as huggingface_hub makes blobs, so that
+// a cache shared by a group (umask 002) stays writable by the group.
+//
+// Blobs are not written through atomicfile: huggingface_hub resumes a
+// download from blobs/<etag>.incomplete, under the blob's lock, and so
+// does this; the steps are atomicfile's all the same (a temporary name in
+// the same folder, fsync, rename, folder fsync).
 func (d *Downloader) download(ctx context.Context, hub *remote.Client, m fileMeta, incomplete string, report func(Progress)) error {
-	f, err := os.OpenFile(incomplete, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(incomplete, os.O_CREATE|os.O_RDWR, 0o666)
+	if errors.Is(err, fs.ErrPermission) {
+		// Left by another user whose umask kept it from us: we hold the
+		// blob's lock, so no one writes it; start it again as ours.
+		if rerr := os.Remove(incomplete); rerr == nil {
+			f, err = os.OpenFile(incomplete, os.O_CREATE|os.O_RDWR, 0o666)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -448,7 +497,7 @@ func hubError(what string, err error) error {
 // symlink, as huggingface_hub does.
 func linkSnapshot(snap, file, etag string) error {
 	link := filepath.Join(snap, filepath.FromSlash(file))
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(link), 0o777); err != nil {
 		return err
 	}
 	depth := strings.Count(file, "/")
@@ -472,23 +521,29 @@ func linkSnapshot(snap, file, etag string) error {
 	return nil
 }
 
-// copyFile copies src to a new file dst.
+// copyFile copies src to a new file dst (0666 less the umask, as the blob),
+// synced before linkSnapshot renames it into place.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return err
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
 	}
-	return out.Close()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+	}
+	return err
 }
 
 // writeRef records that rev points at commit, atomically.
@@ -497,7 +552,7 @@ func writeRef(repoDir, rev, commit string) error {
 		return fmt.Errorf("invalid revision name %q", rev)
 	}
 	ref := filepath.Join(repoDir, "refs", filepath.FromSlash(rev))
-	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(ref), 0o777); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(ref, []byte(commit))

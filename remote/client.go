@@ -22,20 +22,28 @@ const (
 	DefaultHubURL    = "https://huggingface.co"
 )
 
-// Client talks to the Hugging Face router's hf-inference provider and to the
-// Hub API. The zero value is usable (default URLs, token from the
-// environment, http.DefaultClient); Clients are safe for concurrent use and
-// should be reused.
+// Client talks to the Hugging Face router's inference providers that embed
+// (see [Providers]) and to the Hub API. The zero value is usable (default
+// URLs, no token, http.DefaultClient); Clients are safe for concurrent use
+// and should be reused.
 type Client struct {
 	RouterURL string // default DefaultRouterURL
 	HubURL    string // default DefaultHubURL
-	// Token is the Hugging Face access token; "" means [TokenFromEnv].
+	// Token is the Hugging Face access token, sent to the router and the
+	// Hub only; "" sends none. The Client never reads the environment
+	// itself, so that "" can mean no token: callers that want $HF_TOKEN
+	// set Token to [TokenFromEnv] (hybridembed.New does, unless
+	// WithToken or WithoutEnvironment says otherwise).
 	Token      string
 	HTTPClient *http.Client
 	UserAgent  string
 	Retry      RetryPolicy
-	// MaxBatch caps inputs per request (default 32); longer lists are split
-	// and reassembled in order.
+	// MaxInputs sets, per provider, the most inputs one request carries
+	// (default [DefaultMaxInputs]: the provider's published limit, or a
+	// conservative default); longer lists are split and reassembled in
+	// order.
+	MaxInputs map[string]int
+	// MaxBatch, when > 0, caps inputs per request for every provider.
 	MaxBatch int
 	// WaitForModel sends X-Wait-For-Model: true, asking the router to hold
 	// the request while a cold model loads rather than answer 503.
@@ -90,6 +98,14 @@ func TokenFromEnv(tokenPath string) string {
 
 func (c *Client) router() string { return strings.TrimRight(or(c.RouterURL, DefaultRouterURL), "/") }
 func (c *Client) hub() string    { return strings.TrimRight(or(c.HubURL, DefaultHubURL), "/") }
+
+// Router is the router's base URL as requests use it (the default when
+// RouterURL is "", without a trailing slash): what routing memory is keyed
+// by.
+func (c *Client) Router() string { return c.router() }
+
+// Hub is the Hub's base URL as requests use it.
+func (c *Client) Hub() string { return c.hub() }
 
 func or(a, b string) string {
 	if a != "" {
@@ -167,11 +183,6 @@ func modelPath(model string) string {
 		parts[i] = url.PathEscape(p)
 	}
 	return strings.Join(parts, "/")
-}
-
-// FeatureExtractionURL is the route that serves embeddings.
-func (c *Client) FeatureExtractionURL(model string) string {
-	return c.router() + "/hf-inference/models/" + modelPath(model) + "/pipeline/feature-extraction"
 }
 
 // maxRequestBytes bounds the texts in one request.
@@ -323,7 +334,8 @@ func backoff(p RetryPolicy, n int) time.Duration {
 }
 
 // Params are the feature-extraction parameters (text-embeddings-inference's
-// set); nil fields are left to the server.
+// set); nil fields are left to the server. Only hf-inference takes them:
+// the OpenAI-shaped providers' bodies carry the inputs and the model.
 type Params struct {
 	Normalize           *bool  `json:"normalize,omitempty"`
 	Truncate            *bool  `json:"truncate,omitempty"`
@@ -335,17 +347,67 @@ type Params struct {
 // refuses them.
 type Pooling string
 
-// FeatureExtraction returns one vector per input, in order. Inputs are sent
-// in requests of at most MaxBatch texts (halved again on 413). Token-level
-// answers are pooled as pool says, or refused when pool is "".
+// Target is one provider's deployment of a model.
+type Target struct {
+	Provider string // a provider hybridembed has an adapter for ([Providers])
+	// ProviderID is the model's id at the provider: the mapping's
+	// providerId (for hf-inference, the Hub id).
+	ProviderID string
+	Model      string // the Hub id, for errors
+}
+
+// ErrUnknownProvider is returned for a Target whose provider has no
+// adapter.
+var ErrUnknownProvider = errors.New("unknown inference provider")
+
+// EmbeddingsURL is the route that serves t's embeddings through the
+// router.
+func (c *Client) EmbeddingsURL(t Target) string {
+	a, ok := registry[t.Provider]
+	if !ok {
+		return c.router() + "/" + url.PathEscape(t.Provider)
+	}
+	return c.router() + "/" + t.Provider + "/" + a.route(t.ProviderID)
+}
+
+// FeatureExtractionURL is hf-inference's route for model.
+func (c *Client) FeatureExtractionURL(model string) string {
+	return c.EmbeddingsURL(Target{Provider: HFInference, ProviderID: model, Model: model})
+}
+
+// FeatureExtraction embeds inputs with model on hf-inference; see
+// [Client.Embed].
 func (c *Client) FeatureExtraction(ctx context.Context, model string, inputs []string, params Params, pool Pooling) ([][]float32, error) {
+	return c.Embed(ctx, Target{Provider: HFInference, ProviderID: model, Model: model}, inputs, params, pool)
+}
+
+// maxInputs is the most inputs one request to provider carries.
+func (c *Client) maxInputs(provider string) int {
+	n := DefaultMaxInputs(provider)
+	if m := c.MaxInputs[provider]; m > 0 {
+		n = m
+	}
+	if c.MaxBatch > 0 && c.MaxBatch < n {
+		n = c.MaxBatch
+	}
+	return max(n, 1)
+}
+
+// Embed returns one vector per input from t's provider, in input order,
+// with the HF token as the bearer (as the official clients send it to
+// the router). Inputs are sent in requests of at most the provider's
+// maximum inputs (see [Client.MaxInputs]), halved again on 413, and
+// reassembled in order. Token-level answers are pooled as pool says, or
+// refused when pool is "".
+func (c *Client) Embed(ctx context.Context, t Target, inputs []string, params Params, pool Pooling) ([][]float32, error) {
+	a, ok := registry[t.Provider]
+	if !ok {
+		return nil, fmt.Errorf("model %s: %w %q (known: %s)", t.Model, ErrUnknownProvider, t.Provider, strings.Join(Providers(), ", "))
+	}
 	if len(inputs) == 0 {
 		return nil, nil
 	}
-	batch := c.MaxBatch
-	if batch <= 0 {
-		batch = 32
-	}
+	batch := c.maxInputs(t.Provider)
 	out := make([][]float32, 0, len(inputs))
 	for start := 0; start < len(inputs); {
 		// Bounded by count and by size: well under 1 MB of JSON a request.
@@ -354,7 +416,7 @@ func (c *Client) FeatureExtraction(ctx context.Context, model string, inputs []s
 			size += len(inputs[end]) + 8
 			end++
 		}
-		vecs, err := c.extract(ctx, model, inputs[start:end], params, pool)
+		vecs, err := c.embedBatch(ctx, a, t, inputs[start:end], params, pool)
 		if err != nil {
 			return nil, err
 		}
@@ -362,40 +424,33 @@ func (c *Client) FeatureExtraction(ctx context.Context, model string, inputs []s
 		start = end
 	}
 	if err := sameWidth(out); err != nil {
-		return nil, &TransportError{Model: model, URL: c.FeatureExtractionURL(model), Err: err}
+		return nil, &TransportError{Model: t.Model, URL: c.EmbeddingsURL(t), Err: err}
 	}
 	return out, nil
 }
 
-func (c *Client) extract(ctx context.Context, model string, inputs []string, params Params, pool Pooling) ([][]float32, error) {
-	// Feature-extraction parameters sit at the root of the body, beside
-	// inputs (text-embeddings-inference's schema; huggingface_hub and
-	// @huggingface/inference send them so). A nested "parameters" object is
-	// other tasks' form, which a feature-extraction server ignores or refuses.
-	body, err := json.Marshal(struct {
-		Inputs []string `json:"inputs"`
-		Params
-	}{inputs, params})
+func (c *Client) embedBatch(ctx context.Context, a adapter, t Target, inputs []string, params Params, pool Pooling) ([][]float32, error) {
+	body, err := a.body(t.ProviderID, inputs, params)
 	if err != nil {
 		return nil, err
 	}
 	var vecs [][]float32
-	err = c.do(ctx, model, http.MethodPost, c.FeatureExtractionURL(model), body, "application/json", func(b []byte) error {
+	err = c.do(ctx, t.Model, http.MethodPost, c.EmbeddingsURL(t), body, "application/json", func(b []byte) error {
 		var perr error
-		vecs, perr = parseVectors(b, len(inputs), pool)
+		vecs, perr = a.parse(b, len(inputs), pool)
 		return perr
 	})
 	if errors.Is(err, ErrTooLarge) && len(inputs) > 1 {
 		half := len(inputs) / 2
-		a, err := c.extract(ctx, model, inputs[:half], params, pool)
+		first, err := c.embedBatch(ctx, a, t, inputs[:half], params, pool)
 		if err != nil {
 			return nil, err
 		}
-		b, err := c.extract(ctx, model, inputs[half:], params, pool)
+		rest, err := c.embedBatch(ctx, a, t, inputs[half:], params, pool)
 		if err != nil {
 			return nil, err
 		}
-		return append(a, b...), nil
+		return append(first, rest...), nil
 	}
 	return vecs, err
 }

@@ -174,23 +174,42 @@ func TestResponseShapes(t *testing.T) {
 	assert.ErrorContains(t, err, "token-level states")
 }
 
+// TestProviderMapping: the mapping is read in the Hub's order, in both of
+// its forms, with the repo's current commit.
 func TestProviderMapping(t *testing.T) {
 	s := hftest.New(t)
 	s.Serve(model, fakeVectors, false)
 	s.Map("openai/clip-vit-base-patch32", map[string]any{})
-	s.Map("acme/staged", map[string]any{"hf-inference": map[string]any{"status": "staging", "task": "feature-extraction"}})
-	s.Map("acme/elsewhere", map[string]any{"together": map[string]any{"status": "live", "task": "feature-extraction"}})
+	s.MapEntries("acme/staged", hftest.Entry{Provider: "hf-inference", Status: "staging", ProviderID: "acme/staged"})
+	// Not alphabetical, not the registry's order: the account's.
+	s.MapEntries("acme/three",
+		hftest.Entry{Provider: "scaleway", Status: "live", ProviderID: "three-8b"},
+		hftest.Entry{Provider: "hf-inference", Status: "staging", ProviderID: "acme/three"},
+		hftest.Entry{Provider: "deepinfra", Status: "live", ProviderID: "acme/Three"},
+		hftest.Entry{Provider: "together", Status: "error", ProviderID: "acme/three-t", Task: "sentence-similarity"},
+		hftest.Entry{Provider: "nebius", Status: "live", ProviderID: "x"})
+	s.SetCommit("acme/three", strings.Repeat("ab", 20))
 	c := newClient(s)
 	for _, list := range []bool{false, true} {
 		s.MappingAsList(list)
-		for id, want := range map[string]remote.Serving{
-			model: remote.Served, "openai/clip-vit-base-patch32": remote.NotServed,
-			"acme/staged": remote.Staging, "acme/elsewhere": remote.NotServed,
-		} {
-			m, err := c.ProviderMapping(context.Background(), id)
-			require.NoError(t, err, id)
-			assert.Equal(t, want, m.Serving(), fmt.Sprintf("%s (list form %v)", id, list))
-		}
+		m, err := c.ProviderMapping(context.Background(), "acme/three")
+		require.NoError(t, err)
+		assert.Equal(t, []remote.MappingEntry{
+			{Provider: "scaleway", Status: "live", ProviderID: "three-8b", Task: "feature-extraction"},
+			{Provider: "hf-inference", Status: "staging", ProviderID: "acme/three", Task: "feature-extraction"},
+			{Provider: "deepinfra", Status: "live", ProviderID: "acme/Three", Task: "feature-extraction"},
+			{Provider: "together", Status: "error", ProviderID: "acme/three-t", Task: "sentence-similarity"},
+			{Provider: "nebius", Status: "live", ProviderID: "x", Task: "feature-extraction"},
+		}, m.Providers, "list form %v", list)
+		assert.Equal(t, strings.Repeat("ab", 20), m.SHA)
+
+		m, err = c.ProviderMapping(context.Background(), "openai/clip-vit-base-patch32")
+		require.NoError(t, err)
+		assert.Empty(t, m.Providers)
+		m, err = c.ProviderMapping(context.Background(), model)
+		require.NoError(t, err)
+		e, ok := m.Entry("hf-inference")
+		assert.True(t, ok && e.Live())
 	}
 	_, err := c.ProviderMapping(context.Background(), "acme/missing")
 	assert.True(t, remote.IsNotServed(err))

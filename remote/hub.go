@@ -3,104 +3,81 @@ package remote
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"sort"
 	"time"
 )
 
-// Serving is whether the router serves a model on hf-inference.
-type Serving string
-
-const (
-	Served    Serving = "served"     // hf-inference is live
-	Staging   Serving = "staging"    // mapped but staging: may work for the owner only
-	NotServed Serving = "not-served" // no hf-inference mapping: the pipeline route 404s
-)
-
-// Provider is one entry of a model's inference provider mapping.
-type Provider struct {
-	Status     string `json:"status"`
+// MappingEntry is one provider of a model's inference provider mapping.
+type MappingEntry struct {
+	Provider string `json:"provider"`
+	// Status is "live", "staging" (usable by the provider's organisation
+	// only) or "error".
+	Status string `json:"status"`
+	// ProviderID is the model's id at the provider, which requests name
+	// (scaleway serves Qwen/Qwen3-Embedding-8B as qwen3-embedding-8b).
 	ProviderID string `json:"providerId"`
 	Task       string `json:"task"`
 }
 
+// Live reports a live entry.
+func (e MappingEntry) Live() bool { return e.Status == "live" }
+
 // Mapping is what the Hub says about serving a model.
 type Mapping struct {
-	Model       string              `json:"model"`
-	Providers   map[string]Provider `json:"providers"`
-	Inference   string              `json:"inference,omitempty"` // "warm" when loaded
-	PipelineTag string              `json:"pipeline_tag,omitempty"`
-	Fetched     time.Time           `json:"fetched"`
+	Model string `json:"model"`
+	// Providers are in the Hub's order: the account's preference order
+	// (hf.co/settings/inference-providers), which the official clients'
+	// provider "auto" follows by taking the first.
+	Providers   []MappingEntry `json:"providers"`
+	Inference   string         `json:"inference,omitempty"` // "warm" when loaded
+	PipelineTag string         `json:"pipeline_tag,omitempty"`
+	// SHA is the current commit of the repo's default branch: the one
+	// providers deploy.
+	SHA     string    `json:"sha,omitempty"`
+	Fetched time.Time `json:"fetched"`
 }
 
-// HFInference is the provider hybridembed routes to.
-const HFInference = "hf-inference"
-
-// Serving reads the hf-inference entry.
-func (m Mapping) Serving() Serving {
-	p, ok := m.Providers[HFInference]
-	switch {
-	case !ok:
-		return NotServed
-	case p.Status == "live":
-		return Served
+// Entry is provider's entry, if the mapping has one.
+func (m Mapping) Entry(provider string) (MappingEntry, bool) {
+	for _, e := range m.Providers {
+		if e.Provider == provider {
+			return e, true
+		}
 	}
-	return Staging
+	return MappingEntry{}, false
 }
 
-// ProviderNames lists the providers that map the model, sorted.
+// ProviderNames lists the providers that map the model, in the Hub's
+// order.
 func (m Mapping) ProviderNames() []string {
-	var names []string
-	for n := range m.Providers {
-		names = append(names, n)
+	names := make([]string, len(m.Providers))
+	for i, e := range m.Providers {
+		names[i] = e.Provider
 	}
-	sort.Strings(names)
 	return names
 }
 
-// ProviderMapping asks the Hub which inference providers serve model. The
+// ProviderMapping asks the Hub which inference providers serve model, in
+// its order, with the repo's pipeline tag and current commit. The
 // per-model endpoint answers an object keyed by provider; the listing
 // endpoint's list form (entries with a "provider" field) is read too.
 func (c *Client) ProviderMapping(ctx context.Context, model string) (Mapping, error) {
-	path := "/api/models/" + modelPath(model) + "?expand[]=inferenceProviderMapping&expand[]=inference&expand[]=pipeline_tag"
+	path := "/api/models/" + modelPath(model) + "?expand[]=inferenceProviderMapping&expand[]=inference&expand[]=pipeline_tag&expand[]=sha"
 	var raw struct {
 		Mapping     json.RawMessage `json:"inferenceProviderMapping"`
 		Inference   string          `json:"inference"`
 		PipelineTag string          `json:"pipeline_tag"`
+		SHA         string          `json:"sha"`
 	}
 	if err := c.hubGet(ctx, model, path, &raw); err != nil {
 		return Mapping{}, err
 	}
-	m := Mapping{Model: model, Providers: map[string]Provider{}, Inference: raw.Inference, PipelineTag: raw.PipelineTag, Fetched: time.Now()}
+	m := Mapping{Model: model, Inference: raw.Inference, PipelineTag: raw.PipelineTag, SHA: raw.SHA, Fetched: time.Now()}
 	if len(raw.Mapping) > 0 && string(raw.Mapping) != "null" {
-		if err := parseMapping(raw.Mapping, m.Providers); err != nil {
-			return Mapping{}, &TransportError{Model: model, URL: c.hub() + path, Err: err}
+		entries, err := parseMapping(raw.Mapping)
+		if err != nil {
+			return Mapping{}, &TransportError{Model: model, URL: c.hub() + stripQuery(path), Err: err}
 		}
+		m.Providers = entries
 	}
 	return m, nil
-}
-
-func parseMapping(raw json.RawMessage, into map[string]Provider) error {
-	var obj map[string]Provider
-	if err := json.Unmarshal(raw, &obj); err == nil {
-		for k, v := range obj {
-			into[k] = v
-		}
-		return nil
-	}
-	var list []struct {
-		Provider
-		Name string `json:"provider"`
-	}
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return fmt.Errorf("%w: inferenceProviderMapping is neither an object nor a list", ErrMalformed)
-	}
-	for _, p := range list {
-		if p.Name == "" {
-			return errors.New("inferenceProviderMapping entry without a provider name")
-		}
-		into[p.Name] = p.Provider
-	}
-	return nil
 }

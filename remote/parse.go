@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -146,4 +147,113 @@ func pooled(tokens [][]float32, pool Pooling) ([]float32, error) {
 		return nil, err
 	}
 	return out[0], nil
+}
+
+// parseEmbeddingsList reads an OpenAI-shaped embeddings answer for n
+// inputs, {"data": [{"embedding": [...], "index": i}, ...]}, placing each
+// vector by its index (providers need not answer in input order). Items
+// without an index are read in list order, but only when none has one.
+func parseEmbeddingsList(body []byte, n int) ([][]float32, error) {
+	var resp struct {
+		Data *[]struct {
+			Embedding json.RawMessage `json:"embedding"`
+			Index     *int            `json:"index"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if resp.Data == nil {
+		return nil, fmt.Errorf("%w: no \"data\" list", ErrMalformed)
+	}
+	data := *resp.Data
+	if len(data) != n {
+		return nil, fmt.Errorf("%w: %d embeddings for %d inputs", ErrMalformed, len(data), n)
+	}
+	out := make([][]float32, n)
+	indexed := n > 0 && data[0].Index != nil
+	for i, d := range data {
+		at := i
+		switch {
+		case (d.Index != nil) != indexed:
+			return nil, fmt.Errorf("%w: data[%d] has an index and data[0] does not, or the reverse", ErrMalformed, i)
+		case indexed:
+			at = *d.Index
+		}
+		if at < 0 || at >= n {
+			return nil, fmt.Errorf("%w: data[%d].index is %d, outside 0..%d", ErrMalformed, i, at, n-1)
+		}
+		if out[at] != nil {
+			return nil, fmt.Errorf("%w: two embeddings for index %d", ErrMalformed, at)
+		}
+		var v any
+		if err := json.Unmarshal(d.Embedding, &v); err != nil || v == nil {
+			return nil, fmt.Errorf("%w: data[%d].embedding is not a list of numbers", ErrMalformed, i)
+		}
+		vec, err := floats(v)
+		if err != nil {
+			return nil, fmt.Errorf("data[%d].embedding: %w", i, err)
+		}
+		if len(vec) == 0 {
+			return nil, fmt.Errorf("%w: data[%d].embedding is empty", ErrMalformed, i)
+		}
+		out[at] = vec
+	}
+	return out, sameWidth(out)
+}
+
+// parseMapping reads a model's inferenceProviderMapping in the order the
+// Hub wrote it (the account's preference order, which provider "auto"
+// follows): the per-model endpoint's object keyed by provider, or the
+// listing endpoint's list of entries with a "provider" field. A provider
+// named twice keeps its first place and its last value, as a JSON object
+// decoder would keep the value.
+func parseMapping(raw []byte) ([]MappingEntry, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("%w: inferenceProviderMapping: %v", ErrMalformed, err)
+	}
+	var out []MappingEntry
+	add := func(e MappingEntry) {
+		for i := range out {
+			if out[i].Provider == e.Provider {
+				out[i] = e
+				return
+			}
+		}
+		out = append(out, e)
+	}
+	switch tok {
+	case json.Delim('{'):
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return nil, fmt.Errorf("%w: inferenceProviderMapping: %v", ErrMalformed, err)
+			}
+			var e MappingEntry
+			if err := dec.Decode(&e); err != nil {
+				return nil, fmt.Errorf("%w: inferenceProviderMapping[%q]: %v", ErrMalformed, key, err)
+			}
+			e.Provider = key.(string) // object keys are always strings
+			add(e)
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			var e MappingEntry
+			if err := dec.Decode(&e); err != nil {
+				return nil, fmt.Errorf("%w: inferenceProviderMapping[%d]: %v", ErrMalformed, i, err)
+			}
+			if e.Provider == "" {
+				return nil, fmt.Errorf("%w: inferenceProviderMapping[%d] has no provider name", ErrMalformed, i)
+			}
+			add(e)
+		}
+	default:
+		return nil, fmt.Errorf("%w: inferenceProviderMapping is neither an object nor a list", ErrMalformed)
+	}
+	if _, err := dec.Token(); err != nil { // the closing delimiter
+		return nil, fmt.Errorf("%w: inferenceProviderMapping: %v", ErrMalformed, err)
+	}
+	return out, nil
 }

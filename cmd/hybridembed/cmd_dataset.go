@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed/internal/dataset"
+	"github.com/hybridembed/hybridembed/internal/index"
 )
 
 func newDatasetCommand(g *globalOptions) *cobra.Command {
@@ -19,11 +22,12 @@ func newDatasetCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "verify DIR",
-		Short: "Check that a dataset is whole: every shard complete, no input twice, one model, one size",
+		Short: "Check that a dataset is whole: every shard complete, every input once, one model, one size",
 		Long: `Check a dataset folder written by 'embed --format parquet': every shard of the
-run present and complete, each shard's files matching its manifest, one model
-and revision, vectors of one size, and no input in two places. Prints what is
-missing and which shard to rerun; exits 1 when anything is.`,
+run present and complete, each shard's files matching its manifest, every
+input the shard was given in a chunk and none twice (by key: the path relative
+to the folder given), one model, vectors of one size. Prints what is missing
+and which shard to rerun; exits 1 when anything is.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := dataset.Verify(args[0])
@@ -39,6 +43,9 @@ missing and which shard to rerun; exits 1 when anything is.`,
 				fmt.Fprintf(g.stdout, " (%s)", rep.Model.Variant)
 			}
 			fmt.Fprintf(g.stdout, ", dim %d\n", rep.Dim)
+			for _, n := range rep.Notes {
+				fmt.Fprintf(g.stdout, "  note: %s\n", n)
+			}
 			for _, p := range rep.Problems {
 				fmt.Fprintf(g.stdout, "  problem: %s\n", p)
 			}
@@ -65,7 +72,8 @@ func newIndexImportCommand(g *globalOptions) *cobra.Command {
 		Long: `Load the vectors of a dataset built elsewhere (a cluster's embed --format
 parquet run) into the index of LIBRARY (default: the current folder), so that
 it is searchable here without embedding anything. The dataset must have been
-made by MODEL: the same repo, revision, ONNX variant and graph digest.
+made by MODEL as it is here: the same repo, revision and variant, the same
+files (graphs, weights, configs, tokenizer) and the same decode mode.
 --rebase OLD=NEW maps the paths as the cluster saw them (OLD prefix) to where
 the files are here (NEW). Later 'index' and 'search' runs treat imported
 files whose size and time match as unchanged.` + "\n" + indexHelp,
@@ -102,16 +110,18 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 		return err
 	}
 	defer emb.Close()
-	im, err := indexModel(ctx, m)
+	info, err := imageModelInfo(ctx, m)
 	if err != nil {
 		return err
 	}
-	dm := rep.Model
-	if dm.Repo != im.Repo || dm.Revision != im.Revision || dm.Variant != im.Variant || dm.Digest != im.Digest {
-		return fmt.Errorf("%s was made by %s (repo %q, revision %q, variant %q, digest %.12s), not by %s here (repo %q, revision %q, variant %q, digest %.12s)",
-			dir, dm.Name, dm.Repo, dm.Revision, dm.Variant, dm.Digest, opts.Model, im.Repo, im.Revision, im.Variant, im.Digest)
+	here := dataset.ModelOf(info)
+	switch dm := rep.Model; {
+	case dm.Key == "":
+		return fmt.Errorf("%s was written by an older hybridembed, whose model identity covered the graph files only: it cannot be told whether %s here makes the same vectors; embed the dataset again", dir, opts.Model)
+	case dm.Key != here.Key:
+		return fmt.Errorf("%s was made by %s, not by %s as it is here: %s", dir, dm.Name, opts.Model, here.Differences(dm))
 	}
-	rows, err := dataset.ForIndex(dir, func(p string) string {
+	rows, err := importRows(dir, func(p string) string {
 		if rebase && strings.HasPrefix(p, oldPrefix) {
 			return newPrefix + strings.TrimPrefix(p, oldPrefix)
 		}
@@ -128,10 +138,30 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 		return err
 	}
 	defer ix.Close()
-	n, err := ix.Import(ctx, im, rows)
+	n, err := ix.Import(ctx, index.ModelOf(info), rows)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stderr, "imported %d rows from %s into %s\n", n, dir, ix.Path())
 	return nil
+}
+
+// importRows reads every committed row of a dataset as rows for
+// [index.Index.Import], with paths mapped by rebase (the cluster's paths
+// to this machine's).
+func importRows(dir string, rebase func(string) string) ([]index.Imported, error) {
+	var out []index.Imported
+	err := dataset.EachRow(dir, func(chunk string, r dataset.Row) error {
+		h, err := hex.DecodeString(r.SHA256)
+		if err != nil || len(h) != sha256.Size {
+			return fmt.Errorf("%s: %s has no valid sha256", chunk, r.Path)
+		}
+		row := index.Imported{Path: rebase(r.Path), Size: r.Size, Mtime: r.Mtime, Hash: h, Vector: r.Embedding}
+		if r.Error != nil {
+			row.Err = *r.Error
+		}
+		out = append(out, row)
+		return nil
+	})
+	return out, err
 }

@@ -70,6 +70,7 @@ type vector struct {
 	Model     string    `json:"model,omitempty"`
 	Revision  string    `json:"revision,omitempty"`
 	Backend   string    `json:"backend,omitempty"`
+	Provider  string    `json:"provider,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	Dim       int       `json:"dim,omitempty"`
 	Embedding []float32 `json:"embedding,omitempty"`
@@ -77,7 +78,7 @@ type vector struct {
 }
 
 func vectorOf(e hybridembed.Embedding) vector {
-	return vector{Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector}
+	return vector{Model: e.Model, Revision: e.Revision, Backend: string(e.Backend), Provider: e.Provider, Reason: e.Reason, Dim: e.Dim, Embedding: e.Vector}
 }
 
 // imageRecord is one line of embed's output.

@@ -18,12 +18,15 @@ import (
 const datasetHelp = `
 DATASETS AND SHARDS
   --format parquet -o DIR writes DIR/part-K-of-N-C.parquet files (columns path,
-  model, revision, variant, dim, embedding, error, size, mtime, sha256; zstd)
-  and DIR/_manifest-K-of-N.json; DuckDB, pyarrow and Spark read the folder
-  as is (read_parquet('DIR/*.parquet')). Rows are committed every --chunk
-  inputs with atomic renames: rerunning after a crash skips what is committed,
-  and every input lands exactly once. --format npy -o DIR writes
-  embeddings.npy (float32, C order) and paths.txt, for one machine.
+  key, model, revision, variant, dim, embedding, error, size, mtime, sha256;
+  zstd) and DIR/_manifest-K-of-N.json; DuckDB, pyarrow and Spark read the
+  folder as is (read_parquet('DIR/*.parquet')). Rows are committed every
+  --chunk inputs by renames that never replace a file: rerunning after a
+  crash, a lost chunk or a move to another mount skips the inputs whose key
+  (the path relative to the folder given) is committed, so every input lands
+  once. A rerun with another model, other model files or another --decode is
+  refused. --format npy -o DIR writes embeddings.npy (float32, C order) and
+  paths.txt, for one machine.
 
   --shard K/N processes the inputs whose path (relative to the folder given)
   hashes to K, so shards never overlap and adding files moves no others.
@@ -91,11 +94,11 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		return err
 	}
 	defer emb.Close()
-	im, err := indexModel(ctx, m)
+	info, err := imageModelInfo(ctx, m)
 	if err != nil {
 		return err
 	}
-	model := dataset.Model{Name: im.Name, Repo: im.Repo, Revision: im.Revision, Variant: im.Variant, Digest: im.Digest, Dim: im.Dim}
+	model := dataset.ModelOf(info)
 	// Unreadable paths from the walk: only this shard's are its to report.
 	var mineProblems []library.Problem
 	for _, p := range problems {

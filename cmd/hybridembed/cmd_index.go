@@ -140,22 +140,28 @@ func openIndex(ctx context.Context, paths []string, explicit string) (*index.Ind
 	return index.Open(ctx, file, root)
 }
 
-// indexModel is the identity an index keys m's vectors on. A model whose
-// config does not give the vector size is asked for one image vector.
+// indexModel is the identity an index keys m's vectors on.
 func indexModel(ctx context.Context, m *hybridembed.Model) (index.Model, error) {
+	info, err := imageModelInfo(ctx, m)
+	return index.ModelOf(info), err
+}
+
+// imageModelInfo is m's info, for a model that embeds images, with the
+// vector size: a model whose config does not give it is asked for one
+// image vector.
+func imageModelInfo(ctx context.Context, m *hybridembed.Model) (hybridembed.ModelInfo, error) {
 	info := m.Info()
 	if !info.Has(hybridembed.ModalityImage) {
-		return index.Model{}, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, modalityList(info.Modalities))
+		return info, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, modalityList(info.Modalities))
 	}
-	im := index.Model{Name: info.Name, Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Digest: info.Digest, Dim: info.Dim}
-	if im.Dim == 0 { // config.json does not say: ask the vision tower
+	if info.Dim == 0 { // config.json does not say: ask the vision tower
 		v, err := m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageValue("probe", image.NewGray(image.Rect(0, 0, 8, 8)))})
 		if err != nil {
-			return im, err
+			return info, err
 		}
-		im.Dim = len(v[0].Vector)
+		info.Dim = len(v[0].Vector)
 	}
-	return im, nil
+	return info, nil
 }
 
 func modalityList(ms []hybridembed.Modality) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,12 +16,14 @@ type resolveOptions struct {
 	JSON    bool
 	Images  bool
 	NoProbe bool
+	Refresh bool
 }
 
 func (o *resolveOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.JSON, "json", false, "print the decision and evidence as JSON")
 	f.BoolVar(&o.Images, "images", false, "resolve for images instead of text")
-	f.BoolVar(&o.NoProbe, "no-probe", false, "do not send a test request to the router")
+	f.BoolVar(&o.NoProbe, "no-probe", false, "do not send test requests to the router")
+	f.BoolVar(&o.Refresh, "refresh", false, "forget what routing remembers about MODEL (mappings, 404s, failed Hub lookups) and ask again")
 }
 
 func newResolveCommand(g *globalOptions) *cobra.Command {
@@ -29,9 +32,12 @@ func newResolveCommand(g *globalOptions) *cobra.Command {
 		Use:   "resolve MODEL",
 		Short: "Say where a model runs, and why",
 		Long: `Print where MODEL's inputs would go (the router or this machine) and the
-evidence: the Hub's provider mapping, local files, the negative cache, and one
-live test request to the router, which tells a wrong router URL from a model
-that is not served or is warming up.` + "\n" + exitStatusHelp,
+evidence: the chain of inference providers (each with its provider id, its
+status on the Hub, and why it is tried or skipped), the Hub's mapping, local
+files, what routing remembers, and one live test request to each provider
+tried, which tells a wrong router URL from a stale mapping, a model that is
+not served, or one that is warming up. --refresh forgets what routing
+remembers about MODEL first (see ` + "`hybridembed --help`" + ` for the state file).` + "\n" + exitStatusHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runResolve(cmd.Context(), opts, g, cmd.Flags(), args[0])
@@ -51,27 +57,28 @@ func runResolve(ctx context.Context, opts resolveOptions, g *globalOptions, flag
 	if opts.Images {
 		modality = hybridembed.ModalityImage
 	}
+	if opts.Refresh {
+		if err := emb.ForgetRouting(model); err != nil {
+			return fmt.Errorf("--refresh: %w", err)
+		}
+	}
 	d, err := emb.Resolve(ctx, model, modality)
 	if err != nil {
 		return err
 	}
-	var probe *hybridembed.Probe
+	var probes []hybridembed.Probe
 	if !opts.NoProbe && modality == hybridembed.ModalityText && !d.Evidence.Offline && d.Evidence.Token {
-		p := emb.ProbeRouter(ctx, model)
-		probe = &p
+		probes = emb.ProbeRouter(ctx, d)
 	}
-	diagnosis := ""
-	if probe != nil {
-		diagnosis = hybridembed.Diagnose(d, *probe)
-	}
+	diagnosis := hybridembed.Diagnose(d, probes)
 	if opts.JSON {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			hybridembed.Decision
-			Probe     *hybridembed.Probe `json:"probe,omitempty"`
-			Diagnosis string             `json:"diagnosis,omitempty"`
-		}{d, probe, diagnosis})
+			Probes    []hybridembed.Probe `json:"probes,omitempty"`
+			Diagnosis string              `json:"diagnosis,omitempty"`
+		}{d, probes, diagnosis})
 	}
 	w := g.stdout
 	ev := d.Evidence
@@ -95,20 +102,30 @@ func runResolve(ctx context.Context, opts resolveOptions, g *globalOptions, flag
 		} else {
 			src := "asked now"
 			if h.Cached {
-				src = "cached " + h.Fetched.Format("2006-01-02 15:04")
+				src = "remembered from " + h.Fetched.Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(w, "  hub: hf-inference %s; providers: %v; inference: %s (%s)\n", h.Serving, h.Providers, orDash(h.Inference), src)
+			fmt.Fprintf(w, "  hub: providers %s; inference: %s; commit %s (%s)\n", orDash(strings.Join(h.Providers, ", ")), orDash(h.Inference), orDash(shortCommit(h.SHA)), src)
 		}
 	}
-	if ev.NotServedUntil != nil {
-		fmt.Fprintf(w, "  negative cache: not served until %s\n", ev.NotServedUntil.Format("2006-01-02 15:04"))
+	if len(d.Providers) > 0 {
+		fmt.Fprintf(w, "  providers (in the order tried):\n")
+		for _, p := range d.Providers {
+			mark := "skip"
+			if p.Use {
+				mark = "try "
+			}
+			fmt.Fprintf(w, "    %s %-12s %-40s %-8s %s\n", mark, p.Provider, orDash(p.ProviderID), p.Status, p.Why)
+		}
 	}
-	if probe != nil {
-		fmt.Fprintf(w, "  probe: POST %s -> %s", probe.URL, probe.Status)
-		if probe.HTTPStatus != 0 {
-			fmt.Fprintf(w, " (HTTP %d", probe.HTTPStatus)
-			if probe.Message != "" {
-				fmt.Fprintf(w, ": %s", probe.Message)
+	if d.Revision != "" {
+		fmt.Fprintf(w, "  revision: %s (the Hub's current commit)\n", d.Revision)
+	}
+	for _, p := range probes {
+		fmt.Fprintf(w, "  probe: POST %s -> %s", p.URL, p.Status)
+		if p.HTTPStatus != 0 {
+			fmt.Fprintf(w, " (HTTP %d", p.HTTPStatus)
+			if p.Message != "" {
+				fmt.Fprintf(w, ": %s", p.Message)
 			}
 			fmt.Fprint(w, ")")
 		}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -25,8 +25,14 @@ type serveOptions struct {
 	APIKeyFile     string
 	InsecureNoAuth bool
 	MaxBody        int64
+	MaxInflight    int64
+	MaxPixels      int64
 	MaxInputs      int
 	MaxPending     int
+	HeaderTimeout  time.Duration
+	BodyTimeout    time.Duration
+	IdleTimeout    time.Duration
+	WriteTimeout   time.Duration
 	NoDownload     bool
 	LogJSON        bool
 	Drain          time.Duration
@@ -37,9 +43,15 @@ func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringArrayVarP(&o.Models, "model", "m", nil, "a model to serve: a Hugging Face id or a directory, or NAME=MODEL to serve it as NAME (repeatable)")
 	f.StringVar(&o.APIKeyFile, "api-key-file", "", "file of accepted API keys, one per line (also: $HYBRIDEMBED_API_KEY)")
 	f.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", false, "allow listening beyond loopback with no API key")
-	f.Int64Var(&o.MaxBody, "max-body", 32<<20, "largest request body, in bytes (413 over it)")
+	f.Int64Var(&o.MaxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes (413 over it, before the body is read)")
+	f.Int64Var(&o.MaxInflight, "max-inflight", server.DefaultMaxInflightBytes, "memory budget of the requests in flight, in bytes, across all routes and models: bodies (3x a JSON body), their inputs and image decodes (429 with Retry-After while it is full)")
+	f.Int64Var(&o.MaxPixels, "max-pixels", server.DefaultMaxPixels, "largest image, in pixels, read from its header before decoding (400 over it)")
 	f.IntVar(&o.MaxInputs, "max-inputs", 2048, "most inputs in one request")
-	f.IntVar(&o.MaxPending, "max-pending", 4096, "most inputs admitted per model at once (429 with Retry-After over it)")
+	f.IntVar(&o.MaxPending, "max-pending", 4096, "most inputs queued per model at once (429 with Retry-After over it)")
+	f.DurationVar(&o.HeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	f.DurationVar(&o.BodyTimeout, "read-timeout", time.Minute, "how long a client may take to send a request's body, after its headers")
+	f.DurationVar(&o.IdleTimeout, "idle-timeout", 2*time.Minute, "how long a kept-alive connection may wait for its next request")
+	f.DurationVar(&o.WriteTimeout, "write-timeout", time.Minute, "how long a client may take to read a response, once it is ready")
 	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
 	f.BoolVar(&o.LogJSON, "log-json", false, "request logs as JSON lines instead of text")
 	f.DurationVar(&o.Drain, "drain", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
@@ -109,7 +121,7 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	}
 	// The server normalises itself, so that a client's normalize:false is
 	// honoured; models stay loaded while it runs.
-	emb, err := g.embedder(flags, hybridembed.WithNormalize(false), hybridembed.WithKeepAlive(-1))
+	emb, err := g.embedder(flags, hybridembed.WithNormalize(false), hybridembed.WithKeepAlive(-1), hybridembed.WithMaxPixels(opts.MaxPixels))
 	if err != nil {
 		return err
 	}
@@ -126,16 +138,19 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	}
 	logger := slog.New(handler)
 	srv, err := server.New(ctx, emb, server.Config{Models: models, APIKeys: keys, MaxBodyBytes: opts.MaxBody,
-		MaxInputs: opts.MaxInputs, MaxPending: opts.MaxPending, Logger: logger})
+		MaxInflightBytes: opts.MaxInflight, MaxPixels: opts.MaxPixels, MaxInputs: opts.MaxInputs, MaxPending: opts.MaxPending,
+		ReadHeaderTimeout: opts.HeaderTimeout, BodyTimeout: opts.BodyTimeout, IdleTimeout: opts.IdleTimeout, WriteTimeout: opts.WriteTimeout,
+		Logger: logger})
 	if err != nil {
 		return err
 	}
+	softMemoryLimit(opts.MaxInflight)
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	hs := srv.HTTPServer()
+	hs.ErrorLog = slog.NewLogLogger(handler, slog.LevelWarn)
 	logger.Info("listening", "addr", ln.Addr().String(), "models", strings.Join(opts.Models, " "), "auth", len(keys) > 0)
 	fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
 
@@ -173,6 +188,18 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// softMemoryLimit makes the Go collector work harder as the heap nears
+// the requests' budget plus room for the rest of the process, unless
+// $GOMEMLIMIT says otherwise: what requests hold is bounded by the
+// budget, but the garbage they leave is only bounded by the collector,
+// which by default lets the heap grow to twice what is live.
+func softMemoryLimit(budget int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(budget + 192<<20)
 }
 
 // ensureServable downloads a model that is not cached, unless the router

@@ -35,6 +35,7 @@ or with --jsonl one JSON object per line with a "text" field.
 
 Output is JSON Lines in input order:
   {"text":"...","model":"...","backend":"local","dim":512,"embedding":[...]}
+with "provider" (hf-inference, together, ...) on vectors the router made.
 A text that cannot be embedded gives {"text":"...","error":"..."} and a line
 on stderr, and the run goes on.` + "\n" + exitStatusHelp,
 		RunE: func(cmd *cobra.Command, args []string) error {

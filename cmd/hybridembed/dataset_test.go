@@ -236,10 +236,11 @@ func TestDatasetReadByDuckDB(t *testing.T) {
 	for k := range 2 {
 		runCLI(t, "", "embed", "--format", "parquet", "-o", out, "--shard", fmt.Sprintf("%d/2", k), "--model", model, lib)
 	}
-	sql := fmt.Sprintf(`SELECT count(*) AS n, count(DISTINCT path) AS paths, min(len(embedding)) AS dmin,
+	sql := fmt.Sprintf(`SELECT count(*) AS n, count(DISTINCT path) AS paths, count(DISTINCT key) AS keys,
+		bool_and(starts_with(path, '%s') AND ends_with(path, key)) AS keyed, min(len(embedding)) AS dmin,
 		max(len(embedding)) AS dmax, count(error) AS errors, count(embedding) AS vectors,
 		typeof(any_value(embedding)) AS etype, typeof(any_value(mtime)) AS mtype, any_value(model) AS model,
-		min(dim) AS dim FROM read_parquet('%s/*.parquet')`, out)
+		min(dim) AS dim, max(provider) AS provider FROM read_parquet('%s/*.parquet')`, lib, out)
 	b, err := exec.Command("node", "testdata/duckdb_query.cjs", dir, sql).Output()
 	require.NoError(t, err, string(b))
 	var res struct {
@@ -252,6 +253,8 @@ func TestDatasetReadByDuckDB(t *testing.T) {
 	row := res.Rows[0]
 	assert.Equal(t, "11", row["n"])
 	assert.Equal(t, "11", row["paths"])
+	assert.Equal(t, "11", row["keys"])
+	assert.Equal(t, true, row["keyed"], "keys are the paths relative to the folder given")
 	assert.Equal(t, "1", row["errors"])
 	assert.Equal(t, "10", row["vectors"])
 	assert.Equal(t, "32", row["dmin"])
@@ -260,6 +263,7 @@ func TestDatasetReadByDuckDB(t *testing.T) {
 	assert.Equal(t, "FLOAT[]", row["etype"])
 	assert.Contains(t, row["mtype"], "TIMESTAMP")
 	assert.Equal(t, model, row["model"])
+	assert.Equal(t, "", row["provider"], "images are embedded locally: no provider")
 }
 
 // TestNPY: embeddings.npy is NumPy's format 1.0 (float32, C order) with

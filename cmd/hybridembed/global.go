@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -20,7 +21,8 @@ ENVIRONMENT
   HYBRIDEMBED_ROUTER_URL  router URL (same as --router-url)
   ONNXRUNTIME_LIB    path to libonnxruntime.so (default: hybridembed's cache,
                      then the system loader path)
-  HYBRIDEMBED_CACHE  hybridembed's own cache (default ~/.cache/hybridembed)
+  HYBRIDEMBED_CACHE  hybridembed's own cache (default ~/.cache/hybridembed);
+                     routing memory is its router/state.json
   TURBOJPEG_LIB      path to libturbojpeg.so.0 (exact JPEG decoding; default:
                      hybridembed's cache, then the system loader path)
   HYBRIDEMBED_INDEX  the index file for index and search`
@@ -38,6 +40,7 @@ type globalOptions struct {
 	Policy    string
 	RouterURL string
 	HubURL    string
+	Provider  string
 	Decode    string
 
 	stdin          io.Reader
@@ -57,6 +60,7 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Policy, "policy", "auto", "where text goes: auto (the routing rules), remote (router only) or local")
 	f.StringVar(&g.RouterURL, "router-url", "", "Hugging Face router (default: $HYBRIDEMBED_ROUTER_URL, else https://router.huggingface.co)")
 	f.StringVar(&g.HubURL, "hub-url", "", "Hugging Face Hub (default: $HF_ENDPOINT, else https://huggingface.co)")
+	f.StringVar(&g.Provider, "provider", "auto", "inference providers text may go to: auto (every live one, in the Hub's order) or NAME[,NAME...] in the order to try (hf-inference, together, scaleway, deepinfra)")
 	f.StringVar(&g.Decode, "decode", "exact", "JPEG decoding: exact (Pillow's pixels) or fast (large JPEGs decoded at 1/2-1/8 scale)")
 }
 
@@ -71,8 +75,13 @@ func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Opti
 	if err != nil {
 		return nil, err
 	}
+	providers, err := hybridembed.ParseProviders(g.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("--provider: %w", err)
+	}
 	opts := []hybridembed.Option{
 		hybridembed.WithPolicy(policy),
+		hybridembed.WithProviders(providers...),
 		hybridembed.WithRouterURL(g.RouterURL),
 		hybridembed.WithHubURL(g.HubURL),
 		hybridembed.WithDevice(g.Device),

@@ -78,6 +78,6 @@ offline from the local Hugging Face cache.` + "\n" + envHelp + exitStatusHelp,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	g.AddFlags(root)
-	root.AddCommand(newEmbedCommand(g), newTextCommand(g), newSearchCommand(g), newIndexCommand(g), newServeCommand(g), newDatasetCommand(g), newModelsCommand(g), newResolveCommand(g))
+	root.AddCommand(newEmbedCommand(g), newTextCommand(g), newSearchCommand(g), newIndexCommand(g), newServeCommand(g), newDatasetCommand(g), newModelsCommand(g), newResolveCommand(g), newDoctorCommand(g))
 	return root
 }

@@ -11,8 +11,10 @@ import (
 )
 
 // Input is one file to embed: its path as found, and the key that assigns
-// it to a shard (its path relative to the folder given, so that nodes that
-// mount the data at different places agree).
+// it to a shard and that resuming knows it by: its path relative to the
+// folder given, so that nodes that mount the data at different places, and
+// a rerun after the data moved, agree. A file given by itself, or listed
+// by --files-from, is keyed by its path as given.
 type Input struct {
 	Path string
 	Key  string

@@ -2,24 +2,35 @@ package dataset
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 
-	"github.com/hybridembed/hybridembed/internal/atomicfile"
-
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 )
 
 // Row is one input in a Parquet dataset. Failed inputs have Error set and
 // no embedding; they are committed like the others, so a rerun does not
 // try them again.
 type Row struct {
-	Path      string    `parquet:"path,zstd"`
-	Model     string    `parquet:"model,dict,zstd"`
-	Revision  string    `parquet:"revision,dict,zstd"`
-	Variant   string    `parquet:"variant,dict,zstd"`
+	Path string `parquet:"path,zstd"` // as found on the machine that embedded it
+	// Key is what sharding and resuming know the input by: its path
+	// relative to the folder given (the same on every node and mount),
+	// or the path as listed for --files-from. "" in datasets written
+	// before keys.
+	Key      string `parquet:"key,zstd"`
+	Model    string `parquet:"model,dict,zstd"`
+	Revision string `parquet:"revision,dict,zstd"`
+	Variant  string `parquet:"variant,dict,zstd"`
+	// Provider is the inference provider of a remote vector ("" for
+	// local ones). Chunks written before it existed read it as "".
+	Provider  string    `parquet:"provider,dict,zstd"`
 	Dim       int32     `parquet:"dim"`
 	Embedding []float32 `parquet:"embedding,optional,list,zstd"`
 	Error     *string   `parquet:"error,optional,zstd"`
@@ -35,7 +46,7 @@ func chunkName(s Shard, c int) string {
 	return fmt.Sprintf("part-%05d-of-%05d-%05d.parquet", s.K, s.N, c)
 }
 
-var chunkRe = regexp.MustCompile(`^part-(\d{5})-of-(\d{5})-(\d{5})\.parquet$`)
+var chunkRe = regexp.MustCompile(`^part-(\d{5,})-of-(\d{5,})-(\d{5,})\.parquet$`)
 
 // parseChunk reads a chunk file's name; ok is false for other files.
 func parseChunk(name string) (s Shard, c int, ok bool) {
@@ -49,17 +60,42 @@ func parseChunk(name string) (s Shard, c int, ok bool) {
 	return s, c, true
 }
 
-// writeChunk writes rows to dir/name atomically (see atomicfile): a
-// reader sees the whole chunk or none of it.
-func writeChunk(dir, name string, rows []Row) error {
-	return atomicfile.Write(filepath.Join(dir, name), func(bw *bufio.Writer) error {
-		w := parquet.NewGenericWriter[Row](bw, parquet.Compression(&parquet.Zstd),
-			parquet.CreatedBy("hybridembed", "", ""))
-		if _, err := w.Write(rows); err != nil {
-			return err
+// commitChunk writes rows as chunk *next of shard s, atomically (a reader
+// sees the whole chunk or none of it) and never over a file that exists:
+// if that name is taken (a chunk restored by a sync, a second writer on a
+// file system whose locks do not reach other nodes), the next number is
+// tried. It returns the name committed; *next is past it.
+func commitChunk(dir string, s Shard, next *int, rows []Row) (string, error) {
+	for range 1000 {
+		name := chunkName(s, *next)
+		*next++
+		err := writeChunk(filepath.Join(dir, name), rows)
+		if !errors.Is(err, atomicfile.ErrExists) {
+			return name, err
 		}
-		return w.Close()
-	})
+	}
+	return "", fmt.Errorf("%s: no free chunk name for shard %s", dir, s)
+}
+
+func writeChunk(path string, rows []Row) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := parquet.NewGenericWriter[Row](bw, parquet.Compression(&parquet.Zstd),
+		parquet.CreatedBy("hybridembed", "", ""))
+	if _, err := w.Write(rows); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.CommitNew()
 }
 
 // ReadRows reads a chunk file whole.
@@ -71,15 +107,40 @@ func ReadRows(path string) ([]Row, error) {
 	return rows, nil
 }
 
+// EachRow calls fn with every committed row of the dataset in dir, chunk
+// by chunk in name order.
+func EachRow(dir string, fn func(chunk string, r Row) error) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if _, _, ok := parseChunk(e.Name()); ok {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		rows, err := ReadRows(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(name, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // committed is what resuming needs of a committed row: everything but the
 // vector, whose column is most of a chunk and is never read for it.
 type committed struct {
-	Path     string  `parquet:"path"`
-	Model    string  `parquet:"model"`
-	Revision string  `parquet:"revision"`
-	Variant  string  `parquet:"variant"`
-	Dim      int32   `parquet:"dim"`
-	Error    *string `parquet:"error,optional"`
+	Path  string  `parquet:"path"`
+	Key   string  `parquet:"key"`
+	Error *string `parquet:"error,optional"`
 }
 
 // readCommitted reads a chunk file's rows without their vectors (20 times

@@ -47,9 +47,15 @@ type Result struct {
 }
 
 // Run embeds the shard's inputs into Parquet chunks in opts.Dir, resuming
-// an interrupted run: inputs already in a committed chunk are skipped, so
-// every input is in the dataset exactly once however often the shard is
-// killed and rerun. Only one process may run a shard at a time.
+// an interrupted run: inputs whose key is in a committed chunk are skipped,
+// so every input is in the dataset once however often the shard is killed
+// and rerun, and wherever the inputs are mounted, as long as their keys
+// (paths relative to the folder given) stay the same. A commit never
+// replaces a chunk: one lost or removed is embedded again into a new one.
+// A folder made with another model or settings is refused, saying what
+// differs. Only one process may run a shard at a time (a lock file; where
+// the file system's locks do not reach other nodes, a second writer cannot
+// replace chunks either, and verify reports the inputs it duplicated).
 //
 // A shard with nothing committed writes nothing until an input embeds: a
 // run in which every input fails returns [ErrNothingEmbedded], and one cut
@@ -57,6 +63,13 @@ type Result struct {
 // (one it created is removed again).
 func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (res Result, err error) {
 	if err := opts.Shard.valid(); err != nil {
+		return res, err
+	}
+	if opts.Model.Key == "" {
+		return res, fmt.Errorf("model %s has no identity: its files are not on this machine", opts.Model.Name)
+	}
+	inputs, err = distinct(inputs)
+	if err != nil {
 		return res, err
 	}
 	every := opts.ChunkRows
@@ -84,15 +97,17 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 		}
 	}()
 
-	man, done, err := resume(dir, opts.Shard, opts.Model)
+	man, done, next, err := resume(dir, opts.Shard, opts.Model)
 	if err != nil {
 		return res, err
 	}
 	man.Tool = opts.Tool
 	res.Inputs = len(inputs)
+	keys := make([]string, len(inputs))
 	var todo []Input
-	for _, in := range inputs {
-		if done[in.Path] {
+	for i, in := range inputs {
+		keys[i] = in.Key
+		if done[in.Key] {
 			res.Committed++
 		} else {
 			todo = append(todo, in)
@@ -101,6 +116,21 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 	man.Inputs = len(inputs)
 	man.Complete = false
 
+	// The inputs and the manifest are written before the first chunk, so
+	// a chunk always has a manifest saying which model made it.
+	started := false
+	begin := func() error {
+		if started {
+			return nil
+		}
+		started, wrote = true, true
+		sum, err := writeInputs(dir, opts.Shard, keys)
+		if err != nil {
+			return err
+		}
+		man.InputsFile, man.InputsSHA256 = inputsName(opts.Shard), sum
+		return writeManifest(dir, man)
+	}
 	var pending []Row
 	// Failures are held back until something embeds: a run that embeds
 	// nothing must not turn a typo into a dataset of errors.
@@ -109,9 +139,11 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 		if len(pending) == 0 || !keep {
 			return nil
 		}
-		wrote = true
-		name := chunkName(opts.Shard, len(man.Chunks))
-		if err := writeChunk(dir, name, pending); err != nil {
+		if err := begin(); err != nil {
+			return err
+		}
+		name, err := commitChunk(dir, opts.Shard, &next, pending)
+		if err != nil {
 			return err
 		}
 		c := Chunk{File: name, Rows: len(pending)}
@@ -138,7 +170,7 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 		f := files[i]
 		ferr := f.finish()
 		files[i] = nil
-		row := Row{Path: todo[i].Path, Model: m.Name, Revision: m.Revision, Variant: m.Variant, Dim: int32(m.Dim),
+		row := Row{Path: todo[i].Path, Key: todo[i].Key, Model: m.Name, Revision: m.Revision, Variant: m.Variant, Dim: int32(m.Dim),
 			Size: f.size, Mtime: f.mtime, SHA256: f.sum}
 		switch {
 		case eerr != nil:
@@ -151,7 +183,7 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 			msg := fmt.Sprintf("the model gave %d numbers, not %d", len(e.Vector), m.Dim)
 			row.Error, eerr = &msg, errors.New(msg)
 		default:
-			row.Embedding = e.Vector
+			row.Embedding, row.Provider = e.Vector, e.Provider
 			keep = true
 		}
 		if eerr != nil {
@@ -185,59 +217,91 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 	if !keep && len(todo) > 0 {
 		return res, fmt.Errorf("%s: %w: all %d inputs failed", dir, ErrNothingEmbedded, len(todo))
 	}
+	if err := begin(); err != nil {
+		return res, err
+	}
 	man.Complete = true
 	res.Complete = true
-	wrote = true
 	return res, writeManifest(dir, man)
+}
+
+// distinct drops repeats of an input (a file given twice) and refuses two
+// files with one key, which no resume could tell apart.
+func distinct(inputs []Input) ([]Input, error) {
+	byKey := make(map[string]string, len(inputs))
+	out := inputs[:0:0]
+	for _, in := range inputs {
+		if p, ok := byKey[in.Key]; ok {
+			if p == in.Path {
+				continue
+			}
+			return nil, fmt.Errorf("%s and %s have the same key %q (the path relative to the folder given): give the folder above both, or embed them into two datasets", p, in.Path, in.Key)
+		}
+		byKey[in.Key] = in.Path
+		out = append(out, in)
+	}
+	return out, nil
 }
 
 // resume reads what the shard has committed: the chunk files on disk are
 // the truth (a crash may land between a chunk's rename and the manifest's),
-// so the manifest is rebuilt from them. Leftover temporary files go.
-func resume(dir string, s Shard, model Model) (*Manifest, map[string]bool, error) {
+// so the manifest is rebuilt from them; next is the number after the
+// highest chunk on disk or in the manifest, so that a new chunk never takes
+// a committed one's name. Files cut short by a crash go.
+func resume(dir string, s Shard, model Model) (man *Manifest, done map[string]bool, next int, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	man := &Manifest{Version: 1, Shard: s.K, Shards: s.N, Model: model}
-	if old, err := readManifest(filepath.Join(dir, manifestName(s))); err == nil {
-		if !old.Model.same(model) {
-			return nil, nil, fmt.Errorf("%s: %w: shard %s was made with %s (revision %q, variant %q); this run uses %s: write to another folder",
-				dir, ErrOtherRun, s, old.Model.Name, old.Model.Revision, old.Model.Variant, model.Name)
+	man = &Manifest{Version: manifestVersion, Shard: s.K, Shards: s.N, Model: model}
+	old, err := readManifest(filepath.Join(dir, manifestName(s)))
+	switch {
+	case err == nil && (old.Version < manifestVersion || old.Model.Key == ""):
+		return nil, nil, 0, fmt.Errorf("%s: shard %s was %w: it cannot be resumed exactly once; write to another folder (DuckDB, pyarrow and 'dataset verify' still read this one)", dir, s, ErrOldDataset)
+	case err == nil && old.Model.Key != model.Key:
+		return nil, nil, 0, fmt.Errorf("%s: %w: shard %s was made with %s, and this run's model differs: %s; write to another folder, or run with the model and settings it was made with",
+			dir, ErrOtherRun, s, old.Model.Name, model.Differences(old.Model))
+	case err == nil:
+		for _, c := range old.Chunks {
+			if _, n, ok := parseChunk(c.File); ok {
+				next = max(next, n+1)
+			}
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, nil, 0, err
 	}
-	done := map[string]bool{}
+	done = map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".part-") || strings.HasPrefix(name, "._manifest-") {
-			if strings.HasSuffix(name, ".tmp") && strings.Contains(name, fmt.Sprintf("-%05d-of-%05d", s.K, s.N)) {
-				os.Remove(filepath.Join(dir, name)) // a chunk or manifest cut short
-			}
+		if isTemp(name, s) {
+			os.Remove(filepath.Join(dir, name)) // a chunk or manifest cut short: the lock says no one writes it
 			continue
 		}
 		if strings.HasPrefix(name, "_manifest-") {
 			var k, n int
 			if _, err := fmt.Sscanf(name, "_manifest-%05d-of-%05d.json", &k, &n); err == nil && n != s.N {
-				return nil, nil, fmt.Errorf("%s: %w: it has shards of a %d-way run; this is a %d-way run", dir, ErrOtherRun, n, s.N)
+				return nil, nil, 0, fmt.Errorf("%s: %w: it has shards of a %d-way run; this is a %d-way run", dir, ErrOtherRun, n, s.N)
 			}
 			continue
 		}
-		cs, _, ok := parseChunk(name)
+		cs, n, ok := parseChunk(name)
 		if !ok || cs != s {
 			continue
 		}
+		if old == nil {
+			return nil, nil, 0, fmt.Errorf("%s: %w: %s has no manifest (%s) saying which model made it; restore it, or write to another folder", dir, ErrOtherRun, name, manifestName(s))
+		}
+		next = max(next, n+1)
 		rows, err := readCommitted(filepath.Join(dir, name))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		c := Chunk{File: name, Rows: len(rows)}
 		for _, r := range rows {
-			if r.Revision != model.Revision || r.Variant != model.Variant || int(r.Dim) != model.Dim {
-				return nil, nil, fmt.Errorf("%s: %w: %s holds vectors of %s", dir, ErrOtherRun, name, r.Model)
+			if r.Key == "" {
+				return nil, nil, 0, fmt.Errorf("%s: %s was %w: it cannot be resumed exactly once; write to another folder", dir, name, ErrOldDataset)
 			}
-			done[r.Path] = true
+			done[r.Key] = true
 			if r.Error != nil {
 				c.Failed++
 			}
@@ -246,7 +310,20 @@ func resume(dir string, s Shard, model Model) (*Manifest, map[string]bool, error
 		man.Rows += c.Rows
 		man.Failed += c.Failed
 	}
-	return man, done, nil
+	return man, done, next, nil
+}
+
+// isTemp reports whether name is one of shard s's files being written (or
+// cut short): atomicfile's temporary names are the target's, after a dot,
+// with a number after.
+func isTemp(name string, s Shard) bool {
+	tag := fmt.Sprintf("-%05d-of-%05d", s.K, s.N)
+	for _, prefix := range []string{".part" + tag + "-", "._manifest" + tag + ".json", "._inputs" + tag + ".jsonl"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // hashedFile is an image file opened on first read, hashed as the decoder

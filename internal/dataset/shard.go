@@ -2,7 +2,11 @@
 // analytics engines read: sharded, resumable Parquet (and NPY for one
 // machine), with a manifest per shard and a verifier. Each process is one
 // shard of a Kubernetes Indexed Job or a Slurm array; this package decides
-// which inputs are its own and commits them exactly once.
+// which inputs are its own, by key (the path relative to the folder given),
+// and commits each key once however often the shard is rerun: a rerun skips
+// committed keys, and a commit never replaces a chunk. Verify reports a key
+// that is missing or committed twice (by a second writer the lock did not
+// stop, or a lost chunk restored after its rerun).
 package dataset
 
 import (

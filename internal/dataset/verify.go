@@ -12,17 +12,22 @@ import (
 // Report is what Verify found. A dataset is clean when Problems is empty.
 type Report struct {
 	Shards   int // N of the run
-	Complete int // shards whose manifest says complete
+	Complete int // shards whose manifest says complete, with every input committed
 	Rows     int // in all committed chunks
 	Failed   int // rows with an error
 	Dim      int
 	Model    Model
 	Problems []string
+	Notes    []string // what verify could not check, and why
 }
 
+// maxNamed is how many inputs a problem names before it counts the rest.
+const maxNamed = 5
+
 // Verify checks a dataset folder: every shard present and complete, its
-// chunks matching its manifest, one model, vectors of one size, and no
-// input twice. It says what is missing and what to rerun.
+// chunks matching its manifest, every input it was given in a chunk, no
+// input (by key) twice, one model, vectors of one size. It says what is
+// missing and what to rerun.
 func Verify(dir string) (*Report, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -48,8 +53,8 @@ func Verify(dir string) (*Report, error) {
 				problem("%s: a %d-way run mixed with a %d-way run", name, m.Shards, rep.Shards)
 				continue
 			}
-			if !m.Model.same(rep.Model) {
-				problem("%s: made with %s (revision %q, variant %q), other shards with %s", name, m.Model.Name, m.Model.Revision, m.Model.Variant, rep.Model.Name)
+			if d := m.Model.Differences(rep.Model); d != "" {
+				problem("%s: made with %s, which differs from the other shards' model: %s", name, m.Model.Name, d)
 			}
 			manifests[m.Shard] = m
 		case strings.HasSuffix(name, ".parquet"):
@@ -59,8 +64,8 @@ func Verify(dir string) (*Report, error) {
 				continue
 			}
 			chunks[s.K] = append(chunks[s.K], name)
-		case strings.HasSuffix(name, ".tmp"):
-			problem("%s: a file cut short by a crash (its shard has not been rerun)", name)
+		case strings.HasPrefix(name, ".part-") || strings.HasPrefix(name, "._manifest-") || strings.HasPrefix(name, "._inputs-"):
+			problem("%s: a file being written, or cut short by a crash (its shard has not been rerun since)", name)
 		}
 	}
 	if len(manifests) == 0 {
@@ -70,12 +75,14 @@ func Verify(dir string) (*Report, error) {
 		problem("no manifests: chunks were written but no shard recorded them")
 	}
 	rep.Dim = rep.Model.Dim
-	seen := map[string]string{}
+	seen := map[string]string{} // key -> chunk
+	legacy := 0
 	for k := range max(rep.Shards, 1) {
 		m := manifests[k]
 		files := chunks[k]
 		sort.Strings(files)
 		rows := 0
+		have := map[string]bool{}
 		for _, name := range files {
 			data, err := ReadRows(filepath.Join(dir, name))
 			if err != nil {
@@ -83,31 +90,74 @@ func Verify(dir string) (*Report, error) {
 				continue
 			}
 			for _, r := range data {
-				if other, dup := seen[r.Path]; dup {
-					problem("%s: in %s and in %s", r.Path, other, name)
+				key := r.Key
+				if key == "" {
+					legacy++
+					key = r.Path
 				}
-				seen[r.Path] = name
+				if other, dup := seen[key]; dup {
+					problem("%s: in %s and in %s", key, other, name)
+				}
+				seen[key], have[key] = name, true
 				if r.Error != nil {
 					rep.Failed++
 				} else if len(r.Embedding) != rep.Dim || int(r.Dim) != rep.Dim {
-					problem("%s: %s has %d numbers (dim %d), the dataset's model %d", name, r.Path, len(r.Embedding), r.Dim, rep.Dim)
+					problem("%s: %s has %d numbers (dim %d), the dataset's model %d", name, key, len(r.Embedding), r.Dim, rep.Dim)
 				}
 			}
 			rows += len(data)
 		}
 		rep.Rows += rows
+		s := Shard{k, max(rep.Shards, 1)}
 		switch {
 		case m == nil && len(files) == 0:
-			problem("shard %d/%d: missing (never run?)", k, rep.Shards)
+			problem("shard %s: missing (never run?)", s)
 		case m == nil:
-			problem("shard %d/%d: %d rows in chunks but no manifest: it was cut short; rerun it", k, rep.Shards, rows)
+			problem("shard %s: %d rows in chunks but no manifest: it was cut short; rerun it", s, rows)
 		case !m.Complete:
-			problem("shard %d/%d: not complete: %d of %d inputs committed; rerun it", k, rep.Shards, rows, m.Inputs)
-		case rows != m.Rows || len(files) != len(m.Chunks):
-			problem("shard %d/%d: the manifest records %d rows in %d chunks, the folder has %d in %d; rerun it", k, rep.Shards, m.Rows, len(m.Chunks), rows, len(files))
+			problem("shard %s: not complete: %d of %d inputs committed; rerun it", s, rows, m.Inputs)
 		default:
-			rep.Complete++
+			missing, err := missingInputs(dir, m, have)
+			switch {
+			case err != nil:
+				problem("shard %s: %v", s, err)
+			case len(missing) > 0:
+				problem("shard %s: %d of its %d inputs are in no chunk (%s); rerun it", s, len(missing), m.Inputs, named(missing))
+			case rows != m.Rows || len(files) != len(m.Chunks):
+				problem("shard %s: the manifest records %d rows in %d chunks, the folder has %d in %d; rerun it", s, m.Rows, len(m.Chunks), rows, len(files))
+			default:
+				rep.Complete++
+			}
 		}
 	}
+	if legacy > 0 || rep.Model.Key == "" {
+		rep.Notes = append(rep.Notes, "written by an older hybridembed: its rows have no key, so inputs are told apart by path (the same file under two mounts is not seen twice), and the model identity covered its graph files only")
+	}
 	return rep, nil
+}
+
+// missingInputs are the keys of the shard's inputs that no chunk holds.
+func missingInputs(dir string, m *Manifest, have map[string]bool) ([]string, error) {
+	if m.InputsFile == "" {
+		return nil, nil // an older manifest: the counts are all there is
+	}
+	keys, err := readInputs(filepath.Join(dir, m.InputsFile), m.InputsSHA256)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, k := range keys {
+		if !have[k] {
+			missing = append(missing, k)
+		}
+	}
+	return missing, nil
+}
+
+// named lists the first few keys and counts the rest.
+func named(keys []string) string {
+	if len(keys) <= maxNamed {
+		return strings.Join(keys, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(keys[:maxNamed], ", "), len(keys)-maxNamed)
 }

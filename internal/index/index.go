@@ -6,8 +6,8 @@
 // a library moved or synced elsewhere with its index keeps it. File
 // contents are keyed by sha256, so renamed, moved and duplicated photos
 // reuse a stored vector, and vectors are keyed by the model's identity
-// (repo, revision, variant, graph digest), so several models share one
-// index without ever mixing.
+// ([hybridembed.ModelInfo.Key]: its files and the settings that change its
+// vectors), so several models share one index without ever mixing.
 package index
 
 import (
@@ -24,6 +24,7 @@ import (
 	"github.com/gofrs/flock"
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver, cgo like ONNX Runtime
 
+	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/library"
 )
 
@@ -158,6 +159,13 @@ var migrations = []string{
 		UNIQUE (model, hash),
 		CHECK ((vector IS NULL) != (error IS NULL))
 	);`,
+	// Models are found by hybridembed.ModelInfo.Key, which covers every file
+	// and setting that changes vectors. The rows of version 1 keep their
+	// graph-only digest there, which no Key equals: their vectors are not
+	// found again (they could be another model's), and the library is
+	// embedded again.
+	`ALTER TABLE models RENAME COLUMN digest TO key;
+	CREATE INDEX models_key ON models (key);`,
 }
 
 // migrate brings the schema to the newest version in one transaction, so
@@ -204,19 +212,26 @@ func (ix *Index) migrate(ctx context.Context) error {
 }
 
 // Model identifies the model that made a set of vectors. Vectors are
-// shared only between identical Repo, Revision, Variant and Digest.
+// shared only between models with the same Key ([hybridembed.ModelInfo.Key]:
+// every file and setting that changes them); Repo, Revision and Variant are
+// recorded for people reading the index.
 type Model struct {
 	Name     string // as the user named it, for display
+	Key      string
 	Repo     string
 	Revision string
 	Variant  string
-	Digest   string
 	Dim      int
 }
 
+// ModelOf is the index's identity for the model info describes.
+func ModelOf(info hybridembed.ModelInfo) Model {
+	return Model{Name: info.Name, Key: info.Key(), Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Dim: info.Dim}
+}
+
 func (m Model) check() error {
-	if m.Digest == "" {
-		return errors.New("the model has no digest: its files are not on this machine")
+	if m.Key == "" {
+		return errors.New("the model has no identity: its files are not on this machine")
 	}
 	if m.Dim <= 0 {
 		return fmt.Errorf("model %s: unknown vector size", m.Name)
@@ -227,16 +242,15 @@ func (m Model) check() error {
 // modelID finds the model's row; with create, it adds one when missing.
 // ok is false when the model has no row.
 func (ix *Index) modelID(ctx context.Context, m Model, create bool) (id int64, ok bool, err error) {
-	err = ix.db.QueryRowContext(ctx, `SELECT id, dim FROM models WHERE repo=? AND revision=? AND variant=? AND digest=?`,
-		m.Repo, m.Revision, m.Variant, m.Digest).Scan(&id, new(int))
+	err = ix.db.QueryRowContext(ctx, `SELECT id, dim FROM models WHERE key=?`, m.Key).Scan(&id, new(int))
 	if err == nil {
 		return id, true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) || !create {
 		return 0, false, nilIfNoRows(err)
 	}
-	res, err := ix.db.ExecContext(ctx, `INSERT INTO models (repo, revision, variant, digest, name, dim) VALUES (?,?,?,?,?,?)`,
-		m.Repo, m.Revision, m.Variant, m.Digest, m.Name, m.Dim)
+	res, err := ix.db.ExecContext(ctx, `INSERT INTO models (repo, revision, variant, key, name, dim) VALUES (?,?,?,?,?,?)`,
+		m.Repo, m.Revision, m.Variant, m.Key, m.Name, m.Dim)
 	if err != nil {
 		return 0, false, err
 	}

@@ -49,8 +49,7 @@ func tinyModel(t *testing.T, opts ...hybridembed.Option) (*counting, Model) {
 	t.Cleanup(func() { emb.Close() })
 	m, err := emb.Model(context.Background(), testdata.Fixture("models", "tiny-clip"))
 	require.NoError(t, err)
-	info := m.Info()
-	return &counting{m: m}, Model{Name: info.Name, Repo: info.Repo, Revision: info.Revision, Variant: info.Variant, Digest: info.Digest, Dim: info.Dim}
+	return &counting{m: m}, ModelOf(m.Info())
 }
 
 // writeImage writes a small PNG whose pixels depend on seed, so each seed
@@ -233,7 +232,7 @@ func TestModelsDoNotMix(t *testing.T) {
 	ctx := context.Background()
 	fp32, m32 := tinyModel(t)
 	quant, mq := tinyModel(t, hybridembed.WithVariant("quantized"))
-	require.NotEqual(t, m32.Digest, mq.Digest)
+	require.NotEqual(t, m32.Key, mq.Key)
 	lib := t.TempDir()
 	makeLibrary(t, lib, 6)
 	ix := openAt(t, lib)
@@ -256,9 +255,9 @@ func TestModelsDoNotMix(t *testing.T) {
 			assert.InDeltaSlice(t, unit(want[0].Vector), mat.Row(i), 1e-6, "%s %s", c.m.Variant, rel)
 		}
 	}
-	other := m32
-	other.Revision = "0123456789abcdef0123456789abcdef01234567"
-	mat, err := ix.Load(ctx, other, []string{lib})
+	info := fp32.m.Info()
+	info.Revision = "0123456789abcdef0123456789abcdef01234567"
+	mat, err := ix.Load(ctx, ModelOf(info), []string{lib})
 	require.NoError(t, err)
 	assert.Zero(t, mat.Len(), "another revision has no vectors here")
 }

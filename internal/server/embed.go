@@ -1,15 +1,17 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/pooling"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 // input is one thing to embed: a text, or an encoded image.
@@ -23,7 +25,10 @@ type input struct {
 type result struct {
 	vectors [][]float32
 	backend string // "local", "remote", or both joined by ","
-	tokens  int    // by the model's tokenizer; 0 when it is not on this machine
+	// provider is the inference providers that embedded remote vectors,
+	// joined by "," ("" when every vector is local).
+	provider string
+	tokens   int // by the model's tokenizer; 0 when it is not on this machine
 }
 
 // embed runs one request's inputs through the model (texts in one call,
@@ -36,11 +41,11 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 	}
 	defer release()
 	var texts []string
-	var images []hybridembed.Image
+	var images [][]byte
 	var textAt, imageAt []int
 	for i, in := range inputs {
 		if in.isImage {
-			images = append(images, hybridembed.ImageReader(fmt.Sprintf("input[%d]", i), bytes.NewReader(in.image)))
+			images = append(images, in.image)
 			imageAt = append(imageAt, i)
 		} else {
 			texts = append(texts, in.text)
@@ -48,7 +53,7 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 		}
 	}
 	res := result{vectors: make([][]float32, len(inputs))}
-	backends := map[string]bool{}
+	backends, providers := map[string]bool{}, map[string]bool{}
 	place := func(embs []hybridembed.Embedding, at []int) {
 		for j, e := range embs {
 			v := e.Vector
@@ -57,6 +62,9 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 			}
 			res.vectors[at[j]] = v
 			backends[string(e.Backend)] = true
+			if e.Provider != "" {
+				providers[e.Provider] = true
+			}
 			s.m.embeddings.WithLabelValues(sv.name, string(e.Backend)).Inc()
 		}
 	}
@@ -86,19 +94,99 @@ func (s *Server) embed(ctx context.Context, sv *served, inputs []input, normaliz
 		}
 	}
 	if len(images) > 0 {
-		embs, err := sv.model.EmbedImages(ctx, images)
+		embs, err := s.embedImages(ctx, sv, images, imageAt)
 		if err != nil {
-			return result{}, renumber(err, imageAt)
+			return result{}, err
 		}
 		place(embs, imageAt)
 	}
-	var names []string
-	for b := range backends {
-		names = append(names, b)
+	res.backend, res.provider = joinSorted(backends), joinSorted(providers)
+	return res, nil
+}
+
+func joinSorted(set map[string]bool) string {
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
 	}
 	sort.Strings(names)
-	res.backend = strings.Join(names, ",")
-	return res, nil
+	return strings.Join(names, ",")
+}
+
+// embedImages embeds encoded images, each once the memory budget has room
+// for its decode (by the pixels its header declares), so that neither
+// their number nor their size in bytes decides what decoding may hold.
+// The images run as separate calls, at once, and the engine batches them
+// with every other request's. at gives each image's index in the request,
+// for errors.
+func (s *Server) embedImages(ctx context.Context, sv *served, images [][]byte, at []int) ([]hybridembed.Embedding, error) {
+	out := make([]hybridembed.Embedding, len(images))
+	failed := make([]error, len(images)) // the image's own error
+	var stop error                       // the call's (cancelled, shut down, no vision tower)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k, data := range images {
+		cost, err := s.decodeCost(data)
+		if err != nil {
+			failed[k] = err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.m.decodeWaiting.Inc()
+			err := s.mem.acquireDecode(ctx, cost)
+			s.m.decodeWaiting.Dec()
+			if err == nil {
+				var embs []hybridembed.Embedding
+				embs, err = sv.model.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageBytes(fmt.Sprintf("input[%d]", at[k]), data)})
+				s.mem.releaseDecode(cost)
+				if err == nil {
+					out[k] = embs[0]
+					return
+				}
+			}
+			var pe *hybridembed.PartialError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.As(err, &pe) && len(pe.Failed) == 1:
+				failed[k] = pe.Failed[0].Err
+			case stop == nil:
+				stop = err
+			}
+		}()
+	}
+	wg.Wait()
+	if stop != nil {
+		return nil, stop
+	}
+	pe := &hybridembed.PartialError{Total: len(images)}
+	for k, err := range failed {
+		if err != nil {
+			pe.Failed = append(pe.Failed, &hybridembed.InputError{Index: at[k], Source: fmt.Sprintf("input[%d]", at[k]), Err: err})
+		}
+	}
+	if len(pe.Failed) > 0 {
+		return nil, pe
+	}
+	return out, nil
+}
+
+// decodeCost reads an image's header: what decoding it will hold of the
+// memory budget, or the error that refuses it (over MaxPixels). A header
+// that cannot be read costs nothing: the decoder refuses it, with its
+// own words, before it allocates any pixel.
+func (s *Server) decodeCost(data []byte) (int64, error) {
+	_, cfg, err := imageprep.Config(data)
+	if err != nil {
+		return 0, nil
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > s.cfg.MaxPixels {
+		return 0, fmt.Errorf("%w: %dx%d is %d pixels, over the limit of %d pixels this server decodes",
+			hybridembed.ErrImageTooLarge, cfg.Width, cfg.Height, px, s.cfg.MaxPixels)
+	}
+	return decodeBytes(cfg), nil
 }
 
 // renumber makes a failed input's index the request's, not the call's.

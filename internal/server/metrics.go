@@ -20,6 +20,9 @@ type metrics struct {
 	embeddings *prometheus.CounterVec
 	pending    *prometheus.GaugeVec
 	rejected   *prometheus.CounterVec
+
+	memoryRejected prometheus.Counter
+	decodeWaiting  prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry, emb *hybridembed.Embedder, s *Server) *metrics {
@@ -41,8 +44,20 @@ func newMetrics(reg *prometheus.Registry, emb *hybridembed.Embedder, s *Server) 
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hybridembed_requests_rejected_total", Help: "Requests refused with 429 because the model's admission limit was reached.",
 		}, []string{"model"}),
+		memoryRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hybridembed_memory_rejected_total", Help: "Requests refused with 429 because the server's memory budget was full.",
+		}),
+		decodeWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hybridembed_decodes_waiting", Help: "Images waiting for room in the memory budget to be decoded.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.embeddings, m.pending, m.rejected,
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hybridembed_memory_held_bytes", Help: "Bytes of the memory budget held by requests in flight (bodies, parsed inputs, decodes).",
+	}, func() float64 { return float64(s.mem.inUse()) })
+	limit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hybridembed_memory_limit_bytes", Help: "The memory budget of requests in flight (--max-inflight).",
+	}, func() float64 { return float64(s.mem.limit) })
+	reg.MustRegister(m.requests, m.duration, m.embeddings, m.pending, m.rejected, m.memoryRejected, m.decodeWaiting, held, limit,
 		&batchCollector{emb: emb, names: s.dirNames()}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -13,7 +13,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -35,14 +38,38 @@ type Config struct {
 	Models map[string]string
 	// APIKeys are the bearer keys accepted; none means no authentication.
 	APIKeys []string
-	// MaxBodyBytes caps a request body (default 32 MiB): over it, 413.
+	// MaxBodyBytes caps a request body (default 32 MiB): a Content-Length
+	// over it gets 413 before any of the body is read; a body without one
+	// is cut off with 413 once it passes the limit.
 	MaxBodyBytes int64
+	// MaxInflightBytes is the memory budget of the requests in flight,
+	// across every route and model (default 384 MiB). A request holds
+	// its share from before its body is read until its response is
+	// written: three times the body's length for JSON (the body, its
+	// strings, the images decoded from base64), once for a raw image
+	// body. Decoding images takes from the same budget (see MaxPixels),
+	// and a request that does not fit now gets 429 with Retry-After.
+	MaxInflightBytes int64
+	// MaxPixels caps one image's pixels, read from its header before any
+	// is decoded (default 40 megapixels): over it the input fails with
+	// 400. Each decode holds its pixels' memory (see decodeBytes) of the
+	// budget, waiting for room in arrival order; requests' bodies always
+	// leave room for one image of MaxPixels to decode.
+	MaxPixels int64
 	// MaxInputs caps the inputs of one request (default 2048, OpenAI's).
 	MaxInputs int
 	// MaxPending caps the inputs admitted per model at once (default
-	// 4096): beyond it requests get 429 with Retry-After, never an
-	// unbounded queue.
+	// 4096): beyond it requests get 429 with Retry-After. It bounds each
+	// model's queue of inputs, not memory: that is MaxInflightBytes'.
 	MaxPending int
+	// ReadHeaderTimeout bounds reading a request's headers (default
+	// 10 s), BodyTimeout its body (default 60 s, from the end of the
+	// headers), IdleTimeout how long a kept-alive connection may wait
+	// for its next request (default 120 s), and WriteTimeout writing a
+	// response once it is ready (default 60 s). A slow client is cut
+	// off, and its share of the budget released; the inference between
+	// body and response is not bounded by any of them.
+	ReadHeaderTimeout, BodyTimeout, IdleTimeout, WriteTimeout time.Duration
 	// Logger receives one line per request (no input contents).
 	Logger *slog.Logger
 	// Registry is where metrics are registered (default: a new one, served
@@ -50,9 +77,30 @@ type Config struct {
 	Registry *prometheus.Registry
 }
 
+// Defaults of Config's limits.
+const (
+	DefaultMaxBodyBytes     = 32 << 20
+	DefaultMaxInflightBytes = 384 << 20
+	DefaultMaxPixels        = 40_000_000
+)
+
 func (c *Config) defaults() {
 	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = 32 << 20
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxInflightBytes <= 0 {
+		c.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	if c.MaxPixels <= 0 {
+		c.MaxPixels = DefaultMaxPixels
+	}
+	for _, t := range []struct {
+		d   *time.Duration
+		def time.Duration
+	}{{&c.ReadHeaderTimeout, 10 * time.Second}, {&c.BodyTimeout, time.Minute}, {&c.IdleTimeout, 2 * time.Minute}, {&c.WriteTimeout, time.Minute}} {
+		if *t.d <= 0 {
+			*t.d = t.def
+		}
 	}
 	if c.MaxInputs <= 0 {
 		c.MaxInputs = 2048
@@ -77,6 +125,7 @@ type Server struct {
 	models map[string]*served
 	names  []string // in the order given, for /v1/models
 	ready  atomic.Bool
+	mem    *memory
 	m      *metrics
 	mux    *http.ServeMux
 }
@@ -96,7 +145,14 @@ func New(ctx context.Context, emb *hybridembed.Embedder, cfg Config) (*Server, e
 	if len(cfg.Models) == 0 {
 		return nil, errors.New("server: no models to serve")
 	}
-	s := &Server{emb: emb, cfg: cfg, models: map[string]*served{}}
+	// Bodies always leave room to decode one image of the largest size;
+	// what they may hold beyond that must fit a body of the largest size.
+	reserve := decodeBytes(image.Config{Width: int(min(cfg.MaxPixels, math.MaxInt32)), Height: 1, ColorModel: color.RGBAModel})
+	if need := reserve + jsonCopies*cfg.MaxBodyBytes; cfg.MaxInflightBytes < need {
+		return nil, fmt.Errorf("server: a memory budget of %d bytes cannot hold a body of the largest size (%d bytes, held %d times over) beside the decode of an image of the largest size (%d pixels, %d bytes): give at least %d bytes, or lower the body or pixel limit",
+			cfg.MaxInflightBytes, cfg.MaxBodyBytes, jsonCopies, cfg.MaxPixels, reserve, need)
+	}
+	s := &Server{emb: emb, cfg: cfg, models: map[string]*served{}, mem: newMemory(cfg.MaxInflightBytes, reserve)}
 	for _, k := range cfg.APIKeys {
 		if k == "" {
 			return nil, errors.New("server: an empty API key")
@@ -137,8 +193,18 @@ func (s *Server) Warm(ctx context.Context) error {
 	return nil
 }
 
-// Handler is the server's http.Handler.
+// Handler is the server's http.Handler. Serve it with HTTPServer's
+// timeouts: without them a slow client holds its connection, and its
+// share of the memory budget, for as long as it likes.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// HTTPServer is an http.Server for the handler with the configured
+// timeouts. The body and response timeouts are set per request by the
+// handler (net/http's ReadTimeout would also cancel a request whose
+// inference outlasts it), so ReadTimeout and WriteTimeout stay unset.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s.mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout}
+}
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
@@ -152,16 +218,16 @@ func (s *Server) routes() {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "models": s.names})
 	})
-	s.handle("GET /metrics", "metrics", s.m.handler(), apiHF)
-	s.handle("POST /v1/embeddings", "openai", http.HandlerFunc(s.openAIEmbeddings), apiOpenAI)
-	s.handle("GET /v1/models", "models", http.HandlerFunc(s.openAIModels), apiOpenAI)
-	s.handle("POST /hf-inference/models/", "hf", http.HandlerFunc(s.hfRouter), apiHF)
-	s.handle("POST /models/", "hf", http.HandlerFunc(s.hfModels), apiHF)
+	s.handle("GET /metrics", "metrics", bodiless(s.m.handler()), apiHF)
+	s.handle("POST /v1/embeddings", "openai", s.openAIEmbeddings, apiOpenAI)
+	s.handle("GET /v1/models", "models", bodiless(http.HandlerFunc(s.openAIModels)), apiOpenAI)
+	s.handle("POST /hf-inference/models/", "hf", s.hfRouter, apiHF)
+	s.handle("POST /models/", "hf", s.hfModels, apiHF)
 	// TEI's and an endpoint's own routes: a client given the server's base
 	// URL (InferenceClient(base_url=...)) posts to it directly.
-	s.handle("POST /{$}", "hf", http.HandlerFunc(s.hfSingle), apiHF)
-	s.handle("POST /embed", "hf", http.HandlerFunc(s.hfSingle), apiHF)
-	s.handle("POST /pipeline/feature-extraction", "hf", http.HandlerFunc(s.hfSingle), apiHF)
+	s.handle("POST /{$}", "hf", s.hfSingle, apiHF)
+	s.handle("POST /embed", "hf", s.hfSingle, apiHF)
+	s.handle("POST /pipeline/feature-extraction", "hf", s.hfSingle, apiHF)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api := apiHF
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
@@ -171,21 +237,39 @@ func (s *Server) routes() {
 	})
 }
 
-// handle wraps a route with authentication, the body limit, metrics and
-// the request log.
-func (s *Server) handle(pattern, route string, h http.Handler, api apiKind) {
+// bodyHandler serves a request whose body has been read (and admitted).
+type bodyHandler func(w http.ResponseWriter, r *http.Request, body []byte)
+
+// bodiless is a route that reads no body.
+func bodiless(h http.Handler) bodyHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ []byte) { h.ServeHTTP(w, r) }
+}
+
+// handle wraps a route with authentication, admission of its body into
+// the memory budget, metrics and the request log.
+func (s *Server) handle(pattern, route string, h bodyHandler, api apiKind) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, writeTimeout: s.cfg.WriteTimeout}
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
-		if s.authorized(r) {
-			r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
-			h.ServeHTTP(rec, r)
-		} else {
+		switch {
+		case !s.authorized(r):
 			writeError(rec, r, api, errUnauthorized())
+		case r.Method == http.MethodGet:
+			h(rec, r, nil)
+		default:
+			body, release, err := s.readBody(rec, r)
+			if err != nil {
+				release()
+				s.refuse(rec, r, api, err)
+			} else {
+				h(rec, r, body)
+			}
+			body = nil
+			release()
 		}
 		d := time.Since(start)
 		s.m.observe(route, rec.status, d)
@@ -280,14 +364,34 @@ func infoOf(r *http.Request) *requestInfo {
 	return &requestInfo{}
 }
 
+// recorder keeps the status for the log and metrics, and bounds the time
+// the response may take to write from when it starts (a client that does
+// not read its response would otherwise hold its handler, and its share
+// of the budget, for ever).
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status       int
+	wrote        bool
+	writeTimeout time.Duration
 }
 
 func (r *recorder) WriteHeader(code int) {
+	if r.wrote {
+		return
+	}
+	r.wrote = true
 	r.status = code
+	if r.writeTimeout > 0 {
+		_ = http.NewResponseController(r.ResponseWriter).SetWriteDeadline(time.Now().Add(r.writeTimeout))
+	}
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -430,6 +430,7 @@ func TestHybridRouting(t *testing.T) {
 	resp, data := post(t, ts.URL+"/v1/embeddings", apiKey, "application/json", body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
 	assert.Equal(t, "remote", resp.Header.Get("X-Hybridembed-Backend"))
+	assert.Equal(t, "hf-inference", resp.Header.Get("X-Hybridembed-Provider"))
 	reqs := s.Requests()
 	last := reqs[len(reqs)-1]
 	assert.Equal(t, "Bearer "+serverToken, last.Header.Get("Authorization"))
@@ -444,6 +445,7 @@ func TestHybridRouting(t *testing.T) {
 	resp, data = post(t, ts.URL+"/v1/embeddings", apiKey, "application/json", body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
 	assert.Equal(t, "local", resp.Header.Get("X-Hybridembed-Backend"), "a 404 falls back to the cached model")
+	assert.NotContains(t, resp.Header, "X-Hybridembed-Provider", "no provider made a local vector")
 
 	// A fresh server whose router refuses its token.
 	s2, opts2 := online(t)
@@ -453,6 +455,36 @@ func TestHybridRouting(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode, string(data))
 	assert.Contains(t, string(data), "refused this server's token")
 	assert.NotContains(t, string(data), serverToken)
+}
+
+// TestProviderBackedModel: a model only another provider serves (scaleway,
+// under its own id), not cached here, is served through the router with
+// the server's token, and the answer names the provider.
+func TestProviderBackedModel(t *testing.T) {
+	s, opts := online(t)
+	const qwen = "Qwen/Qwen3-Embedding-8B"
+	s.ServeProvider("scaleway", qwen, "qwen3-embedding-8b", hftest.Filler(8), true)
+	ts, _ := start(t, server.Config{Models: map[string]string{qwen: qwen}}, opts...)
+	resp, data := post(t, ts.URL+"/v1/embeddings", apiKey, "application/json", []byte(`{"model": "`+qwen+`", "input": ["a", "b", "c"]}`))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
+	assert.Equal(t, "remote", resp.Header.Get("X-Hybridembed-Backend"))
+	assert.Equal(t, "scaleway", resp.Header.Get("X-Hybridembed-Provider"))
+	var out struct {
+		Data []struct {
+			Index     int       `json:"index"`
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(data, &out))
+	want, _ := hftest.Filler(8)(context.Background(), []string{"a", "b", "c"})
+	for i, d := range out.Data {
+		assert.Equal(t, i, d.Index)
+		assert.InDelta(t, 1, hybridembed.Cosine(d.Embedding, want[i]), 1e-6, "input %d", i)
+	}
+	last := s.Requests()[len(s.Requests())-1]
+	assert.Equal(t, "/scaleway/v1/embeddings", last.Path)
+	assert.Equal(t, "Bearer "+serverToken, last.Header.Get("Authorization"))
+	assert.JSONEq(t, `{"input":["a","b","c"],"model":"qwen3-embedding-8b"}`, string(last.Body))
 }
 
 // TestBackpressure: beyond the admitted inputs a request gets 429 with

@@ -146,10 +146,26 @@ func config(data []byte, run func(func() error) error) (Format, image.Config, er
 // CLIPImageProcessor: EXIF orientation applied, alpha dropped, first frame
 // of an animation. The header is checked against limits before any pixel
 // is decoded, so a decompression bomb costs nothing.
-func Decode(data []byte, limits Limits) (*RGB, error) { return decode(data, limits, guard) }
+func Decode(data []byte, limits Limits) (*RGB, error) {
+	return Decoder{Limits: limits}.Decode(data)
+}
 
-func decode(data []byte, limits Limits, run func(func() error) error) (*RGB, error) {
-	limits = limits.withDefaults()
+// A Decoder decodes images within its Limits. JPEG, when set, is the
+// native decoder JPEGs go to (an engine's fixed set of libjpeg-turbo
+// handles); when nil they go to the library registered with
+// [UseJPEGLibrary], which makes a handle for each image. Either way
+// [JPEGDecoder] decides whether JPEGs go to libjpeg-turbo at all.
+type Decoder struct {
+	Limits
+	JPEG NativeJPEG
+}
+
+// Decode is [Decode] with d's limits and JPEG decoder.
+func (d Decoder) Decode(data []byte) (*RGB, error) { return d.decode(data, guard) }
+
+// decode is Decode with the decoders run through run (see config).
+func (d Decoder) decode(data []byte, run func(func() error) error) (*RGB, error) {
+	limits := d.withDefaults()
 	if int64(len(data)) > limits.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrTooLarge, len(data), limits.MaxBytes)
 	}
@@ -167,7 +183,7 @@ func decode(data []byte, limits Limits, run func(func() error) error) (*RGB, err
 	var out *RGB
 	err = run(func() error {
 		var err error
-		out, err = decodeRGB(f, cfg, data, limits.Draft)
+		out, err = decodeRGB(f, cfg, data, limits.Draft, d.JPEG)
 		return err
 	})
 	if err != nil {
@@ -181,7 +197,7 @@ func decode(data []byte, limits Limits, run func(func() error) error) (*RGB, err
 	return out, nil
 }
 
-func decodeRGB(f Format, cfg image.Config, data []byte, draft int) (*RGB, error) {
+func decodeRGB(f Format, cfg image.Config, data []byte, draft int, native NativeJPEG) (*RGB, error) {
 	r := bytes.NewReader(data)
 	switch f {
 	case GIF:
@@ -209,7 +225,7 @@ func decodeRGB(f Format, cfg image.Config, data []byte, draft int) (*RGB, error)
 	var err error
 	switch f {
 	case JPEG:
-		return decodeJPEG(data, cfg, draft)
+		return decodeJPEG(data, cfg, draft, native)
 	case PNG:
 		img, err = png.Decode(r)
 	case BMP:

@@ -20,10 +20,10 @@ func SetSIMD(level int) int {
 // MaxSIMD is the best kernel level this CPU and build run.
 func MaxSIMD() int { return maxSIMD }
 
-// DecodeUnguarded is Decode without the recover that turns a decoder
+// DecodeUnguarded is d.Decode without the recover that turns a decoder
 // panic into an error: the fuzz tests call it, so that a panic fails them.
-func DecodeUnguarded(data []byte, limits Limits) (*RGB, error) {
-	return decode(data, limits, func(fn func() error) error { return fn() })
+func (d Decoder) DecodeUnguarded(data []byte) (*RGB, error) {
+	return d.decode(data, func(fn func() error) error { return fn() })
 }
 
 // ConfigUnguarded is Config without the recover.

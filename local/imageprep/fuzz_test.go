@@ -8,13 +8,15 @@ import (
 	"testing"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/turbojpeg"
 )
 
 // fuzzLimits keeps the fuzzer's images small: anything over a megapixel
 // must be refused from its header.
 var fuzzLimits = imageprep.Limits{MaxPixels: 1 << 20}
 
-// FuzzDecode decodes with every JPEG decoder this machine has, through
+// FuzzDecode decodes with every JPEG decoder this machine has (for
+// libjpeg-turbo, one handle reused across inputs, as the engine's), through
 // DecodeUnguarded (no recover between here and the decoders: a panic is a
 // failure, not an error). Whatever decodes must be no larger than the
 // limit and exactly the size its header declared (so the limit, checked
@@ -31,6 +33,11 @@ func FuzzDecode(f *testing.F) {
 		decoders = append(decoders, imageprep.JPEGTurbo)
 	}
 	defer imageprep.SetJPEGDecoder("")
+	// One libjpeg-turbo handle for every input, reused as the engine
+	// reuses its fixed set.
+	set := turbojpeg.NewDecoders(1)
+	defer set.Close()
+	dec := imageprep.Decoder{Limits: fuzzLimits, JPEG: turboSet{set}}
 	p := imageprep.CLIPProcessor(32)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var sizes []image.Point
@@ -38,12 +45,12 @@ func FuzzDecode(f *testing.F) {
 			if err := imageprep.SetJPEGDecoder(name); err != nil {
 				t.Fatal(err)
 			}
-			img, err := imageprep.DecodeUnguarded(data, fuzzLimits)
+			img, err := dec.DecodeUnguarded(data)
 			if err != nil {
 				checkDecodeError(t, name, err)
 				continue
 			}
-			checkDecoded(t, name, data, img, p)
+			checkDecoded(t, dec, name, data, img, p)
 			sizes = append(sizes, image.Pt(img.W, img.H))
 			imageprep.Recycle(img)
 		}
@@ -66,7 +73,7 @@ func checkDecodeError(t *testing.T, decoder string, err error) {
 	t.Fatalf("%s: an error the package does not name: %v", decoder, err)
 }
 
-func checkDecoded(t *testing.T, decoder string, data []byte, img *imageprep.RGB, p imageprep.Processor) {
+func checkDecoded(t *testing.T, dec imageprep.Decoder, decoder string, data []byte, img *imageprep.RGB, p imageprep.Processor) {
 	t.Helper()
 	if img.W <= 0 || img.H <= 0 || len(img.Pix) != 3*img.W*img.H {
 		t.Fatalf("%s: decoded %dx%d with %d bytes of pixels", decoder, img.W, img.H, len(img.Pix))
@@ -94,7 +101,7 @@ func checkDecoded(t *testing.T, decoder string, data []byte, img *imageprep.RGB,
 	if err := png.Encode(&buf, rgba); err != nil {
 		t.Fatalf("%s: re-encoding %dx%d: %v", decoder, img.W, img.H, err)
 	}
-	again, err := imageprep.DecodeUnguarded(buf.Bytes(), fuzzLimits)
+	again, err := dec.DecodeUnguarded(buf.Bytes())
 	if err != nil {
 		t.Fatalf("%s: decoded %dx%d, re-encoded as PNG, and that does not decode: %v", decoder, img.W, img.H, err)
 	}

@@ -30,6 +30,13 @@ type JPEGLibrary struct {
 	Decode func(data []byte, scale int, buf []byte) (w, h, channels int, pix []byte, err error)
 }
 
+// NativeJPEG is a native JPEG decoder whose state decodes share, such as
+// a fixed set of libjpeg-turbo handles (see [Decoder]). DecodeJPEG keeps
+// JPEGLibrary.Decode's contract and is safe for concurrent use.
+type NativeJPEG interface {
+	DecodeJPEG(data []byte, scale int, buf []byte) (w, h, channels int, pix []byte, err error)
+}
+
 var jpegChoice struct {
 	mu     sync.RWMutex
 	lib    *JPEGLibrary
@@ -54,18 +61,24 @@ func loadTurbo() error {
 	return lib.Load()
 }
 
-// decodeJPEGTurbo decodes with the registered library and converts as
-// Pillow's convert("RGB") does: gray replicated, CMYK through PIL's
-// formula, Adobe files inverted first as Pillow reads them ("CMYK;I").
-func decodeJPEGTurbo(data []byte, scale int) (*RGB, error) {
+// decodeJPEGTurbo decodes with native, else the registered library, and
+// converts as Pillow's convert("RGB") does: gray replicated, CMYK through
+// PIL's formula, Adobe files inverted first as Pillow reads them
+// ("CMYK;I").
+func decodeJPEGTurbo(data []byte, scale int, native NativeJPEG) (*RGB, error) {
 	if len(data) == 0 {
 		return nil, ErrEmpty
 	}
-	jpegChoice.mu.RLock()
-	lib := jpegChoice.lib
-	jpegChoice.mu.RUnlock()
+	dec := func(data []byte, scale int, buf []byte) (int, int, int, []byte, error) {
+		return native.DecodeJPEG(data, scale, buf)
+	}
+	if native == nil {
+		jpegChoice.mu.RLock()
+		dec = jpegChoice.lib.Decode
+		jpegChoice.mu.RUnlock()
+	}
 	buf := getPix()
-	w, h, ch, pix, err := lib.Decode(data, scale, buf)
+	w, h, ch, pix, err := dec(data, scale, buf)
 	if err != nil {
 		putPix(buf)
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -132,12 +145,13 @@ func JPEGDecoder() (name string, why error) {
 	return JPEGTurbo, nil
 }
 
-// decodeJPEG decodes with the chosen decoder; draft > 0 lets libjpeg-turbo
-// decode at 1/2, 1/4 or 1/8 scale while the short side (of cfg, the
-// header Decode has read) stays >= draft.
-func decodeJPEG(data []byte, cfg image.Config, draft int) (*RGB, error) {
+// decodeJPEG decodes with the chosen decoder (libjpeg-turbo through native
+// when it is set); draft > 0 lets libjpeg-turbo decode at 1/2, 1/4 or 1/8
+// scale while the short side (of cfg, the header Decode has read) stays
+// >= draft.
+func decodeJPEG(data []byte, cfg image.Config, draft int, native NativeJPEG) (*RGB, error) {
 	if name, _ := JPEGDecoder(); name == JPEGTurbo {
-		return decodeJPEGTurbo(data, draftScale(cfg, draft))
+		return decodeJPEGTurbo(data, draftScale(cfg, draft), native)
 	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {

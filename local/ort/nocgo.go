@@ -16,7 +16,9 @@ type SessionOptions struct {
 	Device       Device
 	CUDADeviceID int
 	NoSpinning   bool
+	GPUMemLimit  int64
 	Logf         func(format string, args ...any)
+	Warnf        func(format string, args ...any)
 }
 
 // ErrClosed is returned by [Session.Run] after [Session.Close].
@@ -49,3 +51,14 @@ func (*Session) Inputs() []IOInfo                                           { re
 func (*Session) Outputs() []IOInfo                                          { return nil }
 func (*Session) Run(context.Context, []Tensor, [][]int64) ([]Tensor, error) { return nil, errNoCgo }
 func (*Session) Close() error                                               { return nil }
+
+// Runtime fails: this build has no cgo.
+func Runtime() (RuntimeInfo, error) { return RuntimeInfo{}, errNoCgo }
+
+// PrepareCUDA reports that this build cannot use CUDA.
+func PrepareCUDA() CUDAStatus { return CUDAStatus{Err: errNoCgo} }
+
+// ProbeCUDA fails: this build has no cgo.
+func ProbeCUDA(context.Context, int) error { return errNoCgo }
+
+func libraryInfo(string) (string, []string, error) { return "", nil, errNoCgo }

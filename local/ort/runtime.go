@@ -43,6 +43,12 @@ var InstallHint = "`scripts/install-onnxruntime.sh` (from a hybridembed checkout
 // Runtime library could be loaded.
 var ErrRuntimeNotFound = errors.New("ONNX Runtime library not found")
 
+// ErrRuntimeUnusable is returned (wrapped in a *[LoadError]) when the
+// library named explicitly ($ONNXRUNTIME_LIB or [Config.Library]) is
+// missing or does not load: a setting that is wrong is an error, never
+// quietly replaced by another build.
+var ErrRuntimeUnusable = errors.New("the ONNX Runtime library named is unusable")
+
 // Config says where to look for the ONNX Runtime library.
 type Config struct {
 	// Library is an explicit path; it wins over everything else.
@@ -70,6 +76,16 @@ type LoadError struct {
 
 func (e *LoadError) Error() string {
 	var b strings.Builder
+	if errors.Is(e.err, ErrRuntimeUnusable) && len(e.tried) == 1 {
+		a := e.tried[0]
+		fmt.Fprintf(&b, "%s: %s: %s; ", e.err.Error(), a.where, a.why)
+		if strings.HasPrefix(a.where, "$"+EnvLibrary) {
+			b.WriteString("point " + EnvLibrary + " at libonnxruntime's file, or unset it to use hybridembed's cache (installed by " + InstallHint + ")")
+		} else {
+			b.WriteString("pass the path of libonnxruntime's file, or none to search ($" + EnvLibrary + ", hybridembed's cache, the system)")
+		}
+		return b.String()
+	}
 	b.WriteString(e.err.Error())
 	b.WriteString("; install it with " + InstallHint + " (tried ")
 	for i, a := range e.tried {
@@ -85,21 +101,23 @@ func (e *LoadError) Error() string {
 func (e *LoadError) Unwrap() error { return e.err }
 
 // candidate is a library to try; system candidates are bare sonames that the
-// dynamic loader resolves itself.
+// dynamic loader resolves itself. An explicit candidate is the only one
+// tried: if it does not load, that is the error.
 type candidate struct {
-	path   string
-	label  string
-	system bool
+	path     string
+	label    string
+	system   bool
+	explicit bool
 }
 
 func (c Config) candidates() []candidate {
-	var out []candidate
 	if c.Library != "" {
-		out = append(out, candidate{path: c.Library, label: "explicit path " + c.Library})
+		return []candidate{{path: c.Library, label: "explicit path " + c.Library, explicit: true}}
 	}
 	if env := os.Getenv(EnvLibrary); env != "" {
-		out = append(out, candidate{path: env, label: "$" + EnvLibrary + "=" + env})
+		return []candidate{{path: env, label: "$" + EnvLibrary + "=" + env, explicit: true}}
 	}
+	var out []candidate
 	if c.CacheDir != "" {
 		flavors := []string{"cpu", "gpu"}
 		if c.Prefer != DeviceCPU {
@@ -107,7 +125,7 @@ func (c Config) candidates() []candidate {
 		}
 		for _, f := range flavors {
 			p := filepath.Join(c.CacheDir, "onnxruntime", Platform(), f, "lib", libraryFile)
-			out = append(out, candidate{path: p, label: p})
+			out = append(out, candidate{path: p, label: "hybridembed's cache " + p})
 		}
 	}
 	for _, so := range systemNames {
@@ -132,3 +150,70 @@ var libraryFile, systemNames = func() (string, []string) {
 	}
 	return "libonnxruntime.so", []string{"libonnxruntime.so", "libonnxruntime.so.1"}
 }()
+
+// RuntimeInfo describes the loaded ONNX Runtime library.
+type RuntimeInfo struct {
+	// Library is the file loaded (where the loader found it, when it was
+	// loaded by soname from the system loader path).
+	Library string `json:"library"`
+	// Source says how it was found: $ONNXRUNTIME_LIB=..., an explicit
+	// path, hybridembed's cache, or the system loader path.
+	Source  string `json:"found_by"`
+	Version string `json:"version"`
+	// Providers are the execution providers the library says it was built
+	// with (ONNX Runtime's GetAvailableProviders). A core built with CUDA
+	// lists CUDAExecutionProvider even where the provider library is
+	// absent, so the build is told by CUDAProvider.
+	Providers []string `json:"providers,omitempty"`
+	// CUDAProvider is libonnxruntime_providers_cuda.so beside the library
+	// (what ONNX Runtime opens to register CUDA); "" for a CPU build.
+	CUDAProvider string `json:"cuda_provider,omitempty"`
+	// Installed is what scripts/install-onnxruntime.sh recorded about the
+	// build (its SOURCE file), when it installed this one.
+	Installed string `json:"installed,omitempty"`
+}
+
+// Build is "cuda" when the CUDA provider library is beside the runtime,
+// else "cpu".
+func (r RuntimeInfo) Build() string {
+	if r.CUDAProvider != "" {
+		return "cuda"
+	}
+	return "cpu"
+}
+
+// runtimeInfo fills in what the files beside the library say.
+func runtimeInfo(lib, source, version string) RuntimeInfo {
+	info := RuntimeInfo{Library: lib, Source: source, Version: version}
+	file, providers, err := libraryInfo(lib)
+	if err == nil {
+		info.Providers = providers
+		if file != "" {
+			info.Library = file
+		}
+	}
+	if filepath.IsAbs(info.Library) {
+		if real, err := filepath.EvalSymlinks(info.Library); err == nil {
+			info.Library = real
+		}
+		dir := filepath.Dir(info.Library)
+		if st, err := os.Stat(filepath.Join(dir, cudaProviderFile)); err == nil && st.Mode().IsRegular() {
+			info.CUDAProvider = filepath.Join(dir, cudaProviderFile)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "..", "SOURCE")); err == nil {
+			info.Installed = strings.TrimSpace(string(b))
+		}
+	}
+	return info
+}
+
+// cudaProviderFile is the CUDA provider's file name on this platform.
+var cudaProviderFile = func() string {
+	if runtime.GOOS == "windows" {
+		return "onnxruntime_providers_cuda.dll"
+	}
+	return "libonnxruntime_providers_cuda.so"
+}()
+
+// InstallGPUHint is the command that installs ONNX Runtime's CUDA build.
+const InstallGPUHint = "`scripts/install-onnxruntime.sh --gpu` (from a hybridembed checkout; on a machine without a network, `--gpu --from DIR` with the archives copied there)"

@@ -17,12 +17,15 @@ import (
 var env struct {
 	sync.Mutex
 	library string // path or soname that loaded; "" until Init succeeds
+	source  string // where it was found ($ONNXRUNTIME_LIB=..., the cache path, the system loader path)
 	cuda    *cudaProbe
+	prep    *CUDAStatus // what PrepareCUDA found (nil until it ran)
+	warned  bool        // the auto-fallback warning was given
 }
 
 type cudaProbe struct {
-	ok     bool
-	reason string
+	ok  bool
+	err error
 }
 
 // Init loads the ONNX Runtime library and creates the environment. It is
@@ -38,21 +41,33 @@ func Init(cfg Config) (string, error) {
 	var tried []attempt
 	for _, c := range cfg.candidates() {
 		if !c.system {
-			if _, err := os.Stat(c.path); err != nil {
-				tried = append(tried, attempt{c.label, "missing"})
+			if st, err := os.Stat(c.path); err != nil {
+				tried = append(tried, attempt{c.label, "no such file"})
+				if c.explicit {
+					return "", &LoadError{tried: tried, err: ErrRuntimeUnusable}
+				}
+				continue
+			} else if st.IsDir() {
+				tried = append(tried, attempt{c.label, "a directory, not the library file"})
+				if c.explicit {
+					return "", &LoadError{tried: tried, err: ErrRuntimeUnusable}
+				}
 				continue
 			}
 		}
 		onnx.SetSharedLibraryPath(c.path)
 		if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
 			why := err.Error()
-			if strings.Contains(why, "cannot open shared object file") {
+			if c.system && strings.Contains(why, "cannot open shared object file") {
 				why = "not found"
 			}
 			tried = append(tried, attempt{c.label, why})
+			if c.explicit {
+				return "", &LoadError{tried: tried, err: ErrRuntimeUnusable}
+			}
 			continue
 		}
-		env.library = c.path
+		env.library, env.source = c.path, c.label
 		return c.path, nil
 	}
 	return "", &LoadError{tried: tried, err: ErrRuntimeNotFound}

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/hybridembed/hybridembed/local/ort/cuda"
 )
 
 // SessionOptions configures a [Session].
@@ -25,16 +27,24 @@ type SessionOptions struct {
 	// operators, for sessions that share the cores with other work (image
 	// decoding): spinning threads would take the CPU the decoders need.
 	NoSpinning bool
-	// Logf receives notes such as why DeviceAuto fell back to the CPU; nil
-	// discards them.
+	// GPUMemLimit caps the CUDA provider's memory arena, in bytes (its
+	// gpu_mem_limit); 0 leaves ONNX Runtime's default (the whole device).
+	GPUMemLimit int64
+	// Logf receives notes such as why DeviceAuto fell back to the CPU on a
+	// machine without a GPU; nil discards them.
 	Logf func(format string, args ...any)
+	// Warnf receives what the user must hear at normal verbosity: that
+	// DeviceAuto fell back to the CPU on a machine that has a GPU (once per
+	// process). nil sends it to Logf.
+	Warnf func(format string, args ...any)
 }
 
 // ErrClosed is returned by [Session.Run] after [Session.Close].
 var ErrClosed = errors.New("ort: session closed")
 
 // ErrCUDAUnavailable is returned (wrapped) when DeviceCUDA was asked for and
-// CUDA cannot be used; the message carries ONNX Runtime's reason.
+// CUDA cannot be used; the message says why and what fixes it (see
+// [PrepareCUDA]), or carries ONNX Runtime's reason.
 var ErrCUDAUnavailable = errors.New("CUDA is not available")
 
 // Session is one loaded model. It is safe for concurrent use: ONNX Runtime
@@ -75,12 +85,13 @@ func NewSession(path string, inputs, outputs []string, opts SessionOptions) (*Se
 			s.s, s.provider = sess, DeviceCUDA
 			return s, nil
 		}
+		if !errors.Is(err, ErrCUDAUnavailable) {
+			err = fmt.Errorf("%w: %v", ErrCUDAUnavailable, err)
+		}
 		if dev == DeviceCUDA {
-			return nil, fmt.Errorf("%s: %w: %v", path, ErrCUDAUnavailable, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if opts.Logf != nil {
-			opts.Logf("CUDA unavailable, running %s on the CPU: %v", path, err)
-		}
+		fallbackNote(path, err, opts)
 	}
 	sess, err := newSession(path, inputs, outputs, opts, false)
 	if err != nil {
@@ -108,15 +119,16 @@ func pick(declared []IOInfo, names []string, path, kind string) ([]IOInfo, error
 	return out, nil
 }
 
-// cudaKnownBad reports a cached reason CUDA failed in this process, so that
-// "auto" does not pay for (or log) the same failure once per model.
-func cudaKnownBad() (string, bool) {
+// cudaKnownBad reports why CUDA failed earlier in this process, so that
+// "auto" does not pay for the same failure once per model.
+// It is nil when CUDA has not failed.
+func cudaKnownBad() error {
 	env.Lock()
 	defer env.Unlock()
 	if env.cuda != nil && !env.cuda.ok {
-		return env.cuda.reason, true
+		return env.cuda.err
 	}
-	return "", false
+	return nil
 }
 
 func rememberCUDA(err error) {
@@ -125,14 +137,50 @@ func rememberCUDA(err error) {
 	if err == nil {
 		env.cuda = &cudaProbe{ok: true}
 	} else {
-		env.cuda = &cudaProbe{reason: err.Error()}
+		env.cuda = &cudaProbe{err: err}
 	}
 }
 
-func newSession(path string, inputs, outputs []string, opts SessionOptions, cuda bool) (*onnx.DynamicAdvancedSession, error) {
-	if cuda {
-		if reason, bad := cudaKnownBad(); bad {
-			return nil, errors.New(reason)
+// hasGPU is cuda.HasGPU; tests stand in a machine with a GPU.
+var hasGPU = cuda.HasGPU
+
+// fallbackNote says that "auto" runs path on the CPU, and why: at normal
+// verbosity (Warnf, once per process) where the machine has a GPU, since
+// then it is a setup problem the user wants to hear of (onnxruntime-gpu
+// falling back in silence is what GPU users of embedding tools report
+// most); as a note (Logf) where it has none.
+func fallbackNote(path string, err error, opts SessionOptions) {
+	if hasGPU() {
+		env.Lock()
+		first := !env.warned
+		env.warned = true
+		env.Unlock()
+		warn := opts.Warnf
+		if warn == nil {
+			warn = opts.Logf
+		}
+		if first && warn != nil {
+			name := "an NVIDIA GPU"
+			if g := cuda.Probe().GPUs; len(g) > 0 {
+				name = g[0].Name
+			}
+			warn("this machine has %s but models run on the CPU (--device auto): %v; `hybridembed doctor` shows what is missing", name, err)
+			return
+		}
+	}
+	if opts.Logf != nil {
+		opts.Logf("CUDA unavailable, running %s on the CPU: %v", path, err)
+	}
+}
+
+func newSession(path string, inputs, outputs []string, opts SessionOptions, useCUDA bool) (*onnx.DynamicAdvancedSession, error) {
+	if useCUDA {
+		if err := cudaKnownBad(); err != nil {
+			return nil, err
+		}
+		if st := PrepareCUDA(); st.Err != nil {
+			rememberCUDA(st.Err)
+			return nil, st.Err
 		}
 	}
 	so, err := onnx.NewSessionOptions()
@@ -155,8 +203,8 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, cuda
 			return nil, err
 		}
 	}
-	if cuda {
-		err := appendCUDA(so, opts.CUDADeviceID)
+	if useCUDA {
+		err := appendCUDA(so, opts.CUDADeviceID, opts.GPUMemLimit)
 		if err == nil {
 			var sess *onnx.DynamicAdvancedSession
 			sess, err = onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
@@ -171,13 +219,17 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, cuda
 	return onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
 }
 
-func appendCUDA(so *onnx.SessionOptions, device int) error {
+func appendCUDA(so *onnx.SessionOptions, device int, memLimit int64) error {
 	co, err := onnx.NewCUDAProviderOptions()
 	if err != nil {
 		return err
 	}
 	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": strconv.Itoa(device)}); err != nil {
+	o := map[string]string{"device_id": strconv.Itoa(device)}
+	if memLimit > 0 {
+		o["gpu_mem_limit"] = strconv.FormatInt(memLimit, 10)
+	}
+	if err := co.Update(o); err != nil {
 		return err
 	}
 	return so.AppendExecutionProviderCUDA(co)
@@ -276,6 +328,9 @@ func (s *Session) Run(ctx context.Context, inputs []Tensor, outShapes [][]int64)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if isOutOfMemory(runErr) {
+			return nil, fmt.Errorf("%s: %w (batch of %d): %v", s.path, ErrOutOfMemory, batchRows(inputs), runErr)
+		}
 		return nil, fmt.Errorf("%s: %w", s.path, runErr)
 	}
 	res := make([]Tensor, len(out))
@@ -358,4 +413,12 @@ func fromValue(v onnx.Value) (Tensor, error) {
 		return Tensor{Shape: shape, Float32: f}, nil
 	}
 	return Tensor{}, fmt.Errorf("unsupported output value %T", v)
+}
+
+// batchRows is the first input's leading dimension.
+func batchRows(inputs []Tensor) int64 {
+	if len(inputs) == 0 || len(inputs[0].Shape) == 0 {
+		return 0
+	}
+	return inputs[0].Shape[0]
 }

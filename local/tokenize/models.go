@@ -23,6 +23,15 @@ func (v vocab) id(token string) (int, bool) {
 	return id, ok
 }
 
+// longest is the length of the longest entry, in bytes.
+func (v vocab) longest() int {
+	n := 0
+	for tok := range v {
+		n = max(n, len(tok))
+	}
+	return n
+}
+
 // bpe is tokenizers' BPE model (no dropout: inference only).
 type bpe struct {
 	vocab

@@ -24,6 +24,9 @@ type Tokenizer struct {
 	padID      int
 	padLeft    bool
 	padFixed   int // pad every batch to this length (SigLIP-style), else to the longest
+
+	cut           bool // long texts may be cut before tokenizing (see cut.go)
+	bytesPerToken int  // the longest vocabulary entry, for the first cut
 }
 
 type addedToken struct {
@@ -126,6 +129,11 @@ func Parse(data []byte) (*Tokenizer, error) {
 			t.added[j], t.added[j-1] = t.added[j-1], t.added[j]
 		}
 	}
+	t.cut = t.cutSafe()
+	t.bytesPerToken = 1
+	if v, ok := t.model.(interface{ longest() int }); ok {
+		t.bytesPerToken = max(v.longest(), 1)
+	}
 	if f.Truncation != nil {
 		t.maxLength = f.Truncation.MaxLength
 		t.truncLeft = strings.EqualFold(f.Truncation.Direction, "left")
@@ -203,11 +211,41 @@ type Encoding struct {
 
 // Encode tokenizes text, truncates it to MaxLength (keeping the special
 // tokens the post-processor adds, like CLIP's final <|endoftext|>) and adds
-// the special tokens.
+// the special tokens. A long text is cut before it is tokenized, where that
+// cannot change its tokens (see cut.go), so its cost is that of its first
+// MaxLength tokens, not of its length.
 func (t *Tokenizer) Encode(text string) (Encoding, error) {
 	if !utf8.ValidString(text) {
 		return Encoding{}, errors.New("text is not valid UTF-8")
 	}
+	var ids []int
+	var err error
+	if t.maxLength > 0 {
+		keep := max(t.maxLength-t.post.added(), 0)
+		if t.cut && !t.truncLeft {
+			ids, err = t.prefixTokens(text, keep)
+		} else {
+			ids, err = t.tokens(text)
+		}
+		if err != nil {
+			return Encoding{}, err
+		}
+		if len(ids) > keep {
+			if t.truncLeft {
+				ids = ids[len(ids)-keep:]
+			} else {
+				ids = ids[:keep]
+			}
+		}
+	} else if ids, err = t.tokens(text); err != nil {
+		return Encoding{}, err
+	}
+	out, types := t.post.process(ids)
+	return Encoding{IDs: out, TypeIDs: types}, nil
+}
+
+// tokens is text's ids, before truncation and special tokens.
+func (t *Tokenizer) tokens(text string) ([]int, error) {
 	var ids []int
 	for _, seg := range t.splitAdded(text, false) {
 		if seg.token != nil {
@@ -218,7 +256,7 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 		if t.normalizer != nil {
 			var err error
 			if normalized, err = t.normalizer.normalize(seg.text); err != nil {
-				return Encoding{}, err
+				return nil, err
 			}
 		}
 		for _, inner := range t.splitAdded(normalized, true) {
@@ -230,7 +268,7 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 			if t.pre != nil {
 				var err error
 				if pieces, err = t.pre.split(pieces[0]); err != nil {
-					return Encoding{}, err
+					return nil, err
 				}
 			}
 			for _, p := range pieces {
@@ -238,18 +276,7 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 			}
 		}
 	}
-	if t.maxLength > 0 {
-		keep := max(t.maxLength-t.post.added(), 0)
-		if len(ids) > keep {
-			if t.truncLeft {
-				ids = ids[len(ids)-keep:]
-			} else {
-				ids = ids[:keep]
-			}
-		}
-	}
-	out, types := t.post.process(ids)
-	return Encoding{IDs: out, TypeIDs: types}, nil
+	return ids, nil
 }
 
 type segment struct {

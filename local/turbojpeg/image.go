@@ -5,6 +5,11 @@
 // bytes; local/imageprep, which is pure Go, converts what it returns.
 package turbojpeg
 
+import "errors"
+
+// ErrClosed is returned by a [Decoders] after Close.
+var ErrClosed = errors.New("libjpeg-turbo decoders closed")
+
 // Image is a decoded JPEG: W x H pixels of Channels bytes each, packed.
 type Image struct {
 	W, H, Channels int

@@ -14,3 +14,18 @@ func Decode([]byte, int, []byte) (Image, error) { return Image{}, errNoCgo }
 
 // Header is unavailable in this build.
 func Header([]byte) (Image, error) { return Image{}, errNoCgo }
+
+// Handles reports no handles: this build makes none.
+func Handles() (made, destroyed int64) { return 0, 0 }
+
+// Decoders has no handles in this build; its decodes fail as [Decode] does.
+type Decoders struct{}
+
+// NewDecoders returns a set that cannot decode in this build.
+func NewDecoders(int) *Decoders { return &Decoders{} }
+
+// Decode is unavailable in this build.
+func (*Decoders) Decode([]byte, int, []byte) (Image, error) { return Image{}, errNoCgo }
+
+// Close has nothing to release.
+func (*Decoders) Close() error { return nil }

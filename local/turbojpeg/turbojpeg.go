@@ -83,6 +83,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -106,7 +107,130 @@ var turbo struct {
 	once sync.Once
 	path string
 	err  error
-	pool sync.Pool // tjhandle per goroutine at a time
+}
+
+// handles counts TurboJPEG handles made and destroyed in this process.
+var handles struct{ made, destroyed atomic.Int64 }
+
+// Handles reports how many TurboJPEG handles this process has made and
+// destroyed; made - destroyed are alive now. Tests and leak checks read it.
+func Handles() (made, destroyed int64) { return handles.made.Load(), handles.destroyed.Load() }
+
+func newHandle() (C.tjhandle, error) {
+	h := C.tj_init()
+	if h == nil {
+		return nil, errors.New("tjInitDecompress failed")
+	}
+	handles.made.Add(1)
+	return h, nil
+}
+
+func destroyHandle(h C.tjhandle) {
+	C.tj_destroy(h)
+	handles.destroyed.Add(1)
+}
+
+// Decoders is a fixed set of TurboJPEG handles: at most n exist at once,
+// each used by one decode at a time, made when first needed and destroyed
+// by Close. A handle holds C memory that Go's collector neither sees nor
+// frees, so handles live here, never in a sync.Pool (which drops what it
+// holds at a collection without destroying it). Decoders is safe for
+// concurrent use; a decode waits while all n handles are busy.
+type Decoders struct {
+	free chan C.tjhandle // made and not in use
+	done chan struct{}   // closed by Close
+
+	mu     sync.Mutex
+	n      int
+	made   int
+	closed bool
+}
+
+// NewDecoders returns a set of at most n handles (at least 1).
+func NewDecoders(n int) *Decoders {
+	n = max(n, 1)
+	return &Decoders{free: make(chan C.tjhandle, n), done: make(chan struct{}), n: n}
+}
+
+// get takes a free handle, makes one while fewer than n exist, or waits
+// for one to be put back.
+func (d *Decoders) get() (C.tjhandle, error) {
+	select {
+	case h := <-d.free:
+		return h, nil
+	default:
+	}
+	d.mu.Lock()
+	switch {
+	case d.closed:
+		d.mu.Unlock()
+		return nil, ErrClosed
+	case d.made < d.n:
+		d.made++
+		d.mu.Unlock()
+		h, err := newHandle()
+		if err != nil {
+			d.mu.Lock()
+			d.made--
+			d.mu.Unlock()
+		}
+		return h, err
+	}
+	d.mu.Unlock()
+	select {
+	case h := <-d.free:
+		return h, nil
+	case <-d.done:
+		return nil, ErrClosed
+	}
+}
+
+// put returns a handle to the set, or destroys it once the set is closed.
+func (d *Decoders) put(h C.tjhandle) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		destroyHandle(h)
+		return
+	}
+	d.free <- h // never blocks: at most n handles exist
+}
+
+// Close destroys the handles; one in use is destroyed when its decode
+// ends. Later decodes return ErrClosed. It is safe to call more than once.
+func (d *Decoders) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	close(d.done)
+	for {
+		select {
+		case h := <-d.free:
+			destroyHandle(h)
+		default:
+			return nil
+		}
+	}
+}
+
+// Decode decodes with one of the set's handles; see the package function
+// [Decode].
+func (d *Decoders) Decode(data []byte, scale int, dst []byte) (Image, error) {
+	if err := Load(); err != nil {
+		return Image{}, err
+	}
+	if len(data) == 0 {
+		return Image{}, errors.New("empty data")
+	}
+	h, err := d.get()
+	if err != nil {
+		return Image{}, err
+	}
+	defer d.put(h)
+	return decode(h, data, scale, dst)
 }
 
 // turboCandidates is where the library is looked for: $TURBOJPEG_LIB,
@@ -154,7 +278,6 @@ func Load() error {
 			C.free(unsafe.Pointer(cp))
 			if rc == 0 {
 				turbo.path = p
-				turbo.pool.New = func() any { return C.tj_init() }
 				return
 			}
 			msgs = append(msgs, C.GoString(cerr))
@@ -176,6 +299,9 @@ func Load() error {
 // truncated images); libjpeg's other warnings leave a usable image and are
 // ignored, as Pillow ignores them. The pixels go into dst when it has the
 // capacity, so that a caller can reuse one buffer across images.
+//
+// Decode makes a handle for the one image and destroys it after; callers
+// that decode many images keep a fixed set of handles in [Decoders].
 func Decode(data []byte, scale int, dst []byte) (Image, error) {
 	if err := Load(); err != nil {
 		return Image{}, err
@@ -183,11 +309,16 @@ func Decode(data []byte, scale int, dst []byte) (Image, error) {
 	if len(data) == 0 {
 		return Image{}, errors.New("empty data")
 	}
-	h := turbo.pool.Get().(C.tjhandle)
-	if h == nil {
-		return Image{}, errors.New("tjInitDecompress failed")
+	h, err := newHandle()
+	if err != nil {
+		return Image{}, err
 	}
-	defer turbo.pool.Put(h)
+	defer destroyHandle(h)
+	return decode(h, data, scale, dst)
+}
+
+// decode decodes data with the handle h, which it alone uses meanwhile.
+func decode(h C.tjhandle, data []byte, scale int, dst []byte) (Image, error) {
 	buf := (*C.uchar)(unsafe.Pointer(&data[0]))
 	n := C.ulong(len(data))
 	var w, ht, ss, cs, code C.int
@@ -218,9 +349,9 @@ func Decode(data []byte, scale int, dst []byte) (Image, error) {
 
 // Header reads only the frame header, as Decode reads it before decoding:
 // the size libjpeg will decode (Pix is nil), with Decode's tolerance of
-// libjpeg's warnings. It uses a handle of its own, made and destroyed in
-// the call: it is for tests and tools that compare what libjpeg reads
-// with another reader, not for the decoding path.
+// libjpeg's warnings. Like Decode it makes a handle for the call and
+// destroys it after: it is for tests and tools that compare what libjpeg
+// reads with another reader, not for the decoding path.
 func Header(data []byte) (Image, error) {
 	if err := Load(); err != nil {
 		return Image{}, err
@@ -228,11 +359,11 @@ func Header(data []byte) (Image, error) {
 	if len(data) == 0 {
 		return Image{}, errors.New("empty data")
 	}
-	h := C.tj_init()
-	if h == nil {
-		return Image{}, errors.New("tjInitDecompress failed")
+	h, err := newHandle()
+	if err != nil {
+		return Image{}, err
 	}
-	defer C.tj_destroy(h)
+	defer destroyHandle(h)
 	var w, ht, ss, cs C.int
 	var msg [256]C.char
 	if err := header(h, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &ht, &ss, &cs, &msg); err != nil {

@@ -133,7 +133,7 @@ func (s *Server) repoAt(w http.ResponseWriter, r *http.Request, id, rev string) 
 	if !ok {
 		return nil, "", false
 	}
-	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, f, id) {
+	if f, faulty := s.nextFault("hub", id); faulty && s.writeFault(w, r, f, id) {
 		return nil, "", false
 	}
 	commit, ok := rp.resolve(rev)

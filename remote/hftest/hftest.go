@@ -1,6 +1,6 @@
-// Package hftest is an in-process emulator of the Hugging Face router
-// (hf-inference feature extraction) and Hub API over real HTTP, with fault
-// injection, for tests. Served models answer with vectors from an
+// Package hftest is an in-process emulator of the Hugging Face router (the
+// feature-extraction routes of hf-inference, together, scaleway and
+// deepinfra) and Hub API over real HTTP, with fault injection, for tests. Served models answer with vectors from an
 // independent reference (PyTorch goldens, see [Server.ServeReference]),
 // never from hybridembed's own engine, so comparing remote, local and
 // reference vectors can fail; faults reproduce what the real services do
@@ -8,13 +8,18 @@
 package hftest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +63,8 @@ const (
 	WrongCount                  // 200 with one vector too few
 	HTMLBody                    // 200 text/html (a captive portal)
 	TokenLevel                  // 200 with token states [n][tokens][dim] instead of vectors
+	Hang                        // accept the request and never answer (until the client gives up)
+	DuplicateIndex              // 200 from an OpenAI-shaped route with two data items of one index
 )
 
 // Request is one request the server saw.
@@ -89,17 +96,31 @@ type Server struct {
 	mu       sync.Mutex
 	token    string // required bearer token; "" accepts any, including none
 	served   map[string]servedModel
-	mappings map[string]map[string]any // model -> inferenceProviderMapping (object form)
+	mappings map[string][]Entry // model -> inferenceProviderMapping, in the Hub's order
 	listForm bool
-	faults   map[string][]Fault // model ("" for any) -> queued faults
-	requests []Request
-	repos    map[string]*repo // Hub file hosting (files.go)
+	commits  map[string]string // model -> the Hub's current commit, when set
+	// deployments are the OpenAI-shaped providers' models: provider ->
+	// provider id -> the model (providers.go).
+	deployments map[string]map[string]deployment
+	faults      map[string][]Fault // model ("" for any) -> queued faults
+	requests    []Request
+	repos       map[string]*repo // Hub file hosting (files.go)
+	seq         int              // answers given, to vary the order of shuffled data
+}
+
+// Entry is one provider of a model's inference provider mapping, as the
+// Hub lists it.
+type Entry struct {
+	Provider   string
+	Status     string // "live", "staging", "error"
+	ProviderID string
+	Task       string // "feature-extraction" when empty
 }
 
 // New starts an emulator, closed when the test ends.
 func New(tb testing.TB) *Server {
-	s := &Server{served: map[string]servedModel{}, mappings: map[string]map[string]any{},
-		faults: map[string][]Fault{}, repos: map[string]*repo{}}
+	s := &Server{served: map[string]servedModel{}, mappings: map[string][]Entry{}, commits: map[string]string{},
+		deployments: map[string]map[string]deployment{}, faults: map[string][]Fault{}, repos: map[string]*repo{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	s.cdn = httptest.NewServer(http.HandlerFunc(s.handleCDN))
 	s.URL, s.CDNURL = s.srv.URL, s.cdn.URL
@@ -116,9 +137,10 @@ func (s *Server) RequireToken(token string) {
 	s.token = token
 }
 
-// Serve makes model served: the Hub maps it to hf-inference (live) and the
-// router answers feature extraction with embed. normalize says whether the
-// model's pipeline normalises (as sentence-transformers models with a
+// Serve makes model served on hf-inference: the Hub maps it to
+// hf-inference (live; added last to the mapping, or updated in place) and
+// the router answers feature extraction with embed. normalize says whether
+// the model's pipeline normalises (as sentence-transformers models with a
 // Normalize module do).
 func (s *Server) Serve(model string, embed EmbedFunc, normalize bool) {
 	s.mu.Lock()
@@ -126,7 +148,23 @@ func (s *Server) Serve(model string, embed EmbedFunc, normalize bool) {
 	m := s.served[model]
 	m.embed, m.normalize = embed, normalize
 	s.served[model] = m
-	s.mappings[model] = map[string]any{"hf-inference": map[string]any{"status": "live", "providerId": model, "task": "feature-extraction"}}
+	s.upsertLocked(model, Entry{Provider: "hf-inference", Status: "live", ProviderID: model, Task: "feature-extraction"})
+}
+
+// upsertLocked puts e into model's mapping: in its place if the provider
+// is there, else last.
+func (s *Server) upsertLocked(model string, e Entry) {
+	if e.Task == "" {
+		e.Task = "feature-extraction"
+	}
+	entries := s.mappings[model]
+	for i := range entries {
+		if entries[i].Provider == e.Provider {
+			entries[i] = e
+			return
+		}
+	}
+	s.mappings[model] = append(entries, e)
 }
 
 // Limit sets model's input limit in tokens, counted by tokens: a longer
@@ -141,11 +179,43 @@ func (s *Server) Limit(model string, maxTokens int, tokens func(string) int) {
 }
 
 // Map sets the Hub's provider mapping for model without serving it on the
-// router (e.g. {} for CLIP, or a "staging" entry).
+// router (e.g. {} for CLIP, or a "staging" entry). A Go map has no order:
+// its providers are listed sorted; use [Server.MapEntries] for an order.
 func (s *Server) Map(model string, mapping map[string]any) {
+	names := make([]string, 0, len(mapping))
+	for n := range mapping {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	entries := []Entry{}
+	for _, n := range names {
+		v, _ := mapping[n].(map[string]any)
+		str := func(k string) string { x, _ := v[k].(string); return x }
+		entries = append(entries, Entry{Provider: n, Status: str("status"), ProviderID: str("providerId"), Task: str("task")})
+	}
+	s.MapEntries(model, entries...)
+}
+
+// MapEntries sets the Hub's provider mapping for model, in this order,
+// without changing what the providers' routes serve: an entry whose
+// provider does not serve its id is a stale mapping, which the route
+// answers with 404.
+func (s *Server) MapEntries(model string, entries ...Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mappings[model] = mapping
+	s.mappings[model] = []Entry{}
+	for _, e := range entries {
+		s.upsertLocked(model, e)
+	}
+}
+
+// SetCommit sets the commit the Hub reports as model's current one (its
+// "sha"). Without it a hosted repo reports its main commit, any other
+// model a fixed hash derived from its id.
+func (s *Server) SetCommit(model, sha string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits[model] = sha
 }
 
 // MappingAsList makes the Hub answer the mapping in the listing endpoint's
@@ -157,8 +227,16 @@ func (s *Server) MappingAsList(on bool) {
 }
 
 // Inject queues faults for the router's next feature-extraction requests
-// for model ("" for any model); each fault answers one request, in order.
+// for model ("" for any model), through any provider; each fault answers
+// one request, in order.
 func (s *Server) Inject(model string, faults ...Fault) { s.inject("router:"+model, faults) }
+
+// InjectProvider queues faults for the next requests for model (its Hub
+// id) through one provider's route only; they are answered before those
+// queued by [Server.Inject].
+func (s *Server) InjectProvider(provider, model string, faults ...Fault) {
+	s.inject("router:"+provider+"/"+model, faults)
+}
 
 // InjectHub queues faults for the Hub's next answers about model: its API
 // (provider mapping, revision, tree) and file metadata. ResetMidBody and
@@ -193,9 +271,19 @@ func (s *Server) Count(prefix string) int {
 // nextFault pops the next fault for a service ("router", "hub", "cdn")
 // and model, else for the service and any model.
 func (s *Server) nextFault(service, model string) (Fault, bool) {
+	return s.popFault(service+":"+model, service+":")
+}
+
+// routerFault pops the next fault for a request to provider's route for
+// model: provider-specific ones first.
+func (s *Server) routerFault(provider, model string) (Fault, bool) {
+	return s.popFault("router:"+provider+"/"+model, "router:"+model, "router:")
+}
+
+func (s *Server) popFault(keys ...string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, key := range []string{service + ":" + model, service + ":"} {
+	for _, key := range keys {
 		if q := s.faults[key]; len(q) > 0 {
 			s.faults[key] = q[1:]
 			return q[0], true
@@ -233,6 +321,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.Path
+	if provider, ok := openAIRoutes[path]; ok {
+		s.openAIEmbeddings(w, r, provider, body)
+		return
+	}
 	switch {
 	case strings.HasPrefix(path, "/hf-inference/models/") && strings.HasSuffix(path, "/pipeline/feature-extraction"):
 		model := strings.TrimSuffix(strings.TrimPrefix(path, "/hf-inference/models/"), "/pipeline/feature-extraction")
@@ -254,8 +346,8 @@ func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "POST only"})
 		return
 	}
-	f, faulty := s.nextFault("router", model)
-	if faulty && s.writeFault(w, f, model) {
+	f, faulty := s.routerFault("hf-inference", model)
+	if faulty && s.writeFault(w, r, f, model) {
 		return
 	}
 	s.mu.Lock()
@@ -327,7 +419,7 @@ func (s *Server) featureExtraction(w http.ResponseWriter, r *http.Request, model
 
 // writeFault answers with the fault, or returns false for faults that
 // corrupt a correct answer (the caller computes it).
-func (s *Server) writeFault(w http.ResponseWriter, f Fault, model string) bool {
+func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f Fault, model string) bool {
 	w.Header().Set("X-Request-Id", fmt.Sprintf("hftest-%d", time.Now().UnixNano()))
 	switch f.Kind {
 	case PlainNotFound:
@@ -369,6 +461,9 @@ func (s *Server) writeFault(w http.ResponseWriter, f Fault, model string) bool {
 	case Slow:
 		time.Sleep(f.Delay)
 		return false
+	case Hang:
+		<-r.Context().Done() // the client gave up, or the server is closing
+		return true
 	case ResetMidBody:
 		w.Header().Set("Content-Type", "application/json")
 		cutAfter(w, []byte("[[0.1, 0.2, 0.3, 0.4]]"+strings.Repeat(" ", 4096)), 15)
@@ -380,7 +475,7 @@ func (s *Server) writeFault(w http.ResponseWriter, f Fault, model string) bool {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, "<html><title>Sign in to the network</title></html>")
-	default: // WrongDims, WrongCount, TokenLevel: corrupt a real answer
+	default: // WrongDims, WrongCount, TokenLevel, DuplicateIndex: corrupt a real answer
 		return false
 	}
 	return true
@@ -390,12 +485,13 @@ func (s *Server) hubAPI(w http.ResponseWriter, r *http.Request, rest string) {
 	if s.serveRepoAPI(w, r, rest) {
 		return
 	}
-	model := rest
-	if f, ok := s.nextFault("hub", model); ok && s.writeFault(w, f, model) {
+	model, rev, isRevision := strings.Cut(rest, "/revision/")
+	if f, ok := s.nextFault("hub", model); ok && s.writeFault(w, r, f, model) {
 		return
 	}
 	s.mu.Lock()
-	mapping, ok := s.mappings[model]
+	entries, ok := s.mappings[model]
+	entries = append([]Entry(nil), entries...)
 	listForm := s.listForm
 	_, hosted := s.repos[model]
 	s.mu.Unlock()
@@ -403,26 +499,69 @@ func (s *Server) hubAPI(w http.ResponseWriter, r *http.Request, rest string) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Repository not found"})
 		return
 	}
-	if mapping == nil {
-		mapping = map[string]any{}
-	}
-	out := map[string]any{"_id": "hftest", "id": model}
-	var m any = mapping
-	if listForm {
-		var list []map[string]any
-		for name, v := range mapping {
-			entry := map[string]any{"provider": name}
-			for k, x := range v.(map[string]any) {
-				entry[k] = x
-			}
-			list = append(list, entry)
+	sha := s.currentCommit(model)
+	if isRevision { // a mapped model that hosts no files: main is its only branch
+		if rev != "main" && rev != sha {
+			w.Header().Set("X-Error-Code", "RevisionNotFound")
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "Invalid rev id: " + rev})
+			return
 		}
-		m = list
+		writeJSON(w, http.StatusOK, map[string]any{"id": model, "sha": sha, "siblings": []any{}})
+		return
 	}
-	if strings.Contains(r.URL.RawQuery, "inferenceProviderMapping") {
-		out["inferenceProviderMapping"] = m
+	// The Hub answers the fields expand[] asks for (all of the default
+	// ones when it asks for none), and the mapping in the order the
+	// account prefers: written by hand, since a Go map would lose it.
+	expand := r.URL.Query()["expand[]"]
+	asked := func(field string) bool { return len(expand) == 0 || slices.Contains(expand, field) }
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"_id":"hftest","id":%s`, jsonString(model))
+	if asked("sha") {
+		fmt.Fprintf(&b, `,"sha":%s`, jsonString(sha))
 	}
-	writeJSON(w, http.StatusOK, out)
+	if slices.Contains(expand, "inferenceProviderMapping") {
+		b.WriteString(`,"inferenceProviderMapping":`)
+		open, end := "{", "}"
+		if listForm {
+			open, end = "[", "]"
+		}
+		b.WriteString(open)
+		for i, e := range entries {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fields := fmt.Sprintf(`"status":%s,"providerId":%s,"task":%s`, jsonString(e.Status), jsonString(e.ProviderID), jsonString(e.Task))
+			if listForm {
+				fmt.Fprintf(&b, `{"provider":%s,"hfModelId":%s,%s}`, jsonString(e.Provider), jsonString(model), fields)
+			} else {
+				fmt.Fprintf(&b, `%s:{%s}`, jsonString(e.Provider), fields)
+			}
+		}
+		b.WriteString(end)
+	}
+	b.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
+}
+
+// currentCommit is the commit the Hub reports as model's current one.
+func (s *Server) currentCommit(model string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.commits[model]; c != "" {
+		return c
+	}
+	if rp, ok := s.repos[model]; ok {
+		return rp.commit
+	}
+	sum := sha1.Sum([]byte("hftest:" + model))
+	return hex.EncodeToString(sum[:])
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -112,3 +112,16 @@ func isUnitVector(v []float32) bool {
 	}
 	return math.Abs(ss-1) < 1e-4
 }
+
+// Filler is an EmbedFunc of deterministic dim-wide vectors, one per text
+// (derived from its hash, like ServeReference's filler): for tests where
+// the route matters and a misplaced vector must show.
+func Filler(dim int) EmbedFunc {
+	return func(_ context.Context, texts []string) ([][]float32, error) {
+		out := make([][]float32, len(texts))
+		for i, t := range texts {
+			out[i] = filler(t, dim)
+		}
+		return out, nil
+	}
+}

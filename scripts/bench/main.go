@@ -11,12 +11,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"log"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +27,7 @@ import (
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models/layout"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -52,7 +49,7 @@ func main() {
 		n    int
 	}{{"1024x768", 1024, 768, *n1}, {"12mp", 4000, 3000, *n12}}
 	for _, f := range folders {
-		if err := makeFolder(filepath.Join(*work, "jpeg-"+f.name), f.w, f.h, f.n); err != nil {
+		if err := benchkit.MakeFolder(filepath.Join(*work, "jpeg-"+f.name), f.w, f.h, f.n); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -124,7 +121,7 @@ func main() {
 	var photoPrepMs float64
 	for _, f := range folders {
 		dir := filepath.Join(*work, "jpeg-"+f.name)
-		images := folderImages(dir)
+		images := benchkit.FolderImages(dir)
 		pc := newPerCore(dir)
 		exact, draft := pc.ours(0), pc.ours(pc.proc.DraftSize())
 		goExact := math.NaN()
@@ -148,7 +145,7 @@ func main() {
 			fmt.Sprintf("%.0f img/s", all), fmt.Sprintf("%.0f img/s = %d x 1 core", float64(runtime.NumCPU())*1000/exact, runtime.NumCPU()),
 			all / (float64(runtime.NumCPU()) * 1000 / exact), math.NaN()})
 	}
-	table = append(table, concurrent(emb, *model, folderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
+	table = append(table, concurrent(emb, *model, benchkit.FolderImages(filepath.Join(*work, "jpeg-1024x768")), *runs))
 	if *threads >= 2 {
 		r, err := againstRuns(fmt.Sprintf("raw ORT fp32, 2 runs x %d threads at once", *threads/2), filepath.Join(*model, "onnx", "vision_model.onnx"), raw, *threads, *batch, *n1, *runs)
 		if err != nil {
@@ -159,7 +156,7 @@ func main() {
 
 	// The variants transformers.js repos ship, when make_fixtures.py
 	// --bench wrote them: dynamic int8 (MatMulInteger) and fp16.
-	photos := folderImages(filepath.Join(*work, "jpeg-1024x768"))
+	photos := benchkit.FolderImages(filepath.Join(*work, "jpeg-1024x768"))
 	exact, err := emb.EmbedImages(context.Background(), *model, photos[:16])
 	if err != nil {
 		log.Fatal(err)
@@ -492,16 +489,6 @@ func againstRuns(label, path string, one *raw, threads, batch, n, passes int) (r
 
 func (r *raw) Close() error { return r.s.Close() }
 
-func folderImages(dir string) []hybridembed.Image {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
-	sort.Strings(paths)
-	images := make([]hybridembed.Image, len(paths))
-	for i, p := range paths {
-		images[i] = hybridembed.ImageFile(p)
-	}
-	return images
-}
-
 // pipeline times one EmbedImages pass, as the embed command runs it.
 func pipeline(emb *hybridembed.Embedder, model string, images []hybridembed.Image) (float64, error) {
 	start := time.Now()
@@ -509,48 +496,4 @@ func pipeline(emb *hybridembed.Embedder, model string, images []hybridembed.Imag
 		return 0, err
 	}
 	return float64(len(images)) / time.Since(start).Seconds(), nil
-}
-
-// makeFolder writes n photo-like JPEGs (smooth shading, edges, sensor-like
-// noise; 4:2:0, quality 90) unless they are there already.
-func makeFolder(dir string, w, h, n int) error {
-	if m, _ := filepath.Glob(filepath.Join(dir, "*.jpg")); len(m) >= n {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	log.Printf("writing %d %dx%d JPEGs to %s", n, w, h, dir)
-	for i := 0; i < n; i++ {
-		r := rand.New(rand.NewPCG(uint64(i), uint64(w)))
-		img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-		fx, fy := r.Float64()*0.02+0.002, r.Float64()*0.02+0.002
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				v := 128 + 90*math.Sin(float64(x)*fx+float64(i))*math.Cos(float64(y)*fy) + r.NormFloat64()*8
-				if (x/(w/7)+y/(h/5))%3 == 0 {
-					v = 255 - v
-				}
-				img.Y[y*img.YStride+x] = uint8(math.Max(0, math.Min(255, v)))
-			}
-		}
-		for y := 0; y < (h+1)/2; y++ {
-			for x := 0; x < (w+1)/2; x++ {
-				c := color.YCbCr{Cb: uint8(128 + 60*math.Sin(float64(x)*fy*2)), Cr: uint8(128 + 60*math.Cos(float64(y)*fx*2))}
-				img.Cb[y*img.CStride+x], img.Cr[y*img.CStride+x] = c.Cb, c.Cr
-			}
-		}
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("img%03d.jpg", i)))
-		if err != nil {
-			return err
-		}
-		if err := jpeg.Encode(f, img, &jpeg.Options{Quality: 90}); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

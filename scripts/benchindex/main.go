@@ -53,7 +53,7 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	db := filepath.Join(dir, "index.db")
-	m := index.Model{Name: "bench", Digest: "bench", Dim: *dim}
+	m := index.Model{Name: "bench", Key: "bench", Dim: *dim}
 	emb := randomEmbedder{dim: *dim}
 
 	start := time.Now()

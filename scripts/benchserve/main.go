@@ -1,9 +1,12 @@
 // Command benchserve load-tests `hybridembed serve` on loopback: many
 // concurrent clients, one text per request, through the real HTTP server
 // and handler; and, as the reference in the same run, one batched
-// EmbedTexts call over the same texts on the same model.
+// EmbedTexts call over the same texts on the same model. With -flood it
+// runs the real binary instead under a flood of big bodies and huge
+// images, and reports its peak memory (see flood).
 //
 //	go run ./scripts/benchserve -model .bench/vit-b32
+//	go run ./scripts/benchserve -flood -cli bin/hybridembed -model .bench/vit-b32
 package main
 
 import (
@@ -31,8 +34,20 @@ func main() {
 	requests := flag.Int("requests", 5000, "requests, one text each")
 	clients := flag.Int("clients", 64, "concurrent clients")
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime threads")
+	floodMode := flag.Bool("flood", false, "run the CLI's server under a flood of big bodies and huge images, and report its peak RSS")
+	cli := flag.String("cli", "bin/hybridembed", "the CLI, for -flood")
+	bodyMB := flag.Int("body-mb", 24, "-flood: the size of each big body, in MB")
+	floodClients := flag.Int("flood-clients", 24, "-flood: concurrent big bodies")
+	pngs := flag.Int("pngs", 16, "-flood: concurrent 36 MP PNGs")
+	serveArgs := flag.String("serve-args", "", "-flood: more flags for serve, space-separated (none: its defaults)")
 	flag.Parse()
 	log.SetFlags(0)
+	if *floodMode {
+		if err := flood(*cli, *model, *floodClients, *bodyMB, *pngs, strings.Fields(*serveArgs)); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	ctx := context.Background()
 
 	texts := make([]string, *requests)

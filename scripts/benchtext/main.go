@@ -30,15 +30,30 @@ func main() {
 	batch := flag.Int("batch", 32, "texts per batch (the engine's default)")
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime threads")
 	runs := flag.Int("runs", 3, "passes per side (the best is kept)")
+	device := flag.String("device", "cpu", "cpu, or cuda (both sides on the GPU; skipped, saying why, where CUDA is unavailable)")
 	flag.Parse()
 	log.SetFlags(0)
 	texts := make([]string, *n)
 	for i := range texts {
 		texts[i] = fmt.Sprintf("a photo of item number %d, on a wooden shelf in a small shop", i)
 	}
-	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
+	dev, err := ort.ParseDevice(*device)
+	if err != nil {
 		log.Fatal(err)
 	}
+	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: dev}); err != nil {
+		log.Fatal(err)
+	}
+	if dev == ort.DeviceCUDA {
+		if st := ort.PrepareCUDA(); st.Err != nil {
+			fmt.Printf("text on CUDA: skipped (%v)\n", st.Err)
+			if os.Getenv("HYBRIDEMBED_REQUIRE_CUDA") != "" {
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	benchDevice = dev
 	for _, m := range strings.Split(*modelsFlag, ",") {
 		if _, err := os.Stat(m); err != nil {
 			fmt.Printf("text: %s: skipped (%v)\n", m, err)
@@ -47,6 +62,9 @@ func main() {
 		bench(m, texts, *batch, *threads, *runs)
 	}
 }
+
+// benchDevice is where both sides run (-device).
+var benchDevice = ort.DeviceCPU
 
 // bench measures one model.
 func bench(model string, texts []string, batch, threads, runs int) {
@@ -74,12 +92,12 @@ func bench(model string, texts []string, batch, threads, runs int) {
 		feeds := []ort.Tensor{{Shape: shape, Int64: b.IDs}, {Shape: shape, Int64: b.AttentionMask}, {Shape: shape, Int64: b.TypeIDs}}
 		batches = append(batches, feeds[:len(inputs)])
 	}
-	sess, err := ort.NewSession(graph, inputs, []string{output}, ort.SessionOptions{Threads: threads, Device: ort.DeviceCPU})
+	sess, err := ort.NewSession(graph, inputs, []string{output}, ort.SessionOptions{Threads: threads, Device: benchDevice})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sess.Close()
-	emb, err := hybridembed.New(hybridembed.WithDevice("cpu"), hybridembed.WithThreads(threads), hybridembed.WithOffline(true),
+	emb, err := hybridembed.New(hybridembed.WithDevice(string(benchDevice)), hybridembed.WithThreads(threads), hybridembed.WithOffline(true),
 		hybridembed.WithBatchSize(0, batch), hybridembed.WithPolicy(hybridembed.PolicyLocal))
 	if err != nil {
 		log.Fatal(err)
@@ -110,7 +128,7 @@ func bench(model string, texts []string, batch, threads, runs int) {
 		}
 		bestOurs = math.Max(bestOurs, float64(len(texts))/time.Since(t).Seconds())
 	}
-	fmt.Printf("text: %s (%s), %d texts in batches of %d, %d threads, %d cores, best of %d interleaved passes\n",
+	fmt.Printf("text on %s: %s (%s), %d texts in batches of %d, %d threads, %d cores, best of %d interleaved passes\n", benchDevice,
 		model, filepath.Base(graph), len(texts), batch, threads, runtime.NumCPU(), runs)
 	fmt.Printf("  EmbedTexts %.1f texts/s; raw ONNX Runtime on the same batches %.1f texts/s; ratio %.3f (goal >= 0.9); tokenizing %.1f us/text\n",
 		bestOurs, bestRaw, bestOurs/bestRaw, float64(perText)/float64(time.Microsecond))

@@ -1,5 +1,6 @@
 // Package orttest loads ONNX Runtime for tests, skipping (or, under make
-// test, failing) when it is not installed.
+// test, failing) when it is not installed, and tells CUDA tests whether
+// CUDA works here.
 package orttest
 
 import (
@@ -14,15 +15,39 @@ import (
 // (make test sets it, since it installs the runtime first).
 const EnvRequire = "HYBRIDEMBED_REQUIRE_ORT"
 
+// EnvRequireCUDA makes CUDA tests fail, rather than skip, when CUDA cannot
+// be used (scripts/gpu-check.sh sets it on a GPU machine). It also makes
+// every test load the CUDA build, which runs CPU sessions too, since one
+// process loads one ONNX Runtime.
+const EnvRequireCUDA = "HYBRIDEMBED_REQUIRE_CUDA"
+
 // Init loads the runtime for a test from the usual places, skipping the
 // test with the reason when it is not installed (failing instead when
 // $HYBRIDEMBED_REQUIRE_ORT is set).
 func Init(tb testing.TB) {
 	tb.Helper()
-	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: ort.DeviceCPU}); err != nil {
-		if os.Getenv(EnvRequire) != "" {
+	prefer := ort.DeviceCPU
+	if os.Getenv(EnvRequireCUDA) != "" {
+		prefer = ort.DeviceCUDA
+	}
+	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: prefer}); err != nil {
+		if os.Getenv(EnvRequire) != "" || os.Getenv(EnvRequireCUDA) != "" {
 			tb.Fatalf("%v", err)
 		}
 		tb.Skipf("skipping: %v", err)
+	}
+}
+
+// InitCUDA loads the runtime and readies CUDA, skipping the test with the
+// reason CUDA cannot be used here (failing instead when
+// $HYBRIDEMBED_REQUIRE_CUDA is set).
+func InitCUDA(tb testing.TB) {
+	tb.Helper()
+	Init(tb)
+	if st := ort.PrepareCUDA(); st.Err != nil {
+		if os.Getenv(EnvRequireCUDA) != "" {
+			tb.Fatalf("CUDA required ($%s): %v", EnvRequireCUDA, st.Err)
+		}
+		tb.Skipf("skipping: %v", st.Err)
 	}
 }
