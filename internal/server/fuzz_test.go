@@ -6,34 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 )
 
-// fuzzMaxInputs and fuzzMaxBody keep the limits within the fuzzer's reach.
-const (
-	fuzzMaxInputs = 8
-	fuzzMaxBody   = 64 << 10
-)
-
-// fuzzRequest is a POST of body as a client sends it, through the body
-// limit the server applies.
-func fuzzRequest(body []byte) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-	r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, fuzzMaxBody)
-	return r
-}
+// fuzzMaxInputs keeps the input limit within the fuzzer's reach.
+const fuzzMaxInputs = 8
 
 // checkParsed holds what every parse must give: a client error (400, 413
-// or 422, as an apiError, or the body limit's error) or 1..max inputs,
-// each a non-empty text or a non-empty image.
+// or 422, as an apiError with a message) or 1..max inputs, each a
+// non-empty text or a non-empty image.
 func checkParsed(t *testing.T, inputs []input, err error) {
 	t.Helper()
 	if err != nil {
 		var ae *apiError
-		var mbe *http.MaxBytesError
 		switch {
-		case errors.As(err, &mbe):
 		case !errors.As(err, &ae):
 			t.Fatalf("not an API error: %T %v", err, err)
 		case ae.status != http.StatusBadRequest && ae.status != http.StatusRequestEntityTooLarge && ae.status != http.StatusUnprocessableEntity:
@@ -53,29 +39,20 @@ func checkParsed(t *testing.T, inputs []input, err error) {
 	}
 }
 
-// FuzzOpenAIRequest parses /v1/embeddings bodies as the handler does
-// (decodeJSON, then parseOpenAIInput: strings, arrays, content parts,
-// infinity's image modality with data URIs), and checks checkParsed's
-// rules. The second argument is an image: sent as a data URI in a content
-// part, it must come back byte for byte.
+// FuzzOpenAIRequest parses /v1/embeddings bodies with the handler's own
+// parseOpenAIRequest (strings, arrays, content parts, infinity's image
+// modality with data URIs), and checks checkParsed's rules. The second
+// argument is an image: sent as a data URI in a content part, it must come
+// back byte for byte.
 func FuzzOpenAIRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, img []byte) {
-		var req openAIRequest
-		err := decodeJSON(fuzzRequest(body), &req)
-		var inputs []input
-		if err == nil {
-			inputs, err = parseOpenAIInput(req.Input, req.Modality, fuzzMaxInputs)
-		}
+		_, inputs, err := parseOpenAIRequest(body, fuzzMaxInputs)
 		checkParsed(t, inputs, err)
 
 		uri := "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)
 		part, _ := json.Marshal(map[string]any{"model": "m", "input": []any{
 			map[string]any{"type": "image_url", "image_url": map[string]string{"url": uri}}}})
-		req = openAIRequest{}
-		if err := decodeJSON(fuzzRequest(part), &req); err != nil {
-			t.Fatalf("a content part: %v", err)
-		}
-		inputs, err = parseOpenAIInput(req.Input, req.Modality, fuzzMaxInputs)
+		_, inputs, err = parseOpenAIRequest(part, fuzzMaxInputs)
 		checkParsed(t, inputs, err)
 		if len(img) == 0 {
 			if err == nil {
@@ -92,21 +69,24 @@ func FuzzOpenAIRequest(f *testing.F) {
 	})
 }
 
-// FuzzHFRequest parses feature-extraction bodies as the HF handler does
-// (decodeJSON, then parseHFInputs) and checks checkParsed's rules; a
-// single string must be single, a list must not be.
+// FuzzHFRequest parses feature-extraction bodies with the handler's own
+// parseHFRequest, as JSON and as an image/* body, and checks checkParsed's
+// rules; a JSON string is answered with one vector, a list with a list;
+// an image body is the image, byte for byte.
 func FuzzHFRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req hfRequest
-		err := decodeJSON(fuzzRequest(body), &req)
-		var inputs []input
-		single := false
+		req, err := parseHFRequest("application/json", body, fuzzMaxInputs)
+		checkParsed(t, req.inputs, err)
 		if err == nil {
-			inputs, single, err = parseHFInputs(req.Inputs, fuzzMaxInputs)
+			var probe struct{ Inputs json.RawMessage }
+			if json.Unmarshal(body, &probe) != nil || len(probe.Inputs) == 0 || req.single != (probe.Inputs[0] == '"') {
+				t.Fatalf("inputs %s parsed as single=%v", probe.Inputs, req.single)
+			}
 		}
-		checkParsed(t, inputs, err)
-		if err == nil && single != (req.Inputs[0] == '"') {
-			t.Fatalf("inputs %s parsed as single=%v", req.Inputs, single)
+		req, err = parseHFRequest("image/jpeg", body, fuzzMaxInputs)
+		checkParsed(t, req.inputs, err)
+		if (err == nil) != (len(body) > 0) || err == nil && (!req.single || !bytes.Equal(req.inputs[0].image, body)) {
+			t.Fatalf("an image body of %d bytes: %v", len(body), err)
 		}
 	})
 }
