@@ -44,3 +44,54 @@ func FuzzParseVectors(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEmbeddingsList parses OpenAI-shaped embeddings answers (the
+// providers' routes) for 1..5 inputs: n vectors of one non-zero width,
+// every number finite, or ErrMalformed; never a panic.
+func FuzzParseEmbeddingsList(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, n uint8) {
+		inputs := int(n%5) + 1
+		vecs, err := parseEmbeddingsList(body, inputs)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("an error that is not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if len(vecs) != inputs {
+			t.Fatalf("%d vectors for %d inputs", len(vecs), inputs)
+		}
+		for i, v := range vecs {
+			if len(v) == 0 || len(v) != len(vecs[0]) {
+				t.Fatalf("vector %d has %d dimensions, vector 0 has %d", i, len(v), len(vecs[0]))
+			}
+			for j, x := range v {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					t.Fatalf("vector %d element %d is %v", i, j, x)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseMapping parses a model's inferenceProviderMapping (an object
+// keyed by provider, or a list of entries): each provider named once and
+// by a name, or ErrMalformed; never a panic.
+func FuzzParseMapping(f *testing.F) {
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		entries, err := parseMapping(raw)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("an error that is not ErrMalformed: %v", err)
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for i, e := range entries {
+			if e.Provider == "" || seen[e.Provider] {
+				t.Fatalf("entry %d: provider %q (seen before: %v) in %s", i, e.Provider, seen[e.Provider], raw)
+			}
+			seen[e.Provider] = true
+		}
+	})
+}

@@ -236,6 +236,9 @@ func parseMapping(raw []byte) ([]MappingEntry, error) {
 				return nil, fmt.Errorf("%w: inferenceProviderMapping[%q]: %v", ErrMalformed, key, err)
 			}
 			e.Provider = key.(string) // object keys are always strings
+			if e.Provider == "" {
+				return nil, fmt.Errorf("%w: inferenceProviderMapping has an entry with no provider name", ErrMalformed)
+			}
 			add(e)
 		}
 	case json.Delim('['):
