@@ -68,7 +68,7 @@ test-arm64:
 cross:
 	@scripts/build-cross.sh bin
 
-## demo: rank the sample images against captions
+## demo: rank the 96 held-out shapes against captions (and embed the sample images)
 demo: onnxruntime build
 	@scripts/install-libjpeg-turbo.sh >/dev/null 2>&1 || true
 	@scripts/demo.sh
@@ -77,7 +77,8 @@ demo: onnxruntime build
 ## 25,000 JPEG decodes; the server under 64 clients against one batched
 ## call; the server's peak memory under a flood of big bodies and huge
 ## images (tiny and full-size models); end-to-end image throughput against
-## raw ONNX Runtime on full-size ViT-B/32
+## raw ONNX Runtime on full-size ViT-B/32; SigLIP 2 base images and texts
+## against raw ONNX Runtime, and its 256k-token tokenizer's load time
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then $(GO) run ./scripts/benchrss; \
@@ -92,6 +93,11 @@ bench: onnxruntime build
 	$(GO) run ./scripts/benchserve -flood -cli bin/hybridembed -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
+	@if [ ! -f $(BENCH)/siglip2-base/onnx/text_model.onnx ]; then \
+		echo "generating a full-size random-weight SigLIP 2 base in $(BENCH)/siglip2-base (not committed)"; \
+		$(PY) scripts/make_fixtures.py --bench-siglip2 $(BENCH)/siglip2-base; \
+	fi
+	$(GO) run ./scripts/benchfamily -model $(BENCH)/siglip2-base -images $(BENCH)/jpeg-1024x768
 	@# The CUDA rows: skipped, saying why, where CUDA is unavailable
 	@# (install the CUDA build with `make onnxruntime-gpu` first).
 	$(GO) run ./scripts/benchtext -device cuda -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6 -batch 256

@@ -27,7 +27,9 @@ func TestUnreadableCacheIsNotNotCached(t *testing.T) {
 
 	m, err := e.Model(context.Background(), "acme/tiny-clip")
 	require.NoError(t, err, "a handle, as for a model that is not cached")
-	for _, err := range []error{m.Local(), func() error { _, err := m.EmbedImages(context.Background(), images(1)); return err }()} {
+	cached, cerr := m.Cached()
+	assert.False(t, cached)
+	for _, err := range []error{cerr, func() error { _, err := m.EmbedImages(context.Background(), images(1)); return err }()} {
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, hybridembed.ErrNotCached)
 		assert.Contains(t, err.Error(), "not a directory")
@@ -37,6 +39,10 @@ func TestUnreadableCacheIsNotNotCached(t *testing.T) {
 	// A model that is not there still says so, with the command.
 	m, err = e.Model(context.Background(), "acme/absent")
 	require.NoError(t, err)
-	assert.ErrorIs(t, m.Local(), hybridembed.ErrNotCached)
-	assert.Contains(t, m.Local().Error(), "models pull")
+	cached, cerr = m.Cached()
+	assert.False(t, cached)
+	assert.NoError(t, cerr, "not cached is an answer, not an error")
+	err = m.Load(context.Background())
+	assert.ErrorIs(t, err, hybridembed.ErrNotCached)
+	assert.Contains(t, err.Error(), "models pull")
 }

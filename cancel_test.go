@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // slowReader serves an image in small, slow reads, as a network file
@@ -51,7 +51,7 @@ func TestCancelledCallStopsReading(t *testing.T) {
 	e := newEmbedder(t, hybridembed.WithWorkers(4))
 	m, err := e.Model(context.Background(), tinyClip)
 	require.NoError(t, err)
-	data, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	data, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	require.NoError(t, err)
 
 	var late atomic.Int64

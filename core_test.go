@@ -14,8 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
-	"github.com/hybridembed/hybridembed/remote"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 var sampleImages = []string{"red_circle.png", "blue_square.png", "green_triangle.jpg", "yellow_star.jpg"}
@@ -23,7 +22,7 @@ var sampleImages = []string{"red_circle.png", "blue_square.png", "green_triangle
 func images(n int) []hybridembed.Image {
 	out := make([]hybridembed.Image, n)
 	for i := range out {
-		out[i] = hybridembed.ImageFile(testdata.Fixture("images", sampleImages[i%len(sampleImages)]))
+		out[i] = hybridembed.ImageFile(fixtures.Fixture("images", sampleImages[i%len(sampleImages)]))
 	}
 	return out
 }
@@ -214,10 +213,10 @@ func mustRead(t *testing.T, path string) []byte {
 func TestImageErrorsAreClassified(t *testing.T) {
 	e := newEmbedder(t, hybridembed.WithMaxPixels(1<<20))
 	_, err := e.EmbedImages(context.Background(), tinyClip, []hybridembed.Image{
-		hybridembed.ImageReader("bomb", bytes.NewReader(testdata.BombJPEG())),
+		hybridembed.ImageReader("bomb", bytes.NewReader(fixtures.BombJPEG())),
 		hybridembed.ImageReader("text", bytes.NewReader([]byte("hello, not an image"))),
 		hybridembed.ImageReader("empty", bytes.NewReader(nil)),
-		hybridembed.ImageReader("cut", bytes.NewReader(mustRead(t, testdata.Fixture("images", "red_circle.png"))[:200])),
+		hybridembed.ImageReader("cut", bytes.NewReader(mustRead(t, fixtures.Fixture("images", "red_circle.png"))[:200])),
 	})
 	var pe *hybridembed.PartialError
 	require.ErrorAs(t, err, &pe)
@@ -249,7 +248,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"WithHubURL", hybridembed.WithHubURL("not a url")},
 		{"WithToken", hybridembed.WithToken("hf_a b")},
 		{"WithHTTPClient", hybridembed.WithHTTPClient(nil)},
-		{"WithRetryPolicy", hybridembed.WithRetryPolicy(remote.RetryPolicy{MaxAttempts: -1})},
+		{"WithRetryPolicy", hybridembed.WithRetryPolicy(hybridembed.RetryPolicy{MaxAttempts: -1})},
 		{"WithRoutingCache", hybridembed.WithRoutingCache(-time.Second, 0)},
 	}
 	for _, tc := range tests {
@@ -267,7 +266,7 @@ func TestOptionsValidate(t *testing.T) {
 		hybridembed.WithKeepAlive(time.Minute), hybridembed.WithNormalize(false), hybridembed.WithMaxPixels(100),
 		hybridembed.WithHubCache(t.TempDir()), hybridembed.WithOffline(true), hybridembed.WithPolicy(hybridembed.PolicyLocal),
 		hybridembed.WithRouterURL("http://127.0.0.1:1"), hybridembed.WithHubURL("https://hub.example"), hybridembed.WithToken("hf_x"),
-		hybridembed.WithRetryPolicy(remote.RetryPolicy{}), hybridembed.WithRoutingCache(0, 0), hybridembed.WithWaitForModel(true),
+		hybridembed.WithRetryPolicy(hybridembed.RetryPolicy{}), hybridembed.WithRoutingCache(0, 0), hybridembed.WithWaitForModel(true),
 		hybridembed.WithoutEnvironment())
 	require.NoError(t, err)
 	require.NoError(t, e.Close())

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -64,7 +64,7 @@ func TestFastDecodeFidelity(t *testing.T) {
 	ctx := context.Background()
 	photos := [][]byte{photoLike(t, 1, 4000, 3000), photoLike(t, 2, 3000, 4000), photoLike(t, 3, 2048, 1536)}
 	for _, model := range []string{"tiny-clip", "shapes-clip"} {
-		dir := testdata.Fixture("models", model)
+		dir := fixtures.Fixture("models", model)
 		vectors := map[string][]hybridembed.Embedding{}
 		for _, mode := range []string{hybridembed.DecodeExact, hybridembed.DecodeFast} {
 			m, err := newEmbedder(t, hybridembed.WithDecode(mode)).Model(ctx, dir)

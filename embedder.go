@@ -72,7 +72,7 @@ type Embedder struct {
 	eng      *local.Engine
 	cache    models.Cache
 	client   *remote.Client
-	resolver *Resolver
+	resolver *resolver
 
 	ctx    context.Context // cancelled (cause ErrClosed) by Close
 	cancel context.CancelCauseFunc
@@ -152,6 +152,7 @@ func New(opts ...Option) (*Embedder, error) {
 		Threads: c.threads, Device: c.device, Library: c.library,
 		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers, Runs: c.runs,
 		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf, Warnf: warnf,
+		IgnoreEnv: c.ignoreEnv,
 	})
 	client := &remote.Client{
 		RouterURL: firstNonEmpty(c.routerURL, env("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),
@@ -161,7 +162,11 @@ func New(opts ...Option) (*Embedder, error) {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	e := &Embedder{cfg: c, eng: eng, cache: models.Cache{Dir: c.hubCache}, client: client, ctx: ctx, cancel: cancel}
-	e.resolver = &Resolver{e: e, state: loadState(StatePath()),
+	statePath := StatePath()
+	if c.ignoreEnv {
+		statePath = filepath.Join(layout.DefaultHomeDir(), "router", "state.json")
+	}
+	e.resolver = &resolver{e: e, state: loadState(statePath),
 		mappingTTL: c.mappingTTL, notServedFor: c.notServedTTL, hubTimeout: c.hubTimeout}
 	return e, nil
 }
@@ -175,7 +180,7 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// StatePath is the routing state file: what the Resolver remembers
+// StatePath is the routing state file: what routing remembers
 // between runs ($HYBRIDEMBED_CACHE/router/state.json, by default
 // ~/.cache/hybridembed/router/state.json). Deleting it is always safe.
 func StatePath() string { return filepath.Join(layout.HomeDir(), "router", "state.json") }
@@ -188,7 +193,29 @@ func (e *Embedder) hubClient() *remote.Client {
 	return &c
 }
 
-// Resolve reports where model's inputs of modality would go, and why.
+// Resolve reports where model's inputs of modality would go, and why: the
+// decision every embedding call makes, with its evidence. Routing follows
+// these rules (overridable by [Policy]):
+//
+//   - images always run locally; CLIP-family models run locally for text
+//     too, so that text and image vectors share one space;
+//   - offline (WithOffline, HF_HUB_OFFLINE=1), or no token, means local;
+//   - text goes to the router when the Hub maps the model to a live
+//     provider that embeds (hf-inference, together, scaleway, deepinfra),
+//     trying them in the Hub's order (or WithProviders'), each with its
+//     provider id; a pinned model@rev only when rev is the Hub's current
+//     commit;
+//   - a provider's 404 while another provider of the same router answers
+//     is a stale mapping, remembered for that (router, provider, model); a
+//     404 from every provider the Hub says is live is diagnosed as a wrong
+//     router URL and not remembered;
+//   - loading, rate limits and server errors are retried within the
+//     caller's deadline, then the next provider, then the local model if
+//     cached;
+//   - 401/403 is an auth error, never silently answered from elsewhere.
+//
+// Hub lookups are shared by concurrent callers and remembered (answers for
+// WithRoutingCache's time, failures for a minute) in the file [StatePath].
 func (e *Embedder) Resolve(ctx context.Context, model string, modality Modality) (d Decision, err error) {
 	ctx, end, err := e.begin(ctx)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
@@ -30,7 +30,7 @@ func newEmbedder(t *testing.T, opts ...hybridembed.Option) *hybridembed.Embedder
 	return e
 }
 
-var tinyClip = testdata.Fixture("models", "tiny-clip")
+var tinyClip = fixtures.Fixture("models", "tiny-clip")
 
 func norm(v []float32) float64 {
 	var s float64
@@ -42,7 +42,7 @@ func norm(v []float32) float64 {
 
 func TestEmbedImageInputs(t *testing.T) {
 	e := newEmbedder(t)
-	path := testdata.Fixture("images", "red_circle.png")
+	path := fixtures.Fixture("images", "red_circle.png")
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	decoded, err := png.Decode(bytes.NewReader(data))
@@ -68,12 +68,12 @@ func TestEmbedImageInputs(t *testing.T) {
 
 func TestEmbedImagesPartialFailure(t *testing.T) {
 	e := newEmbedder(t, hybridembed.WithBatchSize(2, 0))
-	good := hybridembed.ImageFile(testdata.Fixture("images", "blue_square.png"))
+	good := hybridembed.ImageFile(fixtures.Fixture("images", "blue_square.png"))
 	images := []hybridembed.Image{
 		good,
 		hybridembed.ImageReader("garbage", bytes.NewReader([]byte("not an image"))),
 		hybridembed.ImageFile("/nonexistent/x.png"),
-		hybridembed.ImageReader("bomb", bytes.NewReader(testdata.BombPNG())),
+		hybridembed.ImageReader("bomb", bytes.NewReader(fixtures.BombPNG())),
 		hybridembed.ImageValue("huge", image.NewGray(image.Rect(0, 0, 20000, 10000))),
 		good,
 	}
@@ -132,11 +132,11 @@ func TestModalityErrors(t *testing.T) {
 	e := newEmbedder(t)
 	dir := t.TempDir()
 	for _, f := range []string{"config.json", "preprocessor_config.json"} {
-		data, err := os.ReadFile(testdata.Fixture("models", "tiny-clip", f))
+		data, err := os.ReadFile(fixtures.Fixture("models", "tiny-clip", f))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(dir+"/"+f, data, 0o644))
 	}
-	data, err := os.ReadFile(testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
+	data, err := os.ReadFile(fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(dir+"/model.onnx", data, 0o644))
 	_, err = e.EmbedTexts(context.Background(), dir, []string{"x"})
@@ -149,7 +149,7 @@ func TestConcurrentCallers(t *testing.T) {
 	e := newEmbedder(t, hybridembed.WithBatchSize(3, 2))
 	want, err := e.EmbedTexts(context.Background(), tinyClip, []string{"a red circle"})
 	require.NoError(t, err)
-	img := []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "yellow_star.jpg"))}
+	img := []hybridembed.Image{hybridembed.ImageFile(fixtures.Fixture("images", "yellow_star.jpg"))}
 	wantImg, err := e.EmbedImages(context.Background(), tinyClip, img)
 	require.NoError(t, err)
 
@@ -192,7 +192,7 @@ func TestCancelAndClose(t *testing.T) {
 	cancel()
 	images := make([]hybridembed.Image, 50)
 	for i := range images {
-		images[i] = hybridembed.ImageFile(testdata.Fixture("images", "yellow_star.jpg"))
+		images[i] = hybridembed.ImageFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	}
 	_, err := e.EmbedImages(ctx, tinyClip, images)
 	assert.ErrorIs(t, err, context.Canceled)

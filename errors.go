@@ -18,6 +18,15 @@ var (
 	// not asked, or could not help). The message names the command that
 	// fetches it.
 	ErrNotCached = models.ErrNotCached
+	// ErrNotFound: the Hub has no such model (404), or not at that
+	// revision: nothing was downloaded, and asking again will not help.
+	ErrNotFound = models.ErrNotFound
+	// ErrInvalidModel: the name is neither a model folder here nor a
+	// Hugging Face id ("org/name").
+	ErrInvalidModel = models.ErrInvalidID
+	// ErrAlreadyCached: [Embedder.AddModel] would replace the main
+	// revision of a model that came from elsewhere (the Hub).
+	ErrAlreadyCached = models.ErrAlreadyCached
 	// ErrNoModality: the model cannot embed that kind of input (a text-only
 	// model asked for images, or the reverse).
 	ErrNoModality = errors.New("model does not embed this kind of input")
@@ -121,6 +130,23 @@ func isNotCached(err error) bool {
 	var nc *NotCachedError
 	return errors.As(err, &nc)
 }
+
+// LoadError is a model on this machine whose files could not be loaded
+// or opened by ONNX Runtime: a damaged, truncated or incomplete file, or
+// a graph this runtime cannot run. For a cached model (Cached), verifying
+// its files against their checksums tells damage from the rest.
+type LoadError struct {
+	Model  string // as asked for
+	Dir    string // the directory its files are in
+	Cached bool   // Dir is a snapshot in the Hugging Face cache
+	Err    error
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("model %s could not be loaded from %s: %v", e.Model, e.Dir, e.Err)
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
 
 // InputError is the failure of one input in a batch, naming it.
 type InputError struct {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/localtest"
 )
 
@@ -86,7 +86,7 @@ func TestModelKey(t *testing.T) {
 // identity; its pooling config is.
 func TestModelKeyTextOnly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tiny-st")
-	require.NoError(t, os.CopyFS(dir, os.DirFS(testdata.Fixture("models", "tiny-st"))))
+	require.NoError(t, os.CopyFS(dir, os.DirFS(fixtures.Fixture("models", "tiny-st"))))
 	base := infoOf(t, dir)
 	assert.Empty(t, base.Decode)
 	assert.Equal(t, base.Key(), infoOf(t, dir, hybridembed.WithDecode(hybridembed.DecodeFast)).Key())

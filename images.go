@@ -166,7 +166,7 @@ func (m *Model) EmbedImagesFunc(ctx context.Context, images []Image, fn func(i i
 	}
 	dev, err := lm.Provider(true)
 	if err != nil {
-		return fmt.Errorf("model %s: %w", m.name, err)
+		return m.loadError(ctx, err)
 	}
 	srcs := make([]local.ImageSource, len(images))
 	for i, im := range images {

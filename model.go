@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/local"
+	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
 )
 
@@ -41,7 +42,8 @@ type ModelInfo struct {
 	Variant  string `json:"variant,omitempty"`  // "" for fp32, "quantized", "fp16" ...
 	// Digest is a sha256 over everything on this machine that decides the
 	// model's vectors: the path and content hash of every file in Files,
-	// and the JPEG decode mode of a model that embeds images. So vectors
+	// the model's Family, and the JPEG decode mode of a model that embeds
+	// images. So vectors
 	// of a directory model before and after an edit of any of those files
 	// (a graph, its external weights, preprocessor_config.json, the
 	// tokenizer...), or decoded another way, are told apart. "" when the
@@ -54,15 +56,24 @@ type ModelInfo struct {
 	// configuration the engine reads (config.json,
 	// preprocessor_config.json, tokenizer.json, tokenizer_config.json,
 	// modules.json, sentence_bert_config.json and each module's
-	// config.json, such as 1_Pooling/config.json).
+	// config.json, such as 1_Pooling/config.json; in immich's layout
+	// visual/preprocess_cfg.json and textual/'s tokenizer files).
 	Files map[string]string `json:"files,omitempty"`
 	// Decode is the JPEG decode mode (DecodeExact or DecodeFast) of a model
 	// that embeds images; "" for one that does not.
 	Decode string `json:"decode,omitempty"`
 	// Normalized says whether vectors are L2-normalised (see WithNormalize).
-	Normalized bool       `json:"normalized"`
-	Dir        string     `json:"dir,omitempty"`
-	Family     string     `json:"family,omitempty"`     // "clip" or "sentence"
+	Normalized bool   `json:"normalized"`
+	Dir        string `json:"dir,omitempty"`
+	// Family is what kind of model it is: clip, siglip, siglip2, mclip
+	// (a multilingual text tower beside an OpenCLIP image tower) or
+	// sentence. It is part of Digest: the same files read as two families
+	// are preprocessed, tokenized and pooled differently, and their
+	// vectors are never taken for one another.
+	Family string `json:"family,omitempty"`
+	// Layout is how the files are laid out: transformers.js, immich or
+	// model.onnx; "" when the model is not on this machine.
+	Layout     string     `json:"layout,omitempty"`
 	Dim        int        `json:"dim,omitempty"`        // from config.json; 0 when unknown
 	Modalities []Modality `json:"modalities,omitempty"` // what the local files embed
 	Cached     bool       `json:"cached"`               // the files are on this machine
@@ -124,6 +135,7 @@ func (i ModelInfo) Diff(old ModelInfo) []string {
 	if old.Digest != i.Digest {
 		n := len(out)
 		say("decode mode", old.Decode, i.Decode)
+		say("family", old.Family, i.Family)
 		if old.Files != nil && i.Files != nil {
 			out = append(out, fileChanges(old.Files, i.Files)...)
 		}
@@ -225,12 +237,11 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	}
 	m.loc = loc
 	m.info.Repo, m.info.Revision, m.info.Variant, m.info.Dir, m.info.Cached = loc.repo, loc.revision, loc.variant, loc.dir, true
-	m.info.Family = string(e.modelInfo(loc.dir).family)
 	desc, err := local.Describe(loc.dir, loc.variant)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	m.info.Dim = desc.Dim
+	m.info.Family, m.info.Layout, m.info.Dim = string(desc.Family), string(desc.Layout), desc.Dim
 	if desc.Text {
 		m.info.Modalities = append(m.info.Modalities, ModalityText)
 	}
@@ -246,7 +257,7 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 	if m.info.Files, err = fileSums(loc.dir, desc.Files); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	m.info.Digest = digest(m.info.Files, m.info.Decode)
+	m.info.Digest = digest(m.info.Files, m.info.Decode, desc.Family)
 	return m, nil
 }
 
@@ -268,15 +279,65 @@ func (m *Model) Load(ctx context.Context) (err error) {
 	}
 	defer done(&err)
 	if err := lm.Open(); err != nil {
-		return fmt.Errorf("model %s: %w", m.name, err)
+		return m.loadError(ctx, err)
 	}
 	return nil
 }
 
-// Local is nil when the model's files are on this machine, else why not:
-// a *NotCachedError, which matches ErrNotCached, or the error that kept
-// the cache from being read (a permission error matches fs.ErrPermission).
-func (m *Model) Local() error { return m.locErr }
+// Cached reports whether the model's files are on this machine (a
+// directory, or a snapshot in the Hugging Face cache). A model that is not
+// cached gives false and no error: calls that need its files return a
+// *NotCachedError, which names the command that fetches it. An error says
+// the cache could not be read for it.
+func (m *Model) Cached() (bool, error) {
+	if m.locErr == nil {
+		return true, nil
+	}
+	if isNotCached(m.locErr) {
+		return false, nil
+	}
+	return false, m.locErr
+}
+
+// acquire holds the local model loaded for one call. A model that is
+// cached but fails to load (a damaged or incomplete file) gives a
+// *LoadError.
+func (m *Model) acquire(ctx context.Context) (*local.Model, func(), error) {
+	if m.locErr != nil {
+		return nil, nil, m.locErr
+	}
+	lm, release, err := m.e.eng.Acquire(ctx, m.loc.dir, m.loc.variant)
+	if err != nil {
+		return nil, nil, m.loadError(ctx, err)
+	}
+	return lm, release, nil
+}
+
+// loadError names the model in an error from loading its files or
+// opening its sessions: a *LoadError when the files themselves failed
+// (not a cancelled call, a missing runtime or CUDA).
+func (m *Model) loadError(ctx context.Context, err error) error {
+	var rt *ort.LoadError
+	if ctx.Err() != nil || errors.Is(err, ErrCUDAUnavailable) || errors.As(err, &rt) || errors.Is(err, local.ErrClosed) {
+		return fmt.Errorf("model %s: %w", m.name, err)
+	}
+	return &LoadError{Model: m.name, Dir: m.loc.dir, Cached: m.loc.repo != "", Err: err}
+}
+
+// holdLocal begins a call on the Embedder and holds the local model for
+// it; done(&err) releases the model and ends the call.
+func (m *Model) holdLocal(ctx context.Context) (_ context.Context, _ *local.Model, done func(*error), err error) {
+	ctx, end, err := m.e.begin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lm, release, err := m.acquire(ctx)
+	if err != nil {
+		end(&err)
+		return nil, nil, nil, err
+	}
+	return ctx, lm, func(errp *error) { release(); end(errp) }, nil
+}
 
 // Name is the model as asked for.
 func (m *Model) Name() string { return m.name }
@@ -293,7 +354,10 @@ type location struct {
 // a Hugging Face id ("org/name", optionally "@revision") in the hub cache,
 // through the registry for known models.
 func (e *Embedder) locate(model string) (location, error) {
-	if st, err := os.Stat(model); err == nil && st.IsDir() {
+	if st, err := os.Stat(model); err == nil {
+		if !st.IsDir() {
+			return location{}, notADirectory(model)
+		}
 		abs, err := filepath.Abs(model)
 		return location{dir: abs, variant: e.cfg.variant}, err
 	}
@@ -307,11 +371,7 @@ func (e *Embedder) locate(model string) (location, error) {
 	loc, err := e.cache.Locate(id, rev)
 	switch {
 	case errors.Is(err, models.ErrNotCached):
-		nc := &NotCachedError{Model: model, Err: err}
-		if dir, derr := e.cache.RepoDir(id); derr == nil {
-			nc.Cache = filepath.Dir(dir)
-		}
-		return location{}, nc
+		return location{}, e.notCached(model, err)
 	case err != nil: // a cache that cannot be read (permissions): not "not cached"
 		return location{}, &unreadableCacheError{model: model, err: err}
 	}
@@ -320,6 +380,20 @@ func (e *Embedder) locate(model string) (location, error) {
 		return location{}, err
 	}
 	return location{dir: loc.Dir, revision: loc.Commit, repo: loc.Repo, variant: variant}, nil
+}
+
+// notADirectory is the error for a model given as a file: the model is
+// the folder that holds it (a graph's folder, for an .onnx file).
+func notADirectory(model string) error {
+	hint := "give the folder that holds its config.json and .onnx files"
+	if strings.EqualFold(filepath.Ext(model), ".onnx") {
+		dir := filepath.Dir(model)
+		if filepath.Base(dir) == "onnx" {
+			dir = filepath.Dir(dir)
+		}
+		hint = "give the model's folder (" + dir + "), which holds its config.json and tokenizer"
+	}
+	return fmt.Errorf("model %s is a file, not a model folder: %s", model, hint)
 }
 
 // fileVariant turns a variant name into the file suffix to load: known
@@ -362,15 +436,19 @@ func fileSums(dir string, files []string) (map[string]string, error) {
 }
 
 // digest hashes the files' relative paths and content hashes, in order,
-// and the decode mode when there is one.
-func digest(sums map[string]string, decode string) string {
-	lines := make([]string, 0, len(sums)+1)
+// the decode mode when there is one, and the family: it decides the
+// preprocessing, the tokenization and the pooling around the same files.
+func digest(sums map[string]string, decode string, family local.Family) string {
+	lines := make([]string, 0, len(sums)+2)
 	for rel, sum := range sums {
 		lines = append(lines, fmt.Sprintf("%q %s\n", rel, sum))
 	}
 	sort.Strings(lines)
 	if decode != "" {
 		lines = append(lines, "decode "+decode+"\n")
+	}
+	if family != "" {
+		lines = append(lines, "family "+string(family)+"\n")
 	}
 	h := sha256.New()
 	for _, l := range lines {

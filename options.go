@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,8 +54,31 @@ type config struct {
 // [New] returns the first error.
 type Option func(*config) error
 
-func optionError(name string, format string, args ...any) error {
-	return fmt.Errorf("hybridembed: %s: %s", name, fmt.Sprintf(format, args...))
+// OptionError is an [Option] given a value it does not take: [New]
+// returns it, so that a caller (a command line, a config file) can say
+// which of its own settings was wrong. It matches ErrBadOption.
+type OptionError struct {
+	Option string // the option: "WithDecode"
+	Value  string // the value given, as Go writes it: `"bogus"`, `-1`
+	Want   string // what the option takes, in words: "exact or fast"
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("hybridembed: %s: %s: want %s", e.Option, e.Value, e.Want)
+}
+
+// Is makes every OptionError match ErrBadOption.
+func (e *OptionError) Is(target error) bool { return target == ErrBadOption }
+
+// ErrBadOption is matched by every [OptionError].
+var ErrBadOption = errors.New("hybridembed: bad option")
+
+func badString(option, value, want string) error {
+	return &OptionError{Option: option, Value: strconv.Quote(value), Want: want}
+}
+
+func badValue(option string, value any, want string) error {
+	return &OptionError{Option: option, Value: fmt.Sprint(value), Want: want}
 }
 
 // WithThreads sets ONNX Runtime's threads per session (0, the default: all
@@ -62,7 +86,7 @@ func optionError(name string, format string, args ...any) error {
 func WithThreads(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return optionError("WithThreads", "threads must be >= 0, got %d", n)
+			return badValue("WithThreads", n, "0 or more (0: all cores)")
 		}
 		c.threads = n
 		return nil
@@ -75,7 +99,7 @@ func WithDevice(device string) Option {
 	return func(c *config) error {
 		d, err := ort.ParseDevice(device)
 		if err != nil {
-			return optionError("WithDevice", "%v", err)
+			return badString("WithDevice", device, "cpu, cuda or auto")
 		}
 		c.device = d
 		return nil
@@ -87,7 +111,7 @@ func WithDevice(device string) Option {
 func WithRuntimeLibrary(path string) Option {
 	return func(c *config) error {
 		if strings.TrimSpace(path) != path {
-			return optionError("WithRuntimeLibrary", "path %q has surrounding spaces", path)
+			return badString("WithRuntimeLibrary", path, "a path with no surrounding spaces")
 		}
 		c.library = path
 		return nil
@@ -99,7 +123,7 @@ func WithRuntimeLibrary(path string) Option {
 func WithVariant(v string) Option {
 	return func(c *config) error {
 		if strings.ContainsAny(v, `/\. `) {
-			return optionError("WithVariant", "%q is not a variant name (quantized, fp16, int8, ...)", v)
+			return badString("WithVariant", v, "a variant name (quantized, fp16, int8, ...)")
 		}
 		c.variant = v
 		return nil
@@ -112,8 +136,11 @@ func WithVariant(v string) Option {
 // shares the image size between them.
 func WithBatchSize(images, texts int) Option {
 	return func(c *config) error {
-		if images < 0 || texts < 0 {
-			return optionError("WithBatchSize", "sizes must be >= 0, got %d and %d", images, texts)
+		if images < 0 {
+			return badValue("WithBatchSize", images, "0 or more (0: the default)")
+		}
+		if texts < 0 {
+			return badValue("WithBatchSize", texts, "0 or more (0: the default)")
 		}
 		c.batch, c.textBatch = images, texts
 		return nil
@@ -125,7 +152,7 @@ func WithBatchSize(images, texts int) Option {
 func WithMaxWait(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 || d > time.Second {
-			return optionError("WithMaxWait", "want 0 to 1s, got %s", d)
+			return badValue("WithMaxWait", d, "0 to 1s")
 		}
 		c.maxWait = d
 		return nil
@@ -138,7 +165,7 @@ func WithMaxWait(d time.Duration) Option {
 func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return optionError("WithWorkers", "workers must be >= 0, got %d", n)
+			return badValue("WithWorkers", n, "0 or more (0: the default)")
 		}
 		c.workers = n
 		return nil
@@ -153,7 +180,7 @@ func WithWorkers(n int) Option {
 func WithRuns(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return optionError("WithRuns", "runs must be >= 0, got %d", n)
+			return badValue("WithRuns", n, "0 or more (0: the default)")
 		}
 		c.runs = n
 		return nil
@@ -186,7 +213,7 @@ func WithDecode(mode string) Option {
 		case DecodeFast:
 			c.fastDecode = true
 		default:
-			return optionError("WithDecode", "%q is not exact or fast", mode)
+			return badString("WithDecode", mode, "exact or fast")
 		}
 		return nil
 	}
@@ -202,7 +229,7 @@ func WithNormalize(on bool) Option {
 func WithMaxPixels(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
-			return optionError("WithMaxPixels", "the limit must be > 0, got %d", n)
+			return badValue("WithMaxPixels", n, "more than 0")
 		}
 		c.maxPixels = n
 		return nil
@@ -214,7 +241,7 @@ func WithMaxPixels(n int64) Option {
 func WithHubCache(dir string) Option {
 	return func(c *config) error {
 		if dir == "" {
-			return optionError("WithHubCache", "empty directory")
+			return badString("WithHubCache", dir, "a directory")
 		}
 		c.hubCache = dir
 		return nil
@@ -226,7 +253,7 @@ func WithHubCache(dir string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return optionError("WithLogger", "nil logger")
+			return badValue("WithLogger", "nil", "a logger")
 		}
 		c.logger = l
 		return nil
@@ -239,10 +266,17 @@ func WithOffline(on bool) Option {
 	return func(c *config) error { c.offline, c.offlineIsSet = on, true; return nil }
 }
 
-// WithoutEnvironment makes the Embedder ignore the Hugging Face environment
-// ($HF_TOKEN and the token file, $HF_HUB_OFFLINE, $HF_ENDPOINT,
-// $HYBRIDEMBED_ROUTER_URL, $HF_HUB_CACHE, $HF_HOME), for library users who
-// configure everything through options. By default they are honoured, as
+// WithoutEnvironment makes the Embedder ignore every environment variable
+// it would read, for library users who configure everything through
+// options: the Hugging Face ones ($HF_TOKEN and $HF_TOKEN_PATH's token
+// file, $HF_HUB_OFFLINE, $HF_ENDPOINT, $HF_HUB_CACHE, $HF_HOME,
+// $HF_HUB_ETAG_TIMEOUT) and hybridembed's ($HYBRIDEMBED_ROUTER_URL,
+// $HYBRIDEMBED_CACHE and $XDG_CACHE_HOME for its cache and routing state,
+// $ONNXRUNTIME_LIB, $TURBOJPEG_LIB, $HYBRIDEMBED_JPEG). The defaults stand
+// in for them (~/.cache/huggingface/hub, ~/.cache/hybridembed, ...). JPEG
+// decoding is set up once per process: an Embedder made with this option
+// before the first JPEG is decoded makes the whole process ignore
+// $TURBOJPEG_LIB and $HYBRIDEMBED_JPEG. By default they are honoured, as
 // huggingface_hub honours them.
 func WithoutEnvironment() Option {
 	return func(c *config) error { c.ignoreEnv = true; return nil }
@@ -253,7 +287,7 @@ func WithPolicy(p Policy) Option {
 	return func(c *config) error {
 		var err error
 		if c.policy, err = ParsePolicy(string(p)); err != nil {
-			return optionError("WithPolicy", "%v", err)
+			return badString("WithPolicy", string(p), "auto, remote or local")
 		}
 		return nil
 	}
@@ -265,7 +299,7 @@ func checkURL(name, u string) error {
 	}
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return optionError(name, "%q is not an http(s) URL", u)
+		return badString(name, u, "an http or https URL")
 	}
 	return nil
 }
@@ -287,7 +321,7 @@ func WithHubURL(u string) Option {
 func WithToken(token string) Option {
 	return func(c *config) error {
 		if strings.ContainsAny(token, " \t\r\n") {
-			return optionError("WithToken", "the token contains white space")
+			return &OptionError{Option: "WithToken", Value: "(the token)", Want: "a token with no white space"}
 		}
 		c.token, c.tokenSet = token, true
 		return nil
@@ -298,20 +332,33 @@ func WithToken(token string) Option {
 func WithHTTPClient(h *http.Client) Option {
 	return func(c *config) error {
 		if h == nil {
-			return optionError("WithHTTPClient", "nil client")
+			return badValue("WithHTTPClient", "nil", "a client")
 		}
 		c.httpClient = h
 		return nil
 	}
 }
 
-// WithRetryPolicy bounds the router's retries (see [remote.RetryPolicy]).
-func WithRetryPolicy(p remote.RetryPolicy) Option {
+// RetryPolicy bounds the retries of requests to the router and the Hub.
+// Zero fields keep their defaults.
+type RetryPolicy struct {
+	MaxAttempts int           // default 4
+	BaseDelay   time.Duration // first backoff, doubled each time, jittered (default 500ms)
+	MaxDelay    time.Duration // backoff cap (default 8s)
+	// MaxWait is the longest single wait a server may ask for with
+	// estimated_time or Retry-After (default 30s); longer asks end the
+	// retries.
+	MaxWait time.Duration
+}
+
+// WithRetryPolicy bounds the retries of requests to the router and the
+// Hub (loading models, rate limits, server and transport errors).
+func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *config) error {
 		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxWait < 0 {
-			return optionError("WithRetryPolicy", "negative field in %+v", p)
+			return badValue("WithRetryPolicy", fmt.Sprintf("%+v", p), "no negative field")
 		}
-		c.retry = p
+		c.retry = remote.RetryPolicy(p)
 		return nil
 	}
 }
@@ -321,8 +368,11 @@ func WithRetryPolicy(p remote.RetryPolicy) Option {
 // disk.
 func WithRoutingCache(mappings, notServed time.Duration) Option {
 	return func(c *config) error {
-		if mappings < 0 || notServed < 0 {
-			return optionError("WithRoutingCache", "durations must be >= 0, got %s and %s", mappings, notServed)
+		if mappings < 0 {
+			return badValue("WithRoutingCache", mappings, "0 or more")
+		}
+		if notServed < 0 {
+			return badValue("WithRoutingCache", notServed, "0 or more")
 		}
 		c.mappingTTL, c.notServedTTL = mappings, notServed
 		return nil
@@ -339,17 +389,11 @@ func WithProviders(names ...string) Option {
 	return func(c *config) error {
 		p, err := parseProviders(names)
 		if err != nil {
-			return optionError("WithProviders", "%v", err)
+			return badString("WithProviders", strings.Join(names, ","), "auto, or some of "+strings.Join(remote.Providers(), ", ")+", each once")
 		}
 		c.providers = p
 		return nil
 	}
-}
-
-// ParseProviders reads a --provider value: "auto" (or "") or a
-// comma-separated list of provider names.
-func ParseProviders(s string) ([]string, error) {
-	return parseProviders(strings.Split(s, ","))
 }
 
 func parseProviders(names []string) ([]string, error) {
@@ -378,10 +422,10 @@ func parseProviders(names []string) ([]string, error) {
 func WithMaxInputs(provider string, n int) Option {
 	return func(c *config) error {
 		if !remote.KnownProvider(provider) {
-			return optionError("WithMaxInputs", "unknown provider %q (known: %s)", provider, strings.Join(remote.Providers(), ", "))
+			return badString("WithMaxInputs", provider, "one of "+strings.Join(remote.Providers(), ", "))
 		}
 		if n < 0 {
-			return optionError("WithMaxInputs", "want >= 0, got %d", n)
+			return badValue("WithMaxInputs", n, "0 or more (0: the default)")
 		}
 		if c.maxInputs == nil {
 			c.maxInputs = map[string]int{}
@@ -398,7 +442,7 @@ func WithMaxInputs(provider string, n int) Option {
 func WithHubTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return optionError("WithHubTimeout", "want > 0, got %s", d)
+			return badValue("WithHubTimeout", d, "more than 0")
 		}
 		c.hubTimeout = d
 		return nil

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -96,7 +96,9 @@ func TestProviderOrder(t *testing.T) {
 		assert.Contains(t, d.Reason, "deepinfra: the Hub does not map the model to it")
 	}
 	_, err := hybridembed.New(hybridembed.WithProviders("nebius"))
-	assert.ErrorContains(t, err, `unknown provider "nebius"`)
+	var oe *hybridembed.OptionError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, hybridembed.OptionError{Option: "WithProviders", Value: `"nebius"`, Want: "auto, or some of deepinfra, hf-inference, scaleway, together, each once"}, *oe)
 }
 
 // TestStagingNeverUsed: a staging entry is skipped even when its route
@@ -104,7 +106,7 @@ func TestProviderOrder(t *testing.T) {
 func TestStagingNeverUsed(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t)) // the route answers...
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t)) // the route answers...
 	w.srv.ServeProvider("deepinfra", miniLM, miniLM, hftest.Filler(48), true)
 	w.srv.MapEntries(miniLM,
 		hftest.Entry{Provider: "hf-inference", Status: "staging", ProviderID: miniLM}, // ...but the Hub says staging
@@ -173,7 +175,7 @@ func TestStaleMappingFallsThrough(t *testing.T) {
 func TestWrongRouterURLDoesNotAffectTheRightOne(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	for range 2 {
 		embs, err := w.embedder(hybridembed.WithRouterURL(w.srv.URL+"/v1/embeddings")).EmbedTexts(context.Background(), miniLM, sentences[:1])
 		require.NoError(t, err)
@@ -212,7 +214,7 @@ func TestProviderFailures(t *testing.T) {
 		w := newWorld(t)
 		w.cache(miniLM, "tiny-st")
 		w.srv.ServeProvider("together", miniLM, "t-mini", hftest.Filler(48), true)
-		w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t)) // hf-inference, second
+		w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t)) // hf-inference, second
 		return w
 	}
 	t.Run("5xx: next provider", func(t *testing.T) {
@@ -283,7 +285,7 @@ func TestPinnedRevision(t *testing.T) {
 	w.cache(miniLM, "tiny-st") // snapshot 0123456789...
 	cached := strings.Repeat("0123456789", 4)
 	current := strings.Repeat("fe", 20)
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	w.srv.SetCommit(miniLM, current)
 
 	embs, err := w.embedder().EmbedTexts(context.Background(), miniLM+"@"+cached, sentences[:1])
@@ -342,7 +344,7 @@ func TestPinnedRevision(t *testing.T) {
 func TestHungHub(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	w.srv.InjectHub("", hftest.Repeat(hftest.Fault{Kind: hftest.Hang}, 20)...)
 	opt := hybridembed.WithHubTimeout(300 * time.Millisecond)
 	start := time.Now()
@@ -371,7 +373,7 @@ func TestConcurrentLookupsShareOne(t *testing.T) {
 	for _, fault := range []hftest.Fault{{Kind: hftest.Slow, Delay: 300 * time.Millisecond}, {Kind: hftest.Hang}} {
 		w := newWorld(t)
 		w.cache(miniLM, "tiny-st")
-		w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+		w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 		w.srv.InjectHub(miniLM, fault, fault)
 		e := w.embedder(hybridembed.WithHubTimeout(time.Second))
 		var wg sync.WaitGroup
@@ -392,7 +394,7 @@ func TestConcurrentLookupsShareOne(t *testing.T) {
 // URL and model; a file of the first version (model-only keys) is ignored.
 func TestStateFile(t *testing.T) {
 	w := newWorld(t)
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	path := hybridembed.StatePath()
 	require.NoError(t, os.MkdirAll(strings.TrimSuffix(path, "state.json"), 0o755))
 	old := `{"mappings": {"` + miniLM + `": {"model": "` + miniLM + `", "providers": {}, "fetched": "` + time.Now().Format(time.RFC3339) + `"}},

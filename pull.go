@@ -15,7 +15,15 @@ type PullOptions struct {
 	Revision string
 	// Progress receives byte counts as files download; it is called from
 	// several goroutines at once.
-	Progress func(models.Progress)
+	Progress func(PullProgress)
+}
+
+// PullProgress is how far one file of a pull is.
+type PullProgress struct {
+	File             string // its path in the repo
+	Completed, Total int64  // bytes
+	Cached           bool   // it was in the cache already
+	Done             bool   // it is downloaded and verified
 }
 
 // Pull downloads model name (a Hub id, optionally "@revision") into the
@@ -34,7 +42,12 @@ func (e *Embedder) Pull(ctx context.Context, name string, opts PullOptions) (inf
 	}
 	// The same client as routing and the router: one HTTP layer, one token
 	// rule (only the Hub and the router see it), one retry policy.
-	d := &models.Downloader{Cache: e.cache, Client: e.client, Offline: e.cfg.offline, Progress: opts.Progress}
+	d := &models.Downloader{Cache: e.cache, Client: e.client, Offline: e.cfg.offline}
+	if opts.Progress != nil {
+		d.Progress = func(p models.Progress) {
+			opts.Progress(PullProgress{File: p.File, Completed: p.Completed, Total: p.Total, Cached: p.Cached, Done: p.Done})
+		}
+	}
 	if _, err := d.Pull(ctx, id, models.PullOptions{Revision: rev, Variant: e.cfg.variant}); err != nil {
 		return ModelInfo{}, err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/hybridembed/hybridembed/remote"
 )
 
-// Policy overrides the Resolver's rules.
+// Policy overrides the routing rules (see [Embedder.Resolve]).
 type Policy string
 
 const (
@@ -54,7 +54,7 @@ type Decision struct {
 	Backend  Backend  `json:"backend"`
 	Reason   string   `json:"reason"`
 	// Providers is the chain for text sent to the router: every provider
-	// the Resolver considered, in the order they are tried, each with why
+	// the routing considered, in the order they are tried, each with why
 	// it is tried or skipped.
 	Providers []ProviderStep `json:"providers,omitempty"`
 	// Revision is the commit a pinned model@rev is served at remotely
@@ -95,6 +95,7 @@ type Evidence struct {
 	Providers []string `json:"providers_asked,omitempty"`
 	Local     struct {
 		Dir      string `json:"dir,omitempty"`
+		Layout   string `json:"layout,omitempty"` // transformers.js, immich or model.onnx
 		Repo     string `json:"repo,omitempty"`
 		Revision string `json:"revision,omitempty"`
 		Err      string `json:"error,omitempty"`
@@ -116,29 +117,9 @@ type HubEvidence struct {
 	FailedUntil *time.Time `json:"failed_until,omitempty"`
 }
 
-// Resolver decides, per model and modality, whether to use the router or
-// the local engine, following these rules (overridable by [Policy]):
-//
-//   - images always run locally; CLIP-family models run locally for text
-//     too, so that text and image vectors share one space;
-//   - offline (WithOffline, HF_HUB_OFFLINE=1), or no token, means local;
-//   - text goes to the router when the Hub maps the model to a live
-//     provider that embeds (hf-inference, together, scaleway, deepinfra),
-//     trying them in the Hub's order (or WithProviders'), each with its
-//     provider id; a pinned model@rev only when rev is the Hub's current
-//     commit;
-//   - a provider's 404 while another provider of the same router answers
-//     is a stale mapping, remembered for that (router, provider, model); a
-//     404 from every provider the Hub says is live is diagnosed as a wrong
-//     router URL and not remembered;
-//   - loading, rate limits and server errors are retried within the
-//     caller's deadline, then the next provider, then the local model if
-//     cached;
-//   - 401/403 is an auth error, never silently answered from elsewhere.
-//
-// Hub lookups are shared by concurrent callers and remembered (answers for
-// WithRoutingCache's time, failures for a minute) in the file [StatePath].
-type Resolver struct {
+// resolver decides, per model and modality, whether to use the router or
+// the local engine: the rules [Embedder.Resolve] lists.
+type resolver struct {
 	e            *Embedder
 	state        *routerState
 	mappingTTL   time.Duration
@@ -147,13 +128,7 @@ type Resolver struct {
 	flight       singleflight.Group
 }
 
-// Route decides where model's inputs of modality go. It may ask the Hub for
-// the provider mapping (remembered on disk), but never when offline.
-func (r *Resolver) Route(ctx context.Context, model string, modality Modality) (Decision, error) {
-	return r.e.Resolve(ctx, model, modality)
-}
-
-func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Decision, error) {
+func (r *resolver) route(ctx context.Context, m *Model, modality Modality) (Decision, error) {
 	e, model := r.e, m.name
 	id, rev, _ := strings.Cut(model, "@")
 	d := Decision{Model: model, Modality: modality, Backend: BackendLocal}
@@ -162,7 +137,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	ev.RouterURL, ev.HubURL, ev.Providers = e.client.Router(), e.client.Hub(), e.cfg.providers
 
 	if m.locErr == nil {
-		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo = m.loc.dir, m.loc.revision, m.loc.repo
+		ev.Local.Dir, ev.Local.Revision, ev.Local.Repo, ev.Local.Layout = m.loc.dir, m.loc.revision, m.loc.repo, m.info.Layout
 		ev.Family = m.info.Family
 	} else {
 		ev.Local.Err = m.locErr.Error()
@@ -185,8 +160,8 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 	case e.cfg.offline:
 		d.Reason = "offline (HF_HUB_OFFLINE or --offline): the network is not used"
 		return d, nil
-	case ev.Family == string(layout.FamilyCLIP):
-		d.Reason = "CLIP-family model: its text vectors must come from the same local model as its image vectors"
+	case layout.Family(ev.Family).ImageText():
+		d.Reason = fmt.Sprintf("image-text model (%s): its text vectors must come from the same local model as its image vectors", ev.Family)
 		return d, nil
 	case e.cfg.policy == PolicyRemote:
 		return r.routeRemote(ctx, d, id, rev)
@@ -239,7 +214,7 @@ func (r *Resolver) route(ctx context.Context, m *Model, modality Modality) (Deci
 // routeRemote is policy remote: the router, never the local model. The
 // Hub's mapping, when it can be had, gives the providers and their ids;
 // without one, hf-inference under the Hub id is tried.
-func (r *Resolver) routeRemote(ctx context.Context, d Decision, id, rev string) (Decision, error) {
+func (r *resolver) routeRemote(ctx context.Context, d Decision, id, rev string) (Decision, error) {
 	d.Backend, d.Reason = BackendRemote, "policy is remote"
 	mp, err := r.lookup(ctx, &d, id, rev != "")
 	switch {
@@ -309,7 +284,7 @@ func noProviderReason(mp remote.Mapping, steps []ProviderStep) string {
 // chain is the providers to try for model, in order: the Hub's (the
 // account's preference), or WithProviders' followed by the Hub's others,
 // skipped. With marks, remembered 404s are skipped too.
-func (r *Resolver) chain(mp remote.Mapping, model string, marks bool) []ProviderStep {
+func (r *resolver) chain(mp remote.Mapping, model string, marks bool) []ProviderStep {
 	asked := r.e.cfg.providers
 	var steps []ProviderStep
 	judge := func(e remote.MappingEntry) {
@@ -366,7 +341,7 @@ func orUnknown(s string) string {
 // pinned decides a pinned model@rev: providers serve the Hub's current
 // commit only, so rev must be it (a commit hash, or a branch or tag that
 // resolves to it). It returns the commit, or why not.
-func (r *Resolver) pinned(ctx context.Context, id, rev string, mp remote.Mapping) (string, string) {
+func (r *resolver) pinned(ctx context.Context, id, rev string, mp remote.Mapping) (string, string) {
 	switch {
 	case mp.SHA == "":
 		return "", fmt.Sprintf("pinned to %s, and the Hub did not say which commit the providers serve", rev)
@@ -410,7 +385,7 @@ const pinnedMaxAge = 5 * time.Minute
 // lookup gets model's mapping (see mapping) and records it, or the
 // failure, in d's evidence; for a pinned revision the mapping must be
 // recent (pinnedMaxAge).
-func (r *Resolver) lookup(ctx context.Context, d *Decision, model string, pinned bool) (remote.Mapping, error) {
+func (r *resolver) lookup(ctx context.Context, d *Decision, model string, pinned bool) (remote.Mapping, error) {
 	maxAge := r.mappingTTL
 	if pinned {
 		maxAge = min(maxAge, pinnedMaxAge)
@@ -446,7 +421,7 @@ func (e *rememberedError) Error() string {
 // for the whole Hub when it could not be reached or did not answer in
 // time, for the model when it answered with an error (auth errors are
 // never remembered: they are returned, and a fixed token works at once).
-func (r *Resolver) mapping(ctx context.Context, model string, maxAge time.Duration) (remote.Mapping, bool, error) {
+func (r *resolver) mapping(ctx context.Context, model string, maxAge time.Duration) (remote.Mapping, bool, error) {
 	hub := r.e.client.Hub()
 	remembered := func() (remote.Mapping, bool, error) {
 		now := time.Now()
@@ -491,7 +466,7 @@ func (r *Resolver) mapping(ctx context.Context, model string, maxAge time.Durati
 	}
 }
 
-func (r *Resolver) rememberFailure(hub, model string, err error) {
+func (r *resolver) rememberFailure(hub, model string, err error) {
 	if remote.IsAuth(err) || r.e.ctx.Err() != nil { // auth: returned; closing: not the Hub's fault
 		return
 	}
@@ -508,7 +483,7 @@ func (r *Resolver) rememberFailure(hub, model string, err error) {
 
 // markNotServed remembers a provider's 404 for model on the router, so
 // that later calls (and later runs) skip it.
-func (r *Resolver) markNotServed(provider, model, why string) {
+func (r *resolver) markNotServed(provider, model, why string) {
 	now := time.Now()
 	_ = r.state.update(func(d *stateData) {
 		d.NotServed[notServedKey(r.e.client.Router(), provider, model)] = notServed{Since: now, Until: now.Add(r.notServedFor), Reason: why}

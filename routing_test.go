@@ -13,16 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 	"github.com/hybridembed/hybridembed/models/modelstest"
-	"github.com/hybridembed/hybridembed/remote"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
 const miniLM = "sentence-transformers/all-MiniLM-L6-v2"
 
-var fastRetries = remote.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second}
+var fastRetries = hybridembed.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: 2 * time.Second}
 
 // world is one test's machine: an emulated router and Hub, an HF cache and
 // hybridembed's own cache, both empty unless a test fills them.
@@ -46,7 +45,7 @@ func newWorld(t *testing.T) *world {
 
 // cache puts a fixture model into the HF cache under id.
 func (w *world) cache(id, fixture string) {
-	modelstest.Cache(w.t, w.hub, id, testdata.Fixture("models", fixture))
+	modelstest.Cache(w.t, w.hub, id, fixtures.Fixture("models", fixture))
 }
 
 func (w *world) embedder(opts ...hybridembed.Option) *hybridembed.Embedder {
@@ -71,14 +70,14 @@ var sentences = []string{"This is an example sentence", "Each sentence is conver
 func TestRemoteLocalAndReferenceAgree(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	ref := testdata.TinySTReference(t)
+	ref := fixtures.TinySTReference(t)
 	w.srv.ServeReference(t, miniLM, ref)
 
 	remoteEmb, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences)
 	require.NoError(t, err)
 	localEmb, err := w.embedder(hybridembed.WithPolicy(hybridembed.PolicyLocal)).EmbedTexts(context.Background(), miniLM, sentences)
 	require.NoError(t, err)
-	cls, err := hftest.LoadReference(testdata.Fixture("golden", "tiny-st.json"), "cls")
+	cls, err := hftest.LoadReference(fixtures.Fixture("golden", "tiny-st.json"), "cls")
 	require.NoError(t, err)
 	for i, text := range sentences {
 		want := ref.Pipeline[text]
@@ -118,7 +117,7 @@ func maxAbsDiff(a, b []float32) float64 {
 func TestLive404IsNotRemembered(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))   // the Hub says live...
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))   // the Hub says live...
 	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound}) // ...the router 404s once
 
 	embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
@@ -167,7 +166,7 @@ func TestRouterFailures(t *testing.T) {
 			if tc.cached {
 				w.cache(miniLM, "tiny-st")
 			}
-			w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+			w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 			w.srv.Inject(miniLM, tc.faults...)
 			embs, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:2])
 			if tc.wantErr != nil {
@@ -188,7 +187,7 @@ func TestRouterFailures(t *testing.T) {
 func TestUnreachableRouterFallsBack(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	e := w.embedder(hybridembed.WithRouterURL("http://127.0.0.1:1"))
 	embs, err := e.EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
@@ -210,7 +209,7 @@ func TestUnreachableRouterFallsBack(t *testing.T) {
 func TestDeadlineFallsBack(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	// The deadline leaves the local model time to load on a loaded CI
 	// machine, and is still far shorter than the wait the router asks for.
 	w.srv.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: time.Minute})
@@ -228,7 +227,7 @@ func TestOfflineMakesNoRequests(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
 	w.cache("openai/clip-vit-base-patch32", "tiny-clip")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	for name, e := range map[string]*hybridembed.Embedder{
 		"WithOffline": w.embedder(hybridembed.WithOffline(true)),
 		"env": func() *hybridembed.Embedder {
@@ -240,7 +239,7 @@ func TestOfflineMakesNoRequests(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
 		assert.Contains(t, embs[0].Reason, "offline")
-		_, err = e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
+		_, err = e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(fixtures.Fixture("images", "red_circle.png"))})
 		require.NoError(t, err)
 		_, err = e.EmbedTexts(context.Background(), "acme/not-cached", []string{"x"})
 		assert.ErrorIs(t, err, hybridembed.ErrNotCached)
@@ -257,10 +256,10 @@ func TestCLIPIsLocal(t *testing.T) {
 	e := w.embedder()
 	txt, err := e.EmbedTexts(context.Background(), "openai/clip-vit-base-patch32", []string{"a red circle"})
 	require.NoError(t, err)
-	img, err := e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(testdata.Fixture("images", "red_circle.png"))})
+	img, err := e.EmbedImages(context.Background(), "openai/clip-vit-base-patch32", []hybridembed.Image{hybridembed.ImageFile(fixtures.Fixture("images", "red_circle.png"))})
 	require.NoError(t, err)
 	assert.Equal(t, hybridembed.BackendLocal, txt[0].Backend)
-	assert.Contains(t, txt[0].Reason, "CLIP-family")
+	assert.Contains(t, txt[0].Reason, "image-text model (clip)")
 	assert.Equal(t, hybridembed.BackendLocal, img[0].Backend)
 	assert.Equal(t, txt[0].Dim, img[0].Dim)
 	assert.NotEmpty(t, img[0].Revision)
@@ -270,7 +269,7 @@ func TestCLIPIsLocal(t *testing.T) {
 // TestMappingIsCached: repeated runs ask the Hub once.
 func TestMappingIsCached(t *testing.T) {
 	w := newWorld(t)
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	for i := 0; i < 3; i++ {
 		_, err := w.embedder().EmbedTexts(context.Background(), miniLM, sentences[:1])
 		require.NoError(t, err)
@@ -282,7 +281,7 @@ func TestMappingIsCached(t *testing.T) {
 func TestNoTokenMeansLocal(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	embs, err := w.embedder(hybridembed.WithToken("")).EmbedTexts(context.Background(), miniLM, sentences[:1])
 	require.NoError(t, err)
 	assert.Equal(t, hybridembed.BackendLocal, embs[0].Backend)
@@ -295,7 +294,7 @@ func TestNoTokenMeansLocal(t *testing.T) {
 func TestConcurrentRemote(t *testing.T) {
 	w := newWorld(t)
 	w.cache(miniLM, "tiny-st")
-	w.srv.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	w.srv.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	e := w.embedder()
 	want, err := w.embedder(hybridembed.WithPolicy(hybridembed.PolicyLocal)).EmbedTexts(context.Background(), miniLM, sentences)
 	require.NoError(t, err)

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // TestShapesModelRetrieval: the trained demo model (scripts/train_demo.py)
@@ -23,7 +23,7 @@ import (
 // score about 1 in 24 here; a wrong channel order, normalisation, crop or
 // tokenization would collapse it.
 func TestShapesModelRetrieval(t *testing.T) {
-	dir := testdata.Fixture("shapes-heldout")
+	dir := fixtures.Fixture("shapes-heldout")
 	raw, err := os.ReadFile(filepath.Join(dir, "labels.json"))
 	require.NoError(t, err)
 	var labels map[string]struct {
@@ -47,7 +47,7 @@ func TestShapesModelRetrieval(t *testing.T) {
 
 	ctx := context.Background()
 	for _, variant := range []string{"", "quantized"} {
-		m, err := newEmbedder(t, hybridembed.WithVariant(variant)).Model(ctx, testdata.Fixture("models", "shapes-clip"))
+		m, err := newEmbedder(t, hybridembed.WithVariant(variant)).Model(ctx, fixtures.Fixture("models", "shapes-clip"))
 		require.NoError(t, err)
 		texts, err := m.EmbedTexts(ctx, captions)
 		require.NoError(t, err)

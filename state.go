@@ -22,7 +22,7 @@ const stateVersion = 2
 // hung Hub then costs one wait a minute, not one a call.
 const hubFailureTTL = time.Minute
 
-// routerState is what the Resolver remembers between calls and between
+// routerState is what routing remembers between calls and between
 // runs, in $HYBRIDEMBED_CACHE/router/state.json: the Hub's provider
 // mappings, keyed by Hub URL and model; the (router URL, provider, model)
 // deployments a router answered 404 for while another provider of the

@@ -27,8 +27,8 @@ func (e *Embedder) EmbedTexts(ctx context.Context, model string, texts []string)
 }
 
 // EmbedTexts embeds texts, through the router or the local engine as the
-// [Resolver] decides (falling back to the local model when the router fails
-// and the model is cached). Results are in input order. A text that cannot
+// routing rules decide (see [Embedder.Resolve]), falling back to the local
+// model when the router fails and the model is cached. Results are in input order. A text that cannot
 // be embedded (invalid UTF-8) fails alone: its Embedding has no Vector and
 // the returned *PartialError names it; the others are valid.
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) (out []Embedding, err error) {
@@ -223,33 +223,6 @@ func (e *Embedder) routerFailure(ctx context.Context, model string, rerr error) 
 	return fmt.Sprintf("the router could not embed it (%v)", rerr), nil
 }
 
-// acquire holds the local model loaded for one call.
-func (m *Model) acquire(ctx context.Context) (*local.Model, func(), error) {
-	if m.locErr != nil {
-		return nil, nil, m.locErr
-	}
-	lm, release, err := m.e.eng.Acquire(ctx, m.loc.dir, m.loc.variant)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model %s: %w", m.name, err)
-	}
-	return lm, release, nil
-}
-
-// holdLocal begins a call on the Embedder and holds the local model for
-// it; done(&err) releases the model and ends the call.
-func (m *Model) holdLocal(ctx context.Context) (_ context.Context, _ *local.Model, done func(*error), err error) {
-	ctx, end, err := m.e.begin(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	lm, release, err := m.acquire(ctx)
-	if err != nil {
-		end(&err)
-		return nil, nil, nil, err
-	}
-	return ctx, lm, func(errp *error) { release(); end(errp) }, nil
-}
-
 func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.TextResult, ort.Device, error) {
 	lm, release, err := m.acquire(ctx)
 	if err != nil {
@@ -261,7 +234,7 @@ func (m *Model) embedLocalTexts(ctx context.Context, texts []string) ([]local.Te
 	}
 	dev, err := lm.Provider(false)
 	if err != nil {
-		return nil, "", fmt.Errorf("model %s: %w", m.name, err)
+		return nil, "", m.loadError(ctx, err)
 	}
 	res, err := lm.EmbedTexts(ctx, texts)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/localtest"
@@ -37,7 +37,7 @@ type golden struct {
 
 func readGolden(t *testing.T, name string) golden {
 	t.Helper()
-	raw, err := os.ReadFile(testdata.Fixture("golden", name+".json"))
+	raw, err := os.ReadFile(fixtures.Fixture("golden", name+".json"))
 	require.NoError(t, err)
 	var g golden
 	require.NoError(t, json.Unmarshal(raw, &g))
@@ -106,12 +106,12 @@ func TestFixtureParity(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/runs=%d", name, c.runs), func(t *testing.T) {
 			g := readGolden(t, name)
 			e := localtest.Engine(t, local.Options{BatchSize: 3, Runs: c.runs})
-			m, err := e.Load(testdata.Fixture("models", name), "")
+			m, err := e.Load(fixtures.Fixture("models", name), "")
 			require.NoError(t, err)
 			require.True(t, m.HasText())
 			require.True(t, m.HasImages())
 
-			tok, err := tokenize.Load(testdata.Fixture("models", name), tokenize.Options{})
+			tok, err := tokenize.Load(fixtures.Fixture("models", name), tokenize.Options{})
 			require.NoError(t, err)
 			texts := make([]string, len(g.Text))
 			for i, c := range g.Text {
@@ -132,7 +132,7 @@ func TestFixtureParity(t *testing.T) {
 
 			var files []string
 			for _, img := range g.Images {
-				files = append(files, testdata.Fixture("images", img.File))
+				files = append(files, fixtures.Fixture("images", img.File))
 			}
 			vecs, errs := embedFiles(t, m, files...)
 			for i, img := range g.Images {
@@ -153,7 +153,7 @@ func TestFixtureParity(t *testing.T) {
 // padding.
 func TestBatchIndependence(t *testing.T) {
 	e := localtest.Engine(t, local.Options{TextBatchSize: 4})
-	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "")
+	m, err := e.Load(fixtures.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	alone, err := m.EmbedTexts(context.Background(), []string{"a red circle"})
 	require.NoError(t, err)

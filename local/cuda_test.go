@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/localtest"
 	"github.com/hybridembed/hybridembed/local/ort"
@@ -20,7 +20,7 @@ var cudaImages = []string{"red_circle.png", "blue_square.png", "green_triangle.j
 func cudaFiles(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = testdata.Fixture("images", cudaImages[i%len(cudaImages)])
+		out[i] = fixtures.Fixture("images", cudaImages[i%len(cudaImages)])
 	}
 	return out
 }
@@ -39,7 +39,7 @@ func TestCUDAEngineMatchesCPU(t *testing.T) {
 		t.Run("variant="+tc.variant, func(t *testing.T) {
 			embed := func(dev ort.Device) ([][]float32, []local.TextResult) {
 				e := localtest.Engine(t, local.Options{Device: dev, BatchSize: 8})
-				m, err := e.Load(testdata.Fixture("models", "tiny-clip"), tc.variant)
+				m, err := e.Load(fixtures.Fixture("models", "tiny-clip"), tc.variant)
 				require.NoError(t, err)
 				got, err := m.Provider(true)
 				require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestCUDAHugeBatchRunsInParts(t *testing.T) {
 	var notes []string
 	e := localtest.Engine(t, local.Options{Device: ort.DeviceCUDA, BatchSize: 1024, GPUMemLimit: 64 << 20,
 		Logf: func(f string, a ...any) { notes = append(notes, f) }})
-	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "")
+	m, err := e.Load(fixtures.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	files := cudaFiles(1024)
 	vecs, errs := embedFiles(t, m, files...)
@@ -83,7 +83,7 @@ func TestCUDAHugeBatchRunsInParts(t *testing.T) {
 		require.NoError(t, err, "image %d", i)
 	}
 	cpu := localtest.Engine(t, local.Options{Device: ort.DeviceCPU})
-	cm, err := cpu.Load(testdata.Fixture("models", "tiny-clip"), "")
+	cm, err := cpu.Load(fixtures.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	want, _ := embedFiles(t, cm, files[:len(cudaImages)]...)
 	for i, v := range vecs {

@@ -5,14 +5,23 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hybridembed/hybridembed/models/layout"
 )
 
 // Description is what a model directory holds, read from its file layout
 // and config files alone, without ONNX Runtime.
 type Description struct {
 	Text, Image bool
+	// Family is what kind of model it is (clip, siglip, siglip2, mclip,
+	// sentence), which decides its preprocessing, tokenization and pooling.
+	Family Family
+	// Layout is how its files are laid out (transformers.js, immich,
+	// model.onnx).
+	Layout layout.Kind
 	// Dim is the vector width the config declares (projection_dim for
-	// CLIP, hidden_size for a text encoder); 0 when it does not say.
+	// CLIP, the text head's width for SigLIP, embed_dim in immich's
+	// layout, hidden_size for a text encoder); 0 when it does not say.
 	Dim int
 	// Graphs are the ONNX files the model would load, absolute.
 	Graphs []string
@@ -27,16 +36,20 @@ type Description struct {
 // (sentence-transformers' 1_Pooling/config.json). A change to any of them
 // can change the model's vectors.
 var ConfigFiles = []string{
-	"config.json",               // family, vector size, towers' limits
-	"preprocessor_config.json",  // image size, resampling, crop, mean and std
-	"tokenizer.json",            // the tokenizer
-	"tokenizer_config.json",     // model_max_length, pad token
-	"modules.json",              // sentence-transformers' pipeline
-	"sentence_bert_config.json", // max_seq_length
+	"config.json",                   // family, vector size, towers' limits (immich: open_clip's config)
+	"preprocessor_config.json",      // image size, resampling, crop, mean and std
+	"tokenizer.json",                // the tokenizer
+	"tokenizer_config.json",         // model_max_length, pad token, tokenizer class (SigLIP 2's Gemma)
+	"modules.json",                  // sentence-transformers' pipeline
+	"sentence_bert_config.json",     // max_seq_length
+	"visual/preprocess_cfg.json",    // immich: size, resize mode, interpolation, mean and std
+	"textual/tokenizer.json",        // immich: the tokenizer
+	"textual/tokenizer_config.json", // immich: pad token, tokenizer class
 }
 
 // Describe reads dir as [Engine.Acquire] would load it with variant,
-// without loading anything.
+// without loading anything. A SigLIP 2 NaFlex checkpoint is refused here
+// too ([ErrNaFlex]).
 func Describe(dir, variant string) (Description, error) {
 	f, err := findFiles(dir, variant)
 	if err != nil {
@@ -46,12 +59,22 @@ func Describe(dir, variant string) (Description, error) {
 	if err != nil {
 		return Description{}, err
 	}
-	d := Description{Graphs: f.Files()}
-	clip := IsCLIPFamily(cfg.ModelType)
+	fam, err := detectFamily(dir, cfg, f)
+	if err != nil {
+		return Description{}, err
+	}
+	d := Description{Graphs: f.Files(), Layout: f.Kind}
 	d.Text = f.Text != "" || f.Single != ""
-	d.Image = f.Vision != "" || f.Single != "" && clip
-	if clip {
-		d.Dim = cfg.ProjectionDim
+	d.Image = f.Vision != "" || f.Single != "" && fam.ImageText()
+	d.Family = defaultFamily(fam, d.Image)
+	m := &Model{cfg: cfg, family: d.Family}
+	if f.Kind == layout.KindImmich {
+		if m.openclip, err = readOpenCLIPConfig(dir); err != nil {
+			return Description{}, err
+		}
+	}
+	if d.Family.ImageText() {
+		d.Dim = int(m.configDim())
 	} else {
 		d.Dim = cfg.text().HiddenSize
 	}

@@ -29,6 +29,11 @@ type Options struct {
 	// Library is an explicit path to libonnxruntime; empty means search
 	// ($ONNXRUNTIME_LIB, hybridembed's cache, the system loader path).
 	Library string
+	// IgnoreEnv leaves the environment out: $ONNXRUNTIME_LIB and
+	// $HYBRIDEMBED_CACHE for this engine's runtime, and for the process's
+	// JPEG decoding (loaded once per process) $TURBOJPEG_LIB and
+	// $HYBRIDEMBED_JPEG.
+	IgnoreEnv bool
 	// BatchSize is the most images one run takes (default 16), shared
 	// between an image tower's Runs; TextBatchSize the most texts (default
 	// 32).
@@ -109,6 +114,10 @@ type slot struct {
 // New returns an engine. ONNX Runtime itself is loaded on first use, so an
 // engine that only ever routes to the network needs no runtime installed.
 func New(opts Options) *Engine {
+	if opts.IgnoreEnv {
+		turbojpeg.IgnoreEnvironment()
+		imageprep.IgnoreEnvironment()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{opts: opts, ctx: ctx, cancel: cancel, models: map[string]*slot{}}
 }
@@ -120,7 +129,11 @@ func (e *Engine) Init() (string, error) {
 	if prefer == "" {
 		prefer = ort.DeviceAuto
 	}
-	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: layout.HomeDir(), Prefer: prefer})
+	home := layout.HomeDir()
+	if e.opts.IgnoreEnv {
+		home = layout.DefaultHomeDir()
+	}
+	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: home, Prefer: prefer, IgnoreEnv: e.opts.IgnoreEnv})
 	e.jpegNote.Do(func() {
 		if name, why := imageprep.JPEGDecoder(); name == imageprep.JPEGTurbo {
 			e.logf("JPEG decoding: libjpeg-turbo (pixels identical to Pillow's)")

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/localtest"
@@ -31,11 +31,11 @@ func TestEngineJPEGHandles(t *testing.T) {
 	}
 	const workers = 3
 	e := localtest.Engine(t, local.Options{Workers: workers, BatchSize: 4})
-	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "")
+	m, err := e.Load(fixtures.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	srcs := make([]local.ImageSource, 12)
 	for i := range srcs {
-		srcs[i] = fileSource(testdata.Fixture("images", []string{"green_triangle.jpg", "yellow_star.jpg"}[i%2]))
+		srcs[i] = fileSource(fixtures.Fixture("images", []string{"green_triangle.jpg", "yellow_star.jpg"}[i%2]))
 	}
 
 	made0, destroyed0 := turbojpeg.Handles()

@@ -82,6 +82,7 @@ type hfConfig struct {
 	ModelType             string    `json:"model_type"`
 	Architectures         []string  `json:"architectures"`
 	ProjectionDim         int       `json:"projection_dim"`
+	ProjectionSize        int       `json:"projection_size"` // SigLIP's text head, when it differs from hidden_size
 	HiddenSize            int       `json:"hidden_size"`
 	MaxPositionEmbeddings int       `json:"max_position_embeddings"`
 	ImageSize             int       `json:"image_size"`

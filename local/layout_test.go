@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/localtest"
 )
@@ -29,7 +29,7 @@ func layoutDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for dst, src := range files {
-		copyFile(t, testdata.Fixture("models", "tiny-clip", src), filepath.Join(dir, dst))
+		copyFile(t, fixtures.Fixture("models", "tiny-clip", src), filepath.Join(dir, dst))
 	}
 	return dir
 }
@@ -62,7 +62,7 @@ func TestSingleTowerLayouts(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, vision.HasImages())
 	assert.False(t, vision.HasText())
-	vecs, errs := embedFiles(t, vision, testdata.Fixture("images", "red_circle.png"))
+	vecs, errs := embedFiles(t, vision, fixtures.Fixture("images", "red_circle.png"))
 	require.NoError(t, errs[0])
 	assert.LessOrEqual(t, maxAbsDiff(vecs[0], g.Images[2].ImageEmbeds), 1e-5)
 	_, err = vision.EmbedTexts(context.Background(), []string{"x"})
@@ -87,9 +87,9 @@ func TestVariants(t *testing.T) {
 	}{{"", 0.99999}, {"fp32", 0.99999}, {"quantized", 0.99}, {"fp16", 0.999}} {
 		t.Run("variant="+v.variant, func(t *testing.T) {
 			e := localtest.Engine(t, local.Options{})
-			m, err := e.Load(testdata.Fixture("models", "tiny-clip"), v.variant)
+			m, err := e.Load(fixtures.Fixture("models", "tiny-clip"), v.variant)
 			require.NoError(t, err)
-			vecs, errs := embedFiles(t, m, testdata.Fixture("images", "red_circle.png"))
+			vecs, errs := embedFiles(t, m, fixtures.Fixture("images", "red_circle.png"))
 			require.NoError(t, errs[0])
 			c := cosine(vecs[0], g.Images[2].ImageEmbeds)
 			t.Logf("variant %q: cosine to fp32 PyTorch %.6f", v.variant, c)
@@ -100,11 +100,11 @@ func TestVariants(t *testing.T) {
 	// tiny-clip has no text_model_fp16.onnx, but has a vision one: the
 	// model loads, with images only.
 	e := localtest.Engine(t, local.Options{})
-	m, err := e.Load(testdata.Fixture("models", "tiny-clip"), "fp16")
+	m, err := e.Load(fixtures.Fixture("models", "tiny-clip"), "fp16")
 	require.NoError(t, err)
 	assert.False(t, m.HasText())
 
-	_, err = e.Load(testdata.Fixture("models", "tiny-clip"), "q4")
+	_, err = e.Load(fixtures.Fixture("models", "tiny-clip"), "q4")
 	var le *local.LayoutError
 	require.ErrorAs(t, err, &le)
 	assert.ErrorIs(t, err, local.ErrUnknownLayout)
@@ -121,13 +121,13 @@ func TestUnknownLayouts(t *testing.T) {
 	}{
 		{"empty", func(string) {}, []string{"onnx/text_model.onnx", "onnx/vision_model.onnx", "model.onnx"}},
 		{"other onnx names", func(dir string) {
-			copyFile(t, testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"), filepath.Join(dir, "encoder.onnx"))
+			copyFile(t, fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"), filepath.Join(dir, "encoder.onnx"))
 		}, []string{"the directory has encoder.onnx"}},
 		{"not onnx", func(dir string) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "model.onnx"), []byte("<html>404</html>"), 0o644))
 		}, []string{"model.onnx", "not a usable ONNX model"}},
 		{"truncated onnx", func(dir string) {
-			data, err := os.ReadFile(testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
+			data, err := os.ReadFile(fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "model.onnx"), data[:len(data)/3], 0o644))
 		}, []string{"model.onnx", "not a usable ONNX model"}},

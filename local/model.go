@@ -31,6 +31,8 @@ type Model struct {
 	st      *stConfig // sentence-transformers modules, when the repo has them
 	eng     *Engine
 	family  Family
+	// openclip is immich's open_clip config.json, in immich's layout.
+	openclip *openCLIPConfig
 
 	textSig, visionSig *signature
 	proc               imageprep.Processor // the vision tower's preprocessing
@@ -93,7 +95,10 @@ type Family = layout.Family
 
 // The families, as the registry names them.
 const (
-	FamilyCLIP     = layout.FamilyCLIP     // an image-text dual encoder (CLIP, SigLIP...)
+	FamilyCLIP     = layout.FamilyCLIP     // CLIP and OpenCLIP image-text encoders
+	FamilySigLIP   = layout.FamilySigLIP   // SigLIP
+	FamilySigLIP2  = layout.FamilySigLIP2  // SigLIP 2 FixRes (SigLIP with a Gemma tokenizer)
+	FamilyMCLIP    = layout.FamilyMCLIP    // a multilingual text tower beside an OpenCLIP image tower
 	FamilySentence = layout.FamilySentence // a sentence-transformers text encoder
 )
 
@@ -129,7 +134,16 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{dir: dir, variant: variant, cfg: cfg, st: stc, eng: e, family: FamilyCLIP}
+	fam, err := detectFamily(dir, cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{dir: dir, variant: variant, cfg: cfg, st: stc, eng: e}
+	if f.Kind == layout.KindImmich {
+		if m.openclip, err = readOpenCLIPConfig(dir); err != nil {
+			return nil, err
+		}
+	}
 	for _, p := range []struct {
 		path string
 		dst  **signature
@@ -156,15 +170,19 @@ func loadModel(e *Engine, dir, variant string) (*Model, error) {
 			return nil, &LayoutError{Dir: dir, Variant: variant, Reason: fmt.Sprintf("%s takes neither input_ids nor pixel_values (%s)", p.path, sig.describe())}
 		}
 	}
-	if m.visionSig == nil && !IsCLIPFamily(cfg.ModelType) {
-		m.family = FamilySentence
-	}
+	m.family = defaultFamily(fam, m.visionSig != nil)
 	for _, s := range []*signature{m.textSig, m.visionSig} {
 		if s == nil {
 			continue
 		}
+		if s.has("pixel_attention_mask") || s.has("spatial_shapes") {
+			return nil, fmt.Errorf("%s: %w (the graph takes %s)", dir, ErrNaFlex, s.describe())
+		}
 		if err := s.checkInputs(textInputs, visionInputs); err != nil {
 			return nil, &LayoutError{Dir: dir, Variant: variant, Reason: err.Error()}
+		}
+		if b := s.batch(); b > 1 {
+			return nil, &LayoutError{Dir: dir, Variant: variant, Reason: fmt.Sprintf("%s has a fixed batch of %d; hybridembed runs graphs with a dynamic batch or a batch of 1", s.path, b)}
 		}
 	}
 	if m.visionSig != nil {
@@ -181,13 +199,23 @@ func (m *Model) joint() bool {
 	return m.textSig != nil && m.visionSig != nil && m.textSig.path == m.visionSig.path
 }
 
-// readProcessor reads preprocessor_config.json (CLIP's defaults at the
-// vision config's image_size when there is none) and checks it against the
-// graph's declared pixel_values shape.
+// readProcessor reads the model's image preprocessing: immich's
+// visual/preprocess_cfg.json, else preprocessor_config.json, else the
+// family's defaults at the vision config's image_size (CLIP's, or
+// SiglipImageProcessor's); and checks it against the graph's image input.
 func (m *Model) readProcessor() (imageprep.Processor, error) {
-	path := filepath.Join(m.dir, "preprocessor_config.json")
 	var p imageprep.Processor
-	if _, err := os.Stat(path); err == nil {
+	if m.openclip != nil {
+		path := filepath.Join(m.dir, "visual", "preprocess_cfg.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return p, fmt.Errorf("%s: immich's layout needs visual/preprocess_cfg.json: %w", m.dir, err)
+		}
+		if p, err = imageprep.ParseOpenCLIP(data); err != nil {
+			return p, fmt.Errorf("%s: %w", path, err)
+		}
+	} else if path := filepath.Join(m.dir, "preprocessor_config.json"); fileExists(path) {
+		var err error
 		if p, err = imageprep.LoadProcessor(path); err != nil {
 			return p, err
 		}
@@ -197,19 +225,31 @@ func (m *Model) readProcessor() (imageprep.Processor, error) {
 			size = 224
 		}
 		p = imageprep.CLIPProcessor(size)
+		if m.family == FamilySigLIP || m.family == FamilySigLIP2 {
+			p = imageprep.SiglipProcessor(size)
+		}
 	}
-	in := m.visionSig.input("pixel_values")
+	in, nhwc := m.visionSig.imageInput()
 	if len(in.Shape) != 4 {
-		return p, fmt.Errorf("%s: pixel_values has shape %v, want [batch, 3, height, width]", m.visionSig.path, in.Shape)
+		return p, fmt.Errorf("%s: %s has shape %v, want [batch, 3, height, width]", m.visionSig.path, in.Name, in.Shape)
+	}
+	gh, gw := in.Shape[2], in.Shape[3]
+	if nhwc {
+		gh, gw = in.Shape[1], in.Shape[2]
 	}
 	h, w, fixed := p.OutputSize()
-	if !fixed && (in.Shape[2] > 0 || in.Shape[3] > 0) {
-		return p, fmt.Errorf("%s: the graph takes %dx%d images but preprocessor_config.json does not produce a fixed size", m.dir, in.Shape[3], in.Shape[2])
+	if !fixed && (gh > 0 || gw > 0) {
+		return p, fmt.Errorf("%s: the graph takes %dx%d images but the preprocessing config does not produce a fixed size", m.dir, gw, gh)
 	}
-	if fixed && (in.Shape[2] > 0 && in.Shape[2] != int64(h) || in.Shape[3] > 0 && in.Shape[3] != int64(w)) {
-		return p, fmt.Errorf("%s: preprocessor_config.json produces %dx%d images but %s takes %dx%d", m.dir, w, h, filepath.Base(m.visionSig.path), in.Shape[3], in.Shape[2])
+	if fixed && (gh > 0 && gh != int64(h) || gw > 0 && gw != int64(w)) {
+		return p, fmt.Errorf("%s: the preprocessing config produces %dx%d images but %s takes %dx%d", m.dir, w, h, filepath.Base(m.visionSig.path), gw, gh)
 	}
 	return p, nil
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 func (m *Model) feeds(s *signature) []string {
@@ -229,11 +269,8 @@ func (m *Model) textTower() (*textTower, error) {
 	if m.textSig == nil {
 		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoTextTower)
 	}
-	opts := tokenize.Options{Cap: m.cfg.text().MaxPositionEmbeddings}
-	if m.st != nil {
-		opts.MaxLength = m.st.maxSeq // sentence-transformers' max_seq_length wins
-	}
-	tok, err := tokenize.Load(m.dir, opts)
+	tokDir, opts, clean := m.tokenizerRules()
+	tok, err := tokenize.Load(tokDir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: tokenizer: %w", m.dir, err)
 	}
@@ -241,6 +278,7 @@ func (m *Model) textTower() (*textTower, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.clean = clean
 	if m.joint() {
 		px := m.visionSig.input("pixel_values").Shape
 		h, w, _ := m.proc.OutputSize()
@@ -250,21 +288,88 @@ func (m *Model) textTower() (*textTower, error) {
 		return nil, err
 	}
 	t.exec, t.oom.logf = t.sess, m.eng.logf
-	t.batch = newBatcher(m.eng.ctx, m.textSig.path, m.eng.textBatch(), 1, m.eng.maxWait(), t.runItems)
+	t.batch = newBatcher(m.eng.ctx, m.textSig.path, m.towerBatch(m.textSig, m.eng.textBatch()), 1, m.eng.maxWait(), t.runItems)
 	m.text = t
 	return t, nil
+}
+
+// tokenizerRules is how the model's texts are tokenized: where the
+// tokenizer files are, the options they are loaded with and a cleaning
+// step before them.
+//
+//   - immich's layout: textual/'s tokenizer, padded on the right and
+//     truncated to the open_clip config's context_length, after immich's
+//     clean_text, as its textual encoders feed the graphs.
+//   - SigLIP and SigLIP 2: padded to the maximum length (64) on the right
+//     with the tokenizer's pad token, since the tower pools the last
+//     position; SigLIP 2's Gemma tokenizer lowercased first.
+//   - otherwise padded to the longest text of a batch, truncated to
+//     sentence-transformers' max_seq_length or the tokenizer's limit.
+//
+// A graph whose text input has a fixed length gets exactly that many tokens.
+func (m *Model) tokenizerRules() (string, tokenize.Options, func(string) string) {
+	dir := m.dir
+	opts := tokenize.Options{Cap: m.cfg.text().MaxPositionEmbeddings}
+	var clean func(string) string
+	switch {
+	case m.openclip != nil:
+		dir = filepath.Join(m.dir, "textual")
+		opts = tokenize.Options{MaxLength: m.openclip.contextLength(), Fixed: true, PadRight: true}
+		canon := m.openclip.canonicalize()
+		clean = func(s string) string { return immichClean(s, canon) }
+	case m.family == FamilySigLIP || m.family == FamilySigLIP2:
+		opts.Fixed, opts.PadRight, opts.Lowercase = true, true, m.family == FamilySigLIP2
+	case m.st != nil:
+		opts.MaxLength = m.st.maxSeq // sentence-transformers' max_seq_length wins
+	}
+	if in := m.textSig.idsInput(); len(in.Shape) == 2 && in.Shape[1] > 0 {
+		opts.Fixed, opts.MaxLength = true, int(in.Shape[1])
+	}
+	return dir, opts, clean
+}
+
+// towerBatch is the batch size of a tower: the engine's, or 1 for a graph
+// exported with a fixed batch of 1 (immich's), whose inputs then run one at
+// a time through the same batcher.
+func (m *Model) towerBatch(s *signature, size int) int {
+	if s.batch() == 1 {
+		return 1
+	}
+	return size
+}
+
+// configDim is the vector width the config files declare: CLIP's
+// projection_dim, SigLIP's text projection (its hidden size), open_clip's
+// embed_dim.
+func (m *Model) configDim() int64 {
+	switch {
+	case m.openclip != nil:
+		return int64(m.openclip.EmbedDim)
+	case m.cfg.ProjectionDim > 0:
+		return int64(m.cfg.ProjectionDim)
+	case m.family == FamilySigLIP || m.family == FamilySigLIP2:
+		tc := m.cfg.text()
+		if tc.ProjectionSize > 0 {
+			return int64(tc.ProjectionSize)
+		}
+		return int64(tc.HiddenSize)
+	}
+	return 0
 }
 
 // newTextTower picks the graph output and, for token states, the pooling.
 func (m *Model) newTextTower(tok *tokenize.Tokenizer) (*textTower, error) {
 	t := &textTower{feeds: m.feeds(m.textSig), tok: tok}
-	if m.family == FamilyCLIP {
-		out, dim, err := m.textSig.pickOutput("text_embeds", "sentence_embedding", "embeddings")
+	if m.family.ImageText() {
+		// CLIP's projected text_embeds; SigLIP's pooler_output (the head on
+		// the last position; the towers have no other projection); the
+		// normalised embedding of immich's exports.
+		out, dim, err := m.textSig.pickOutput("text_embeds", "pooler_output", "sentence_embedding", "embeddings", "embedding", "text_embedding")
 		if err != nil {
 			return nil, err
 		}
 		if dim == 0 {
-			dim = int64(m.cfg.ProjectionDim)
+			dim = m.configDim()
 		}
 		t.output, t.dim = out, dim
 		return t, nil
@@ -320,14 +425,15 @@ func (m *Model) visionTower() (*visionTower, error) {
 	if m.visionSig == nil {
 		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoVisionTower)
 	}
-	out, dim, err := m.visionSig.pickOutput("image_embeds", "embeddings")
+	out, dim, err := m.visionSig.pickOutput("image_embeds", "pooler_output", "embeddings", "embedding", "image_embedding")
 	if err != nil {
 		return nil, err
 	}
 	if dim == 0 {
-		dim = int64(m.cfg.ProjectionDim)
+		dim = m.configDim()
 	}
 	v := &visionTower{feeds: m.feeds(m.visionSig), dim: dim, proc: m.proc}
+	_, v.nhwc = m.visionSig.imageInput()
 	if m.joint() {
 		if v.ids, err = m.blankText(); err != nil {
 			return nil, err
@@ -347,7 +453,7 @@ func (m *Model) visionTower() (*visionTower, error) {
 	// two single-threaded runs, with nothing else to run, would leave the
 	// other's core idle (16 camera photos ran at 0.32 of raw ONNX Runtime
 	// that way, against 0.42-0.43 in two batches of 8).
-	v.batch = newBatcher(m.eng.ctx, m.visionSig.path, max(1, m.eng.imageBatch()/runs), runs, m.eng.maxWait(), v.runItems)
+	v.batch = newBatcher(m.eng.ctx, m.visionSig.path, m.towerBatch(m.visionSig, max(1, m.eng.imageBatch()/runs)), runs, m.eng.maxWait(), v.runItems)
 	m.vision = v
 	return v, nil
 }
@@ -410,7 +516,7 @@ func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([]TextResult, e
 	encs := make([]tokenize.Encoding, len(texts))
 	var order []int
 	for i, s := range texts {
-		if encs[i], err = t.tok.Encode(s); err != nil {
+		if encs[i], err = t.encode(s); err != nil {
 			res[i].Err = err
 			continue
 		}
@@ -448,11 +554,35 @@ func (m *Model) CountTokens(texts []string) ([]int, error) {
 	}
 	out := make([]int, len(texts))
 	for i, s := range texts {
-		enc, err := t.tok.Encode(s)
+		enc, err := t.encode(s)
 		if err != nil {
 			return nil, fmt.Errorf("text %d: %w", i, err)
 		}
 		out[i] = len(enc.IDs)
+	}
+	return out, nil
+}
+
+// TokenIDs is what the text tower is fed for each text: its token ids,
+// padded as the tower pads them (to the batch's longest text, or for
+// towers that read a fixed length, such as SigLIP's, to that length).
+// Each text is laid out as if alone in its batch.
+func (m *Model) TokenIDs(texts []string) ([][]int, error) {
+	t, err := m.textTower()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int, len(texts))
+	for i, s := range texts {
+		enc, err := t.encode(s)
+		if err != nil {
+			return nil, fmt.Errorf("text %d: %w", i, err)
+		}
+		b := t.tok.Pad([]tokenize.Encoding{enc})
+		out[i] = make([]int, len(b.IDs))
+		for k, id := range b.IDs {
+			out[i][k] = int(id)
+		}
 	}
 	return out, nil
 }

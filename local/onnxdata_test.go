@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/localtest"
 )
@@ -18,9 +18,9 @@ import (
 func externalModel(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tiny-clip")
-	require.NoError(t, os.CopyFS(dir, os.DirFS(testdata.Fixture("models", "tiny-clip"))))
+	require.NoError(t, os.CopyFS(dir, os.DirFS(fixtures.Fixture("models", "tiny-clip"))))
 	graph := filepath.Join(dir, "onnx", "vision_model.onnx")
-	localtest.ExternalWeights(t, testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"), graph, "vision weights.bin")
+	localtest.ExternalWeights(t, fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"), graph, "vision weights.bin")
 	return dir
 }
 
@@ -33,7 +33,7 @@ func TestExternalData(t *testing.T) {
 	got, err := local.ExternalData(filepath.Join(dir, "onnx", "vision_model.onnx"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{weights}, got)
-	got, err = local.ExternalData(testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
+	got, err = local.ExternalData(fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
 	require.NoError(t, err)
 	assert.Empty(t, got, "a graph with its weights inside")
 
@@ -42,11 +42,11 @@ func TestExternalData(t *testing.T) {
 	assert.Contains(t, d.Files, weights)
 
 	e := localtest.Engine(t, local.Options{})
-	orig, err := e.Load(testdata.Fixture("models", "tiny-clip"), "")
+	orig, err := e.Load(fixtures.Fixture("models", "tiny-clip"), "")
 	require.NoError(t, err)
 	ext, err := e.Load(dir, "")
 	require.NoError(t, err)
-	img := testdata.Fixture("images", "red_circle.png")
+	img := fixtures.Fixture("images", "red_circle.png")
 	want, errs := embedFiles(t, orig, img)
 	require.NoError(t, errs[0])
 	have, errs := embedFiles(t, ext, img)
@@ -65,7 +65,7 @@ func TestExternalData(t *testing.T) {
 // TestExternalDataMalformed: a graph cut short or with lengths past its end
 // is an error, never a panic or a hang.
 func TestExternalDataMalformed(t *testing.T) {
-	data, err := os.ReadFile(testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
+	data, err := os.ReadFile(fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for name, b := range map[string][]byte{
@@ -111,7 +111,7 @@ func TestDescribeFiles(t *testing.T) {
 		"tiny-st": {"onnx/model.onnx", "config.json", "tokenizer.json", "tokenizer_config.json", "modules.json",
 			"sentence_bert_config.json", "1_Pooling/config.json"},
 	} {
-		dir := testdata.Fixture("models", name)
+		dir := fixtures.Fixture("models", name)
 		d, err := local.Describe(dir, "")
 		require.NoError(t, err, name)
 		var got []string

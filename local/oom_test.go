@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
@@ -115,12 +115,12 @@ func (f fileSrc) Decode(_ context.Context, d imageprep.Decoder) (*imageprep.RGB,
 // CPU): every image and text still gets the vector it gets unsplit.
 func TestOutOfMemoryMidRunSplitsTheBatch(t *testing.T) {
 	orttest.Init(t)
-	dir := testdata.Fixture("models", "tiny-clip")
+	dir := fixtures.Fixture("models", "tiny-clip")
 	images := []string{"red_circle.png", "blue_square.png", "green_triangle.jpg", "yellow_star.jpg"}
 	var srcs []ImageSource
 	for range 3 {
 		for _, f := range images {
-			srcs = append(srcs, fileSrc(testdata.Fixture("images", f)))
+			srcs = append(srcs, fileSrc(fixtures.Fixture("images", f)))
 		}
 	}
 	texts := []string{"a red circle", "a blue square", "x", "a green triangle on a white background", "a yellow star", "two", "three", "four", "five"}

@@ -157,6 +157,13 @@ func prepare(ctx context.Context, v *visionTower, src ImageSource, d imageprep.D
 	}
 	defer imageprep.Recycle(img)
 	h, w := v.proc.Shape(img.W, img.H)
+	if v.nhwc {
+		rgb, err := v.proc.Pixels(img)
+		if err != nil {
+			return nil, err
+		}
+		return &item{h: h, w: w, data: rgb.Pix}, nil
+	}
 	px := getPlanes(3 * h * w)
 	if err := v.proc.Preprocess(img, px); err != nil {
 		putPlanes(px)
@@ -187,6 +194,15 @@ func putBatch(p []float32)      { batchPool.Put(&p) }
 func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32, error) {
 	h, w := items[0].h, items[0].w
 	plane := 3 * h * w
+	if v.nhwc {
+		rgb := make([]uint8, len(items)*plane)
+		for k, it := range items {
+			copy(rgb[k*plane:], it.data.([]uint8))
+		}
+		return v.oom.run(ctx, len(items), func(ctx context.Context, lo, hi int) ([][]float32, error) {
+			return v.run(ctx, nil, rgb[lo*plane:hi*plane], hi-lo, h, w)
+		})
+	}
 	pixels := getBatch(len(items) * plane)
 	defer putBatch(pixels)
 	for k, it := range items {
@@ -195,7 +211,7 @@ func (v *visionTower) runItems(ctx context.Context, items []*item) ([][]float32,
 		putPlanes(px)
 	}
 	return v.oom.run(ctx, len(items), func(ctx context.Context, lo, hi int) ([][]float32, error) {
-		return v.run(ctx, pixels[lo*plane:hi*plane], hi-lo, h, w)
+		return v.run(ctx, pixels[lo*plane:hi*plane], nil, hi-lo, h, w)
 	})
 }
 

@@ -112,20 +112,16 @@ func readPooling(path string) ([]string, error) {
 }
 
 // ReadFamily says what kind of model dir holds from its config files alone
-// (no ONNX Runtime needed): CLIP family by config.json's model_type, a
-// sentence encoder when there is a modules.json; "" when it cannot tell.
+// (no ONNX Runtime needed): by config.json's model_type and the tokenizer
+// (immich's layout by its open_clip config), a sentence encoder when there
+// is a modules.json; "" when it cannot tell.
 func ReadFamily(dir string) (Family, error) {
 	cfg, err := readConfig(dir)
 	if err != nil {
 		return "", err
 	}
-	if IsCLIPFamily(cfg.ModelType) {
-		return FamilyCLIP, nil
-	}
-	if _, err := os.Stat(filepath.Join(dir, "modules.json")); err == nil {
-		return FamilySentence, nil
-	}
-	return "", nil
+	l, _ := findFiles(dir, "") // only immich's layout changes what the configs mean
+	return detectFamily(dir, cfg, l)
 }
 
 // ReadPooling returns the single pooling mode ("mean", "cls", "max") of a

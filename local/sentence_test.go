@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/localtest"
 	"github.com/hybridembed/hybridembed/local/tokenize"
@@ -27,7 +27,7 @@ type stGolden struct {
 
 func readSTGolden(t *testing.T) stGolden {
 	t.Helper()
-	raw, err := os.ReadFile(testdata.Fixture("golden", "tiny-st.json"))
+	raw, err := os.ReadFile(fixtures.Fixture("golden", "tiny-st.json"))
 	require.NoError(t, err)
 	var g stGolden
 	require.NoError(t, json.Unmarshal(raw, &g))
@@ -44,7 +44,7 @@ func copyDir(t *testing.T, src string) string {
 
 func TestSentenceEncoderParity(t *testing.T) {
 	g := readSTGolden(t)
-	dir := testdata.Fixture("models", "tiny-st")
+	dir := fixtures.Fixture("models", "tiny-st")
 	tok, err := tokenize.Load(dir, tokenize.Options{MaxLength: 64})
 	require.NoError(t, err)
 	var texts []string
@@ -78,7 +78,7 @@ func TestSentencePoolingModes(t *testing.T) {
 	e := localtest.Engine(t, local.Options{})
 	for _, mode := range []string{"cls", "max"} {
 		t.Run(mode, func(t *testing.T) {
-			dir := copyDir(t, testdata.Fixture("models", "tiny-st"))
+			dir := copyDir(t, fixtures.Fixture("models", "tiny-st"))
 			cfg := map[string]any{"word_embedding_dimension": 48, "pooling_mode_mean_tokens": false, "pooling_mode_" + map[string]string{"cls": "cls_token", "max": "max_tokens"}[mode]: true}
 			data, _ := json.Marshal(cfg)
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "1_Pooling", "config.json"), data, 0o644))
@@ -96,14 +96,14 @@ func TestSentencePoolingModes(t *testing.T) {
 
 func TestSentenceConfigErrors(t *testing.T) {
 	e := localtest.Engine(t, local.Options{})
-	noPooling := copyDir(t, testdata.Fixture("models", "tiny-st"))
+	noPooling := copyDir(t, fixtures.Fixture("models", "tiny-st"))
 	require.NoError(t, os.Remove(filepath.Join(noPooling, "modules.json")))
 	m, err := e.Load(noPooling, "")
 	require.NoError(t, err)
 	_, err = m.EmbedTexts(context.Background(), []string{"x"})
 	assert.ErrorContains(t, err, "no sentence-transformers Pooling config")
 
-	dense := copyDir(t, testdata.Fixture("models", "tiny-st"))
+	dense := copyDir(t, fixtures.Fixture("models", "tiny-st"))
 	mods := `[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
 	{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
 	{"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}]`

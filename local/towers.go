@@ -14,9 +14,10 @@ import (
 
 // Input names the towers know how to feed. A model that declares any other
 // input is refused at load time with the list of what it declared.
+// immich's graphs call the token ids "text" and the image "image".
 var (
-	textInputs   = []string{"input_ids", "attention_mask", "token_type_ids", "position_ids"}
-	visionInputs = []string{"pixel_values"}
+	textInputs   = []string{"input_ids", "attention_mask", "token_type_ids", "position_ids", "text"}
+	visionInputs = []string{"pixel_values", "image"}
 )
 
 // signature is what a graph declares, read once before its session opens.
@@ -45,6 +46,38 @@ func (s signature) input(name string) ort.IOInfo {
 		}
 	}
 	return ort.IOInfo{}
+}
+
+// idsInput is the token ids input (input_ids, or immich's text).
+func (s signature) idsInput() ort.IOInfo {
+	if s.has("input_ids") {
+		return s.input("input_ids")
+	}
+	return s.input("text")
+}
+
+// imageInput is the image input and whether it is immich's newer uint8
+// NHWC form (the rescale and normalisation inside the graph) rather than
+// normalised float NCHW pixels.
+func (s signature) imageInput() (ort.IOInfo, bool) {
+	in := s.input("pixel_values")
+	if in.Name == "" {
+		in = s.input("image")
+	}
+	return in, in.Type == ort.TypeUint8 && len(in.Shape) == 4 && in.Shape[3] == 3
+}
+
+// batch is the batch size every input fixes (0 when it is dynamic): exports
+// with a fixed batch of 1 take one input per run.
+func (s signature) batch() int64 {
+	var b int64
+	for _, in := range s.inputs {
+		if len(in.Shape) == 0 || in.Shape[0] <= 0 {
+			return 0
+		}
+		b = in.Shape[0]
+	}
+	return b
 }
 
 func (s signature) describe() string {
@@ -112,11 +145,14 @@ type textTower struct {
 	sess *ort.Session
 	// exec runs the batches (sess, or a test's stand-in); oom splits those
 	// the device has no memory for.
-	exec   runner
-	oom    oomSplit
-	feeds  []string
-	dim    int64
-	tok    *tokenize.Tokenizer
+	exec  runner
+	oom   oomSplit
+	feeds []string
+	dim   int64
+	tok   *tokenize.Tokenizer
+	// clean rewrites a text before it is tokenized (immich's clean_text);
+	// nil leaves it as it is.
+	clean  func(string) string
 	pixels []int64 // joint models: the shape of the blank image to feed
 	// pooling is set for graphs that return token states [rows][cols][dim]
 	// (sentence encoders without pooling in the graph).
@@ -125,12 +161,20 @@ type textTower struct {
 	batch   *batcher
 }
 
+// encode tokenizes one text as the tower is fed.
+func (t *textTower) encode(s string) (tokenize.Encoding, error) {
+	if t.clean != nil {
+		s = t.clean(s)
+	}
+	return t.tok.Encode(s)
+}
+
 func (t *textTower) run(ctx context.Context, b tokenize.Batch) ([][]float32, error) {
 	inputs := make([]ort.Tensor, len(t.feeds))
 	shape := []int64{int64(b.Rows), int64(b.Cols)}
 	for i, name := range t.feeds {
 		switch name {
-		case "input_ids":
+		case "input_ids", "text":
 			inputs[i] = ort.Tensor{Shape: shape, Int64: b.IDs}
 		case "attention_mask":
 			inputs[i] = ort.Tensor{Shape: shape, Int64: b.AttentionMask}
@@ -177,15 +221,24 @@ type visionTower struct {
 	feeds []string
 	dim   int64
 	proc  imageprep.Processor
+	// nhwc: the graph takes the resized RGB bytes (uint8, NHWC) and
+	// normalises them itself, as immich's newer exports do.
+	nhwc  bool
 	ids   []int64 // joint models: the token ids of the blank text
 	batch *batcher
 }
 
-func (v *visionTower) run(ctx context.Context, pixels []float32, n, h, w int) ([][]float32, error) {
+// run runs n images of h x w: normalised float CHW planes, or RGB bytes
+// (HWC) for a graph that takes them.
+func (v *visionTower) run(ctx context.Context, pixels []float32, rgb []uint8, n, h, w int) ([][]float32, error) {
 	inputs := make([]ort.Tensor, len(v.feeds))
 	for i, name := range v.feeds {
 		switch name {
-		case "pixel_values":
+		case "pixel_values", "image":
+			if v.nhwc {
+				inputs[i] = ort.Tensor{Shape: []int64{int64(n), int64(h), int64(w), 3}, Uint8: rgb}
+				continue
+			}
 			inputs[i] = ort.Tensor{Shape: []int64{int64(n), 3, int64(h), int64(w)}, Float32: pixels}
 		case "input_ids":
 			inputs[i] = ort.Tensor{Shape: []int64{1, int64(len(v.ids))}, Int64: v.ids}

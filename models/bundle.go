@@ -65,79 +65,53 @@ const (
 	Zstd          Compression = "zstd"
 )
 
-// CompressionFor picks the compression from a bundle's file name: .tar.gz
-// or .tgz is gzip, .tar.zst zstd, anything else a plain tar.
-func CompressionFor(name string) Compression {
+// CompressionFor picks the compression a bundle's file name says: .tar is
+// a plain tar, .tar.gz or .tgz gzip, .tar.zst or .tzst zstd. ok is false
+// for any other name (a .zip, no extension): a bundle is a tar, and its
+// name should say so.
+func CompressionFor(name string) (c Compression, ok bool) {
 	n := strings.ToLower(name)
 	switch {
-	case strings.HasSuffix(n, ".gz"), strings.HasSuffix(n, ".tgz"):
-		return Gzip
-	case strings.HasSuffix(n, ".zst"), strings.HasSuffix(n, ".zstd"):
-		return Zstd
+	case strings.HasSuffix(n, ".tar"):
+		return NoCompression, true
+	case strings.HasSuffix(n, ".tar.gz"), strings.HasSuffix(n, ".tgz"):
+		return Gzip, true
+	case strings.HasSuffix(n, ".tar.zst"), strings.HasSuffix(n, ".tzst"):
+		return Zstd, true
 	}
-	return NoCompression
+	return "", false
 }
 
-// Export writes the cached models ids (at their main revision, or
-// "id@revision") as a bundle. Snapshot entries that are plain files are
-// carried as blobs named by their sha256.
-func (c Cache) Export(w io.Writer, comp Compression, ids []string) error {
+// BundleModel is one model for [Cache.Export]: a cached model (ID, with an
+// optional "@revision"), or a model folder (Dir) carried as repo ID at
+// the revision [Cache.Add] would give it, so that an import puts it in
+// the cache as Add does.
+type BundleModel struct {
+	ID    string
+	Dir   string   // a model folder; "" for a cached model
+	Files []string // the folder's files, relative to Dir with forward slashes
+}
+
+// Export writes models as a bundle. Snapshot entries that are plain files
+// are carried as blobs named by their sha256.
+func (c Cache) Export(w io.Writer, comp Compression, models []BundleModel) error {
 	m := manifest{Format: bundleFormat, Version: 1, Created: time.Now().UTC()}
-	type pending struct {
-		repoDir string
-		mm      *manifestModel
-		sources map[string]string // blob name -> file to read
-	}
-	var all []pending
-	for _, arg := range ids {
-		id, rev, _ := strings.Cut(arg, "@")
-		loc, err := c.Locate(id, rev)
-		if err != nil {
-			return err
+	var all []map[string]string // per model: blob name -> file to read
+	for _, bm := range models {
+		var mm manifestModel
+		sources := map[string]string{}
+		var err error
+		if bm.Dir != "" {
+			mm, err = folderManifest(bm, sources)
+		} else {
+			mm, err = c.cachedManifest(bm.ID, sources)
 		}
-		repoDir := filepath.Dir(filepath.Dir(loc.Dir))
-		mm := manifestModel{ID: id, Repo: loc.Repo, Commit: loc.Commit, Refs: map[string]string{}}
-		repos, _ := c.List()
-		for _, r := range repos {
-			if r.ID == loc.Repo {
-				for name, commit := range r.Refs {
-					if commit == loc.Commit {
-						mm.Refs[name] = commit
-					}
-				}
-			}
-		}
-		p := pending{repoDir: repoDir, sources: map[string]string{}}
-		err = filepath.WalkDir(loc.Dir, func(fp string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(loc.Dir, fp)
-			real, err := filepath.EvalSymlinks(fp)
-			if err != nil {
-				return fmt.Errorf("%s: %w", fp, err)
-			}
-			sum, size, err := sha256File(real)
-			if err != nil {
-				return err
-			}
-			blob := sum
-			if d.Type()&fs.ModeSymlink != 0 {
-				if etag, err := normalizeETag(filepath.Base(real)); err == nil {
-					blob = etag
-				}
-			}
-			mm.Files = append(mm.Files, manifestFile{Path: filepath.ToSlash(rel), Blob: blob, Size: size, SHA256: sum})
-			p.sources[blob] = real
-			return nil
-		})
 		if err != nil {
 			return err
 		}
 		sort.Slice(mm.Files, func(a, b int) bool { return mm.Files[a].Path < mm.Files[b].Path })
 		m.Models = append(m.Models, mm)
-		p.mm = &m.Models[len(m.Models)-1]
-		all = append(all, p)
+		all = append(all, sources)
 	}
 
 	cw, err := compressor(w, comp)
@@ -149,16 +123,16 @@ func (c Cache) Export(w io.Writer, comp Compression, ids []string) error {
 	if err := writeTarFile(tw, "manifest.json", bytes.NewReader(mdata), int64(len(mdata))); err != nil {
 		return err
 	}
-	for i, p := range all {
+	for i, sources := range all {
 		mm := m.Models[i]
 		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
-		blobs := make([]string, 0, len(p.sources))
-		for b := range p.sources {
+		blobs := make([]string, 0, len(sources))
+		for b := range sources {
 			blobs = append(blobs, b)
 		}
 		sort.Strings(blobs)
 		for _, b := range blobs {
-			f, err := os.Open(p.sources[b])
+			f, err := os.Open(sources[b])
 			if err != nil {
 				return err
 			}
@@ -188,6 +162,77 @@ func (c Cache) Export(w io.Writer, comp Compression, ids []string) error {
 		return err
 	}
 	return cw.Close()
+}
+
+// cachedManifest lists a cached model's snapshot for a bundle, and where
+// each blob's content is.
+func (c Cache) cachedManifest(arg string, sources map[string]string) (manifestModel, error) {
+	id, rev, _ := strings.Cut(arg, "@")
+	loc, err := c.Locate(id, rev)
+	if err != nil {
+		return manifestModel{}, err
+	}
+	mm := manifestModel{ID: id, Repo: loc.Repo, Commit: loc.Commit, Refs: map[string]string{}}
+	repos, _ := c.List()
+	for _, r := range repos {
+		if r.ID == loc.Repo {
+			for name, commit := range r.Refs {
+				if commit == loc.Commit {
+					mm.Refs[name] = commit
+				}
+			}
+		}
+	}
+	err = filepath.WalkDir(loc.Dir, func(fp string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(loc.Dir, fp)
+		real, err := filepath.EvalSymlinks(fp)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fp, err)
+		}
+		sum, size, err := sha256File(real)
+		if err != nil {
+			return err
+		}
+		blob := sum
+		if d.Type()&fs.ModeSymlink != 0 {
+			if etag, err := normalizeETag(filepath.Base(real)); err == nil {
+				blob = etag
+			}
+		}
+		mm.Files = append(mm.Files, manifestFile{Path: filepath.ToSlash(rel), Blob: blob, Size: size, SHA256: sum})
+		sources[blob] = real
+		return nil
+	})
+	return mm, err
+}
+
+// folderManifest lists a model folder's files for a bundle, as the repo
+// bm.ID at the commit Add gives them, with a main ref.
+func folderManifest(bm BundleModel, sources map[string]string) (manifestModel, error) {
+	if err := ValidateID(bm.ID); err != nil {
+		return manifestModel{}, err
+	}
+	mm := manifestModel{ID: bm.ID, Repo: bm.ID}
+	sums := map[string]string{}
+	for _, f := range bm.Files {
+		if !safeRepoPath(f) {
+			return manifestModel{}, fmt.Errorf("%s: unsafe path %q", bm.Dir, f)
+		}
+		src := filepath.Join(bm.Dir, filepath.FromSlash(f))
+		sum, size, err := sha256File(src)
+		if err != nil {
+			return manifestModel{}, err
+		}
+		sums[f] = sum
+		mm.Files = append(mm.Files, manifestFile{Path: f, Blob: sum, Size: size, SHA256: sum})
+		sources[sum] = src
+	}
+	mm.Commit = TreeCommit(sums)
+	mm.Refs = map[string]string{"main": mm.Commit}
+	return mm, nil
 }
 
 func writeTarFile(tw *tar.Writer, name string, r io.Reader, size int64) error {
@@ -227,9 +272,10 @@ func decompressor(r io.Reader) (io.Reader, func(), error) {
 		zr, err := gzip.NewReader(br)
 		return zr, func() {}, err
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		// A frame may ask for a window of up to 512 MiB, which the decoder
-		// would allocate for a few bytes of input; the zstd command line
-		// refuses over 128 MiB unless told otherwise, and so do we.
+		// A frame may ask for a window of up to 512 MiB, and the decoder
+		// keeps up to a window of history in memory as the data flows; the
+		// zstd command line refuses over 128 MiB unless told otherwise, and
+		// so do we.
 		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, nil, err

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/models/modelstest"
 )
@@ -61,9 +61,9 @@ func stagedBytes(cacheDir string) int64 {
 // fill the disk). 8 MiB of zeros stand for the bomb.
 func TestBundleBombNotWritten(t *testing.T) {
 	src := models.Cache{Dir: t.TempDir()}
-	modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
+	modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
 	var good bytes.Buffer
-	require.NoError(t, src.Export(&good, models.NoCompression, []string{"acme/tiny-st"}))
+	require.NoError(t, src.Export(&good, models.NoCompression, []models.BundleModel{{ID: "acme/tiny-st"}}))
 	bomb := make([]byte, 8<<20)
 	grown := false
 	tests := []struct {
@@ -111,9 +111,9 @@ func TestBundleBombNotWritten(t *testing.T) {
 // before it is refused before it is written.
 func TestBundleManifestFirst(t *testing.T) {
 	src := models.Cache{Dir: t.TempDir()}
-	modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
+	modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
 	var good bytes.Buffer
-	require.NoError(t, src.Export(&good, models.NoCompression, []string{"acme/tiny-st"}))
+	require.NoError(t, src.Export(&good, models.NoCompression, []models.BundleModel{{ID: "acme/tiny-st"}}))
 	// Move manifest.json to the end.
 	var manifest tarEntry
 	rest := rewriteTar(t, good.Bytes(), func(h *tar.Header, data []byte) (*tar.Header, []byte) {

@@ -32,6 +32,9 @@ type Cache struct {
 	Dir string
 }
 
+// Root is the cache folder.
+func (c Cache) Root() string { return c.dir() }
+
 func (c Cache) dir() string {
 	if c.Dir != "" {
 		return c.Dir

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models"
 )
 
@@ -28,7 +28,7 @@ func TestPullReplacesDamagedBlob(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, cache, d := newHub(t)
-			s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+			s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 			loc, err := d.Pull(context.Background(), xenova, models.PullOptions{})
 			require.NoError(t, err)
 			link := filepath.Join(loc.Dir, "onnx", "vision_model.onnx")
@@ -40,7 +40,7 @@ func TestPullReplacesDamagedBlob(t *testing.T) {
 			_, err = d.Pull(context.Background(), xenova, models.PullOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, 1, s.Count("/cdn/")-before, "the damaged blob alone is fetched again")
-			sameBytes(t, link, testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
+			sameBytes(t, link, fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
 			verifyOK(t, cache, xenova)
 		})
 	}
@@ -62,7 +62,7 @@ func verifyOK(t *testing.T, c models.Cache, id string) {
 // message does not send the user to `models pull`.
 func TestCacheErrorsKeepTheirCause(t *testing.T) {
 	s, c, d := newHub(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	_, err := d.Pull(context.Background(), xenova, models.PullOptions{})
 	require.NoError(t, err)
 	repo := filepath.Join(c.Dir, "models--Xenova--clip-vit-base-patch32")

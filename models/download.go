@@ -219,12 +219,19 @@ func chooseFiles(repo string, siblings []string, entry *Entry, variant string) (
 		}
 	}
 	files := append([]string(nil), graphs...)
+	immich := false
 	for _, g := range graphs {
 		files = append(files, layout.ExternalData(g, have)...)
+		immich = immich || g == layout.ImmichVisual || g == layout.ImmichTextual
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		seen[f] = true
 	}
 	for _, s := range siblings {
-		if have[s] && layout.IsConfigFile(s) {
+		if have[s] && !seen[s] && (layout.IsConfigFile(s) || immich && layout.IsImmichFolder(s)) {
 			files = append(files, s)
+			seen[s] = true
 		}
 	}
 	sort.Strings(files)

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/models/modelstest"
 	"github.com/hybridembed/hybridembed/remote"
@@ -46,7 +46,7 @@ func sameBytes(t *testing.T, a, b string) {
 // cache exactly as huggingface_hub lays it out.
 func TestPullLayout(t *testing.T) {
 	s, c, d := newHub(t)
-	src := testdata.Fixture("models", "tiny-clip")
+	src := fixtures.Fixture("models", "tiny-clip")
 	commit := s.Host(t, xenova, src)
 
 	loc, err := d.Pull(context.Background(), "openai/clip-vit-base-patch32", models.PullOptions{})
@@ -105,7 +105,7 @@ func TestPullLayout(t *testing.T) {
 // the next pull continues it with Range and verifies the whole.
 func TestPullResumesAfterCut(t *testing.T) {
 	s, c, d := newHub(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	d.Parallel, d.Attempts = 1, 1
 	s.InjectDownload(xenova, hftest.Fault{Kind: hftest.ResetMidBody})
 
@@ -149,7 +149,7 @@ func TestPullResumesAfterCut(t *testing.T) {
 // Hub's checksum is caught; nothing is left that looks complete.
 func TestPullRefusesCorruptContent(t *testing.T) {
 	s, c, d := newHub(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	s.Corrupt(xenova, "onnx/vision_model.onnx")
 	_, err := d.Pull(context.Background(), xenova, models.PullOptions{})
 	require.ErrorIs(t, err, models.ErrChecksum)
@@ -158,7 +158,7 @@ func TestPullRefusesCorruptContent(t *testing.T) {
 	// The corrupt file leaves nothing behind to resume from. (A sibling
 	// file cut short by the failed pull may keep its .incomplete: that is
 	// the resume point, and its bytes are verified when it completes.)
-	sum := sha256.Sum256(mustReadFile(t, testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx")))
+	sum := sha256.Sum256(mustReadFile(t, fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx")))
 	corrupt := filepath.Join(repo, "blobs", hex.EncodeToString(sum[:]))
 	assert.NoFileExists(t, corrupt)
 	assert.NoFileExists(t, corrupt+".incomplete")
@@ -170,9 +170,9 @@ func TestPullRefusesCorruptContent(t *testing.T) {
 
 func TestPullErrors(t *testing.T) {
 	s, c, d := newHub(t)
-	s.Host(t, "acme/gated", testdata.Fixture("models", "tiny-st"))
+	s.Host(t, "acme/gated", fixtures.Fixture("models", "tiny-st"))
 	s.Gate("acme/gated", "hf_right")
-	s.Host(t, "acme/pytorch-only", testdata.Fixture("images"))
+	s.Host(t, "acme/pytorch-only", fixtures.Fixture("images"))
 
 	_, err := d.Pull(context.Background(), "acme/missing", models.PullOptions{})
 	assert.ErrorIs(t, err, models.ErrNotFound)
@@ -213,7 +213,7 @@ func TestPullErrors(t *testing.T) {
 // TestConcurrentPulls: two pulls of one model into one cache.
 func TestConcurrentPulls(t *testing.T) {
 	s, c, _ := newHub(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -237,7 +237,7 @@ func TestConcurrentPulls(t *testing.T) {
 
 func TestVerifyFindsFlippedByte(t *testing.T) {
 	s, c, d := newHub(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	loc, err := d.Pull(context.Background(), xenova, models.PullOptions{})
 	require.NoError(t, err)
 	blob, err := filepath.EvalSymlinks(filepath.Join(loc.Dir, "onnx", "text_model.onnx"))
@@ -266,10 +266,10 @@ func TestBundleRoundTrip(t *testing.T) {
 	for _, comp := range []models.Compression{models.NoCompression, models.Gzip, models.Zstd} {
 		t.Run(string(comp), func(t *testing.T) {
 			src := models.Cache{Dir: t.TempDir()}
-			commit := modelstest.Cache(t, src.Dir, xenova, testdata.Fixture("models", "tiny-clip"))
-			modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
+			commit := modelstest.Cache(t, src.Dir, xenova, fixtures.Fixture("models", "tiny-clip"))
+			modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
 			var buf bytes.Buffer
-			require.NoError(t, src.Export(&buf, comp, []string{"openai/clip-vit-base-patch32", "acme/tiny-st"}))
+			require.NoError(t, src.Export(&buf, comp, []models.BundleModel{{ID: "openai/clip-vit-base-patch32"}, {ID: "acme/tiny-st"}}))
 
 			dst := models.Cache{Dir: t.TempDir()}
 			got, err := dst.Import(bytes.NewReader(buf.Bytes()))
@@ -278,7 +278,7 @@ func TestBundleRoundTrip(t *testing.T) {
 			assert.Equal(t, commit, got[0].Commit)
 			loc, err := dst.Locate("openai/clip-vit-base-patch32", "")
 			require.NoError(t, err)
-			sameBytes(t, filepath.Join(loc.Dir, "onnx", "vision_model.onnx"), testdata.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
+			sameBytes(t, filepath.Join(loc.Dir, "onnx", "vision_model.onnx"), fixtures.Fixture("models", "tiny-clip", "onnx", "vision_model.onnx"))
 			_, files, err := dst.Verify("acme/tiny-st", "")
 			require.NoError(t, err)
 			for _, f := range files {
@@ -294,9 +294,9 @@ func TestBundleRoundTrip(t *testing.T) {
 // TestBundleRefusals: hostile bundles are refused with nothing written.
 func TestBundleRefusals(t *testing.T) {
 	src := models.Cache{Dir: t.TempDir()}
-	modelstest.Cache(t, src.Dir, "acme/tiny-st", testdata.Fixture("models", "tiny-st"))
+	modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
 	var good bytes.Buffer
-	require.NoError(t, src.Export(&good, models.NoCompression, []string{"acme/tiny-st"}))
+	require.NoError(t, src.Export(&good, models.NoCompression, []models.BundleModel{{ID: "acme/tiny-st"}}))
 
 	tests := []struct {
 		name   string
@@ -390,7 +390,7 @@ func mustReadFile(t *testing.T, path string) []byte {
 // one HTTP client both share; a 404 is not retried.
 func TestPullRetriesMetadata(t *testing.T) {
 	s, _, d := newHub(t)
-	s.Host(t, "acme/flaky", testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, "acme/flaky", fixtures.Fixture("models", "tiny-clip"))
 	s.InjectHub("acme/flaky", hftest.Fault{Kind: hftest.ServerError}, hftest.Fault{Kind: hftest.RateLimited, RetryAfter: 10 * time.Millisecond},
 		hftest.Fault{Kind: hftest.BadGateway})
 	d.Client = &remote.Client{HubURL: s.URL, Retry: remote.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond}}

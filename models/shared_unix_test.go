@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
@@ -73,8 +73,8 @@ func TestCacheModes(t *testing.T) {
 			umask(t, mask)
 			file, dir := fs.FileMode(0o666&^mask), fs.FileMode(0o777&^mask)
 			s, c, d := newHub(t)
-			s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
-			s.Host(t, "acme/cut", testdata.Fixture("models", "tiny-st"))
+			s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
+			s.Host(t, "acme/cut", fixtures.Fixture("models", "tiny-st"))
 			_, err := d.Pull(context.Background(), xenova, models.PullOptions{})
 			require.NoError(t, err)
 			// A download cut short leaves its .incomplete (the resume point).
@@ -87,7 +87,7 @@ func TestCacheModes(t *testing.T) {
 			checkModes(t, c.Dir, file, dir)
 
 			var buf bytes.Buffer
-			require.NoError(t, c.Export(&buf, models.NoCompression, []string{xenova}))
+			require.NoError(t, c.Export(&buf, models.NoCompression, []models.BundleModel{{ID: xenova}}))
 			dst := models.Cache{Dir: t.TempDir()}
 			_, err = dst.Import(&buf)
 			require.NoError(t, err)
@@ -145,7 +145,7 @@ func TestSharedCacheBetweenUsers(t *testing.T) {
 		require.NoError(t, os.Chmod(hub, 0o775|os.ModeSetgid))
 	}
 	s := hftest.New(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	c := models.Cache{Dir: hub}
 	loc, err := (&models.Downloader{Cache: c, HubURL: s.URL}).Pull(context.Background(), xenova, models.PullOptions{})
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestSharedCacheBetweenUsers(t *testing.T) {
 	require.NoError(t, os.Truncate(blob, 100))
 	// A download of the variant the first user began, left 0600 (a umask
 	// of 077): the second cannot resume it, and starts it again.
-	quantized := mustReadFile(t, testdata.Fixture("models", "tiny-clip", "onnx", "text_model_quantized.onnx"))
+	quantized := mustReadFile(t, fixtures.Fixture("models", "tiny-clip", "onnx", "text_model_quantized.onnx"))
 	sum := sha256.Sum256(quantized)
 	partial := filepath.Join(filepath.Dir(blob), hex.EncodeToString(sum[:])+".incomplete")
 	require.NoError(t, os.WriteFile(partial, quantized[:len(quantized)/3], 0o600))
@@ -175,7 +175,7 @@ func TestPermissionErrorIsNotNotCached(t *testing.T) {
 		dir = sharedDir(t) // root reads anything: the reader is another user
 	}
 	s := hftest.New(t)
-	s.Host(t, xenova, testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, xenova, fixtures.Fixture("models", "tiny-clip"))
 	c := models.Cache{Dir: filepath.Join(dir, "hub")}
 	_, err := (&models.Downloader{Cache: c, HubURL: s.URL}).Pull(context.Background(), xenova, models.PullOptions{})
 	require.NoError(t, err)

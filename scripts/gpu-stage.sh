@@ -55,7 +55,7 @@ turbo=$("$repo/scripts/install-libjpeg-turbo.sh")
 cp "$turbo" "$payload/turbojpeg/"
 
 # The binaries, stripped. Not -trimpath: the tests find testdata/ from
-# their source file's path (internal/testdata.Root), so gpu-check.sh links
+# their source file's path (internal/fixtures.Root), so gpu-check.sh links
 # this checkout's path (BUILDROOT) to the work tree on the GPU machine.
 cd "$repo"
 flags=(-ldflags=-s\ -w)

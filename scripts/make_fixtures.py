@@ -3,14 +3,20 @@
 real architectures, in the layouts Hugging Face users have, and PyTorch
 goldens for them.
 
-Needs Debian's python3-torch, python3-onnx, python3-pil and python3-numpy
-(`apt-get install python3-torch python3-onnx python3-pil python3-numpy`);
-run it as /usr/bin/python3 (`make fixtures`). The outputs are committed, so
-tests need no Python.
+Needs Debian's python3-torch, python3-onnx, python3-pil, python3-numpy,
+python3-sentencepiece and python3-regex (`apt-get install python3-torch
+python3-onnx python3-pil python3-numpy python3-sentencepiece
+python3-regex`); run it as /usr/bin/python3 (`make fixtures`). The outputs
+are committed, so tests need no Python.
 
     make_fixtures.py                  write testdata/ (deterministic)
+    make_fixtures.py --families       rewrite only the SigLIP, SigLIP 2 and
+                                      immich fixtures (scripts/fixtures/families.py)
     make_fixtures.py --bench DIR      also write a full-size random-weight
-                                      ViT-B/32 vision tower to DIR (for
+                                      ViT-B/32 vision tower to DIR, and a
+                                      full-size SigLIP 2 base with a
+                                      256k-token Gemma-shaped tokenizer
+                                      beside it (siglip2-base; for
                                       `make bench`; never committed)
 """
 
@@ -29,6 +35,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
 import bert  # noqa: E402
 import clip  # noqa: E402
+import families  # noqa: E402
 import onnxvariants  # noqa: E402
 import pilref  # noqa: E402
 import preprocess  # noqa: E402
@@ -396,14 +403,25 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testdata", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata"))
     ap.add_argument("--bench", metavar="DIR", help="write the full-size ViT-B/32 bench model here and exit")
+    ap.add_argument("--bench-siglip2", metavar="DIR", help="write only the full-size SigLIP 2 bench model here and exit")
+    ap.add_argument("--families", action="store_true",
+                    help="regenerate only the SigLIP, SigLIP 2 and immich fixtures (testdata/preprocess and images must exist)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
+    if args.bench_siglip2:
+        families.bench_siglip2(args.bench_siglip2)
+        return
     if args.bench:
         bench_model(args.bench, args.testdata)
+        families.bench_siglip2(os.path.join(os.path.dirname(args.bench.rstrip("/")), "siglip2-base"))
         return
 
     td = os.path.abspath(args.testdata)
+    if args.families:
+        vocab, merges = toybpe.train(CORPUS.splitlines() + TEXTS, 400)
+        families.build(td, vocab, merges, toybpe)
+        return
     images = os.path.join(td, "images")
     models = os.path.join(td, "models")
     golden = os.path.join(td, "golden")
@@ -419,6 +437,7 @@ def main():
     tiny_clip(os.path.join(models, "tiny-clip"), os.path.join(golden, "tiny-clip.json"), images, names, vocab, merges)
     tiny_clip_joint(os.path.join(models, "tiny-clip-joint"), os.path.join(golden, "tiny-clip-joint.json"), images, names, vocab, merges)
     tiny_st(os.path.join(models, "tiny-st"), os.path.join(golden, "tiny-st.json"))
+    families.build(td, vocab, merges, toybpe)
 
 
 if __name__ == "__main__":

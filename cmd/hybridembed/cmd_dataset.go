@@ -19,6 +19,10 @@ func newDatasetCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dataset",
 		Short: "Check datasets written by embed --format parquet",
+		Long: `Check datasets written by 'embed --format parquet'.
+
+EXIT STATUS
+  Each command's help lists its own ('hybridembed dataset verify --help').`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "verify DIR",
@@ -27,7 +31,10 @@ func newDatasetCommand(g *globalOptions) *cobra.Command {
 run present and complete, each shard's files matching its manifest, every
 input the shard was given in a chunk and none twice (by key: the path relative
 to the folder given), one model, vectors of one size. Prints what is missing
-and which shard to rerun; exits 1 when anything is.`,
+and which shard to rerun.` + "\n" + exitHelp(
+			status{exitOK, "the dataset is whole"},
+			status{exitFatal, "something is missing or wrong (each problem is printed), or DIR is not a dataset"},
+		),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := dataset.Verify(args[0])
@@ -67,7 +74,7 @@ type importOptions struct {
 func newIndexImportCommand(g *globalOptions) *cobra.Command {
 	var opts importOptions
 	cmd := &cobra.Command{
-		Use:   "import --model MODEL DATASET [LIBRARY]",
+		Use:   "import [--model MODEL] DATASET [LIBRARY]",
 		Short: "Load a Parquet dataset (from embed --format parquet) into a library's index",
 		Long: `Load the vectors of a dataset built elsewhere (a cluster's embed --format
 parquet run) into the index of LIBRARY (default: the current folder), so that
@@ -76,15 +83,21 @@ made by MODEL as it is here: the same repo, revision and variant, the same
 files (graphs, weights, configs, tokenizer) and the same decode mode.
 --rebase OLD=NEW maps the paths as the cluster saw them (OLD prefix) to where
 the files are here (NEW). Later 'index' and 'search' runs treat imported
-files whose size and time match as unchanged.` + "\n" + indexHelp,
+files whose size and time match as unchanged.` + "\n" + indexHelp + "\n" + exitHelp(
+			status{exitOK, "the dataset's rows are in the index"},
+			status{exitFatal, "nothing was imported: bad flags, not a dataset, or a dataset made by another model or other model files"},
+			statusInterrupted,
+		),
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.needModel(opts.Model); err != nil {
+				return err
+			}
 			return runIndexImport(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
 	}
 	opts.indexOptions.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&opts.Rebase, "rebase", "", "OLD=NEW: replace the path prefix OLD in the dataset with NEW")
-	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
 
@@ -110,7 +123,7 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 		return err
 	}
 	defer emb.Close()
-	info, err := imageModelInfo(ctx, m)
+	info, err := imageModelInfo(ctx, m, "an index")
 	if err != nil {
 		return err
 	}

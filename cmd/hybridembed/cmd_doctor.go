@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hybridembed/hybridembed/internal/doctor"
-	"github.com/hybridembed/hybridembed/local/ort"
 )
 
 // errProblems makes doctor exit 1 when it found something to fix (already
@@ -30,14 +29,15 @@ libjpeg-turbo, and where --device (auto by default) would run models. Every
 problem comes with the command that fixes it. Where CUDA looks ready, a small
 convolution is run on the GPU to prove it (--no-probe skips it).
 
-EXIT STATUS
-  0    nothing to fix for the device asked for
-  1    a problem was found (each is printed with its fix)`,
+` + exitHelp(
+			status{exitOK, "nothing to fix for the device asked for"},
+			status{exitFatal, "a problem was found (each is printed with its fix), or bad flags"},
+		),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dev, err := ort.ParseDevice(g.Device)
+			dev, err := doctor.ParseDevice(g.Device)
 			if err != nil {
-				return err
+				return flagError("device", g.Device, "cpu, cuda or auto")
 			}
 			r := doctor.Examine(cmd.Context(), doctor.Options{Device: dev, NoProbe: noProbe})
 			if asJSON {

@@ -86,7 +86,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	}
 	mine := dataset.Select(inputs, shard)
 	var extra []hybridembed.Option
-	if opts.MaxPixels > 0 {
+	if opts.MaxPixels != 0 {
 		extra = append(extra, hybridembed.WithMaxPixels(opts.MaxPixels))
 	}
 	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload, extra...)
@@ -94,7 +94,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		return err
 	}
 	defer emb.Close()
-	info, err := imageModelInfo(ctx, m)
+	info, err := imageModelInfo(ctx, m, "embed")
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 	for _, p := range problems {
 		failed++
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.Path, p.Err)
-		if err := out.Record(imageRecord{Path: p.Path, vector: vector{Error: p.Err.Error()}}); err != nil {
+		if err := out.Record(imageRecord{Path: p.Path, Error: p.Err.Error()}); err != nil {
 			return err
 		}
 	}
@@ -225,7 +225,7 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 		if err != nil {
 			failed++
 			prog.Println(fmt.Sprintf("hybridembed: %s: %v", inputs[i].Path, err))
-			return out.Record(imageRecord{Path: inputs[i].Path, vector: vector{Error: err.Error()}})
+			return out.Record(imageRecord{Path: inputs[i].Path, Error: err.Error()})
 		}
 		embedded++
 		return out.Record(imageRecord{Path: inputs[i].Path, vector: vectorOf(e)})
@@ -244,8 +244,15 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 	if err := out.Commit(); err != nil {
 		return err
 	}
-	if failed > 0 {
+	switch {
+	case out.file != nil && failed > 0:
+		fmt.Fprintf(g.stderr, "wrote %d records to %s: %d embedded, %d failed\n", out.n, dest, embedded, failed)
+	case out.file != nil:
+		fmt.Fprintf(g.stderr, "wrote %d records to %s: every image embedded\n", out.n, dest)
+	case failed > 0:
 		fmt.Fprintf(g.stderr, "hybridembed: %d of %d images failed\n", failed, len(inputs)+len(problems))
+	}
+	if failed > 0 {
 		return errPartial
 	}
 	return nil

@@ -15,8 +15,6 @@ import (
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/index"
 	"github.com/hybridembed/hybridembed/internal/library"
-	"github.com/hybridembed/hybridembed/models"
-	"github.com/hybridembed/hybridembed/remote"
 )
 
 const indexHelp = `
@@ -43,7 +41,7 @@ type indexOptions struct {
 }
 
 func (o *indexOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVarP(&o.Model, "model", "m", "", "CLIP-family model directory or Hugging Face id (required)")
+	modelFlag(f, &o.Model, "a model that embeds images (CLIP-family): directory or Hugging Face id")
 	f.StringVar(&o.Index, "index", os.Getenv("HYBRIDEMBED_INDEX"), "index file (default: LIBRARY/.hybridembed/index.db; $HYBRIDEMBED_INDEX)")
 	f.BoolVar(&o.RetryFailed, "retry-failed", false, "embed again the files that failed in earlier runs")
 	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
@@ -52,33 +50,42 @@ func (o *indexOptions) AddFlags(f *pflag.FlagSet) {
 func newIndexCommand(g *globalOptions) *cobra.Command {
 	var opts indexOptions
 	cmd := &cobra.Command{
-		Use:   "index --model MODEL [--index FILE] PATH...",
+		Use:   "index [--model MODEL] [--index FILE] PATH...",
 		Short: "Embed a photo library into a persistent index, and keep it current",
 		Long: `Embed the images under each PATH into an index, re-reading only what changed
 since the last run. Prints a summary on stderr: new, changed, renamed,
-unchanged, removed and failed files.` + "\n" + indexHelp + "\n" + exitStatusHelp,
+unchanged, removed and failed files, and how many were embedded (failed
+files are not) or reused. An interrupted run keeps what it embedded: the
+same command goes on from there.` + "\n" + indexHelp + "\n" + exitHelp(
+			status{exitOK, "the index is up to date for PATH"},
+			status{exitFatal, "nothing changed: bad flags, a PATH that is not there, no images (no index is made), a model that is unusable, not cached or embeds no images"},
+			status{exitPartial, "some files failed (each is reported), or a folder could not be read (its rows are kept); the rest is up to date"},
+			status{exitInterrupted, "interrupted: what was embedded is saved, and the same command goes on"},
+		),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.needModel(opts.Model); err != nil {
+				return err
+			}
 			return runIndex(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
-	_ = cmd.MarkFlagRequired("model")
 	cmd.AddCommand(newIndexImportCommand(g))
 	return cmd
 }
 
 func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
-	lib, err := g.openLibrary(ctx, flags, opts, args)
+	lib, err := g.openLibrary(ctx, flags, opts, args, nil)
 	if err != nil {
 		return err
 	}
 	defer lib.Close()
-	st, err := updateIndex(ctx, g, lib.ix, lib.m, lib.im, args, opts.RetryFailed)
+	st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, false)
 	if err != nil {
 		return err
 	}
-	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Removed+st.Kept+st.Failed == 0 {
+	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Pending+st.Removed+st.Kept+st.Failed == 0 {
 		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
 	}
 	if st.Failed > 0 {
@@ -104,7 +111,10 @@ func (l *openLib) Close() {
 // openLibrary resolves the model (downloading it on first use) and opens
 // the index for paths. A PATH that cannot be stat'ed fails first, and no
 // index is made for paths that hold no image.
-func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, opts indexOptions, paths []string) (*openLib, error) {
+//
+// ready, when not nil, runs once the model is open and before the index
+// is: an error from it leaves no index behind.
+func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, opts indexOptions, paths []string, ready func(*hybridembed.Model) error) (*openLib, error) {
 	if err := library.Check(paths); err != nil {
 		return nil, err
 	}
@@ -119,10 +129,16 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 	if err != nil {
 		return nil, err
 	}
-	im, err := indexModel(ctx, m)
+	im, err := indexModel(ctx, m, "an index")
 	if err != nil {
 		emb.Close()
 		return nil, err
+	}
+	if ready != nil {
+		if err := ready(m); err != nil {
+			emb.Close()
+			return nil, err
+		}
 	}
 	ix, err := index.Open(ctx, file, root)
 	if err != nil {
@@ -141,18 +157,18 @@ func openIndex(ctx context.Context, paths []string, explicit string) (*index.Ind
 }
 
 // indexModel is the identity an index keys m's vectors on.
-func indexModel(ctx context.Context, m *hybridembed.Model) (index.Model, error) {
-	info, err := imageModelInfo(ctx, m)
+func indexModel(ctx context.Context, m *hybridembed.Model, needs string) (index.Model, error) {
+	info, err := imageModelInfo(ctx, m, needs)
 	return index.ModelOf(info), err
 }
 
 // imageModelInfo is m's info, for a model that embeds images, with the
 // vector size: a model whose config does not give it is asked for one
-// image vector.
-func imageModelInfo(ctx context.Context, m *hybridembed.Model) (hybridembed.ModelInfo, error) {
+// image vector. needs names what needs images ("embed", "an index").
+func imageModelInfo(ctx context.Context, m *hybridembed.Model, needs string) (hybridembed.ModelInfo, error) {
 	info := m.Info()
 	if !info.Has(hybridembed.ModalityImage) {
-		return info, fmt.Errorf("model %s does not embed images (%s only): an index needs a CLIP-family model", info.Name, modalityList(info.Modalities))
+		return info, fmt.Errorf("model %s embeds %s only, not images: %s needs a model that embeds images, such as a CLIP model (openai/clip-vit-base-patch32); texts are embedded with `hybridembed text`", info.Name, modalityList(info.Modalities), needs)
 	}
 	if info.Dim == 0 { // config.json does not say: ask the vision tower
 		v, err := m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageValue("probe", image.NewGray(image.Rect(0, 0, 8, 8)))})
@@ -172,16 +188,19 @@ func modalityList(ms []hybridembed.Modality) string {
 	return strings.Join(s, ", ")
 }
 
-// updateIndex brings ix up to date for paths with a progress bar, reports
-// failures as they happen and prints the summary.
-func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybridembed.Model, im index.Model, paths []string, retry bool) (index.Stats, error) {
+// updateIndex brings the library's index up to date for paths with a
+// progress bar, reports failures as they happen and prints the summary:
+// with quiet (search), only when something changed. An interrupted update
+// says what it saved.
+func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []string, retry, quiet bool) (index.Stats, error) {
+	ix := lib.ix
 	var prog *progress
 	finish := func() {
 		if prog != nil {
 			prog.Finish()
 		}
 	}
-	st, err := ix.Update(ctx, im, m, paths, index.UpdateOptions{
+	st, err := ix.Update(ctx, lib.im, lib.m, paths, index.UpdateOptions{
 		RetryFailed: retry,
 		Waiting: func() {
 			fmt.Fprintf(g.stderr, "hybridembed: waiting for another hybridembed to finish updating %s\n", ix.Path())
@@ -203,10 +222,22 @@ func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybr
 	})
 	finish()
 	if err != nil {
+		if ctx.Err() != nil {
+			return st, &interrupted{err: err, saved: fmt.Sprintf("%d %s embedded and saved in %s; run the same command again to go on from there",
+				st.Embedded, plural(st.Embedded, "image", "images"), ix.Path())}
+		}
 		return st, err
 	}
-	fmt.Fprintf(g.stderr, "index %s: %d new, %d changed, %d renamed, %d unchanged, %d removed, %d failed",
-		ix.Path(), st.New, st.Changed, st.Renamed, st.Unchanged, st.Removed, st.Failed)
+	changed := st.New + st.Changed + st.Renamed + st.Pending + st.Removed + st.Kept + st.Failed + st.Embedded
+	if quiet && changed == 0 {
+		return st, nil
+	}
+	fmt.Fprintf(g.stderr, "index %s: %d new, %d changed, %d renamed, %d unchanged, ",
+		ix.Path(), st.New, st.Changed, st.Renamed, st.Unchanged)
+	if st.Pending > 0 {
+		fmt.Fprintf(g.stderr, "%d left unembedded by an earlier run, ", st.Pending)
+	}
+	fmt.Fprintf(g.stderr, "%d removed, %d failed", st.Removed, st.Failed)
 	if st.Kept > 0 {
 		fmt.Fprintf(g.stderr, " (%d kept as they were: under paths that could not be read)", st.Kept)
 	}
@@ -217,54 +248,9 @@ func updateIndex(ctx context.Context, g *globalOptions, ix *index.Index, m *hybr
 	return st, nil
 }
 
-// openLocalModel opens the Embedder and resolves name for work on this
-// machine (see localModel); the caller closes the Embedder.
-func (g *globalOptions) openLocalModel(ctx context.Context, flags *pflag.FlagSet, name string, download bool, extra ...hybridembed.Option) (*hybridembed.Embedder, *hybridembed.Model, error) {
-	emb, err := g.embedder(flags, extra...)
-	if err != nil {
-		return nil, nil, err
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	m, err := g.localModel(ctx, emb, flags, name, download)
-	if err != nil {
-		emb.Close()
-		return nil, nil, err
-	}
-	return emb, m, nil
-}
-
-// localModel resolves name for work that runs on this machine. A Hub id
-// that is not cached is downloaded first, as transformers, fastembed and
-// rclip do, unless download is false or the network is off; then the
-// not-cached error stands, exactly as without this step.
-func (g *globalOptions) localModel(ctx context.Context, emb *hybridembed.Embedder, flags *pflag.FlagSet, name string, download bool) (*hybridembed.Model, error) {
-	m, err := emb.Model(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	notHere := m.Local()
-	if notHere == nil {
-		return m, nil
-	}
-	offline := models.OfflineFromEnv()
-	if flags.Changed("offline") {
-		offline = g.Offline
-	}
-	if !download || offline || !errors.Is(notHere, hybridembed.ErrNotCached) {
-		return nil, notHere
-	}
-	hub := firstNonEmpty(g.HubURL, os.Getenv("HF_ENDPOINT"), remote.DefaultHubURL)
-	fmt.Fprintf(g.stderr, "hybridembed: %s is not cached here; downloading it from %s (--no-download refuses)\n", name, hub)
-	if _, err := pullModel(ctx, emb, g, name); err != nil {
-		return nil, err
-	}
-	return emb.Model(ctx, name)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
+	return many
 }

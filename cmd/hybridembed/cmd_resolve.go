@@ -37,7 +37,11 @@ status on the Hub, and why it is tried or skipped), the Hub's mapping, local
 files, what routing remembers, and one live test request to each provider
 tried, which tells a wrong router URL from a stale mapping, a model that is
 not served, or one that is warming up. --refresh forgets what routing
-remembers about MODEL first (see ` + "`hybridembed --help`" + ` for the state file).` + "\n" + exitStatusHelp,
+remembers about MODEL first (see ` + "`hybridembed --help`" + ` for the state file).` + "\n" + exitHelp(
+			status{exitOK, "the decision was printed (whatever it is, and whatever the probes found)"},
+			status{exitFatal, "no decision: bad flags, a model id that is not valid, the Hub refused the token"},
+			statusInterrupted,
+		),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runResolve(cmd.Context(), opts, g, cmd.Flags(), args[0])
@@ -91,6 +95,9 @@ func runResolve(ctx context.Context, opts resolveOptions, g *globalOptions, flag
 		fmt.Fprintf(w, "  local: %s", ev.Local.Dir)
 		if ev.Local.Revision != "" {
 			fmt.Fprintf(w, " (%s@%s)", ev.Local.Repo, shortCommit(ev.Local.Revision))
+		}
+		if ev.Local.Layout != "" {
+			fmt.Fprintf(w, ", %s layout", ev.Local.Layout)
 		}
 		fmt.Fprintln(w)
 	} else {

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/gallery"
 	"github.com/hybridembed/hybridembed/internal/index"
-	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 type searchOptions struct {
@@ -45,7 +45,7 @@ func (o *searchOptions) AddFlags(f *pflag.FlagSet) {
 func newSearchCommand(g *globalOptions) *cobra.Command {
 	var opts searchOptions
 	cmd := &cobra.Command{
-		Use:   "search --model MODEL (--query TEXT | --image FILE)... [PATH...]",
+		Use:   "search [--model MODEL] (--query TEXT | --image FILE)... [PATH...]",
 		Short: "Find the images in a library that best match text or images",
 		Long: `Rank the images under PATH (default: the current folder) by cosine similarity
 to each query, through the library's index: it is brought up to date first
@@ -59,13 +59,22 @@ vectors are summed with their weights (negative after " - ") into one query.
 
 Output: per query, its text and the best matches with their scores; --json
 gives {"query","model","results":[{"path","score"}]} per line; --paths gives
-bare paths; --html FILE writes a gallery page to open in a browser.` + "\n" + indexHelp + "\n" + exitStatusHelp,
+bare paths; --html FILE writes a gallery page to open in a browser. The
+queries are embedded first, so a query that is not an image fails before the
+index is touched; the index update says nothing when nothing changed.` + "\n" + indexHelp + "\n" + exitHelp(
+			status{exitOK, "the results were printed"},
+			status{exitFatal, "no search: bad flags or queries (an --image that is not an image), a PATH that is not there, no images, a model that is unusable, not cached or embeds no images"},
+			status{exitPartial, "the results were printed, and some files failed in the index update (each is reported) or a folder could not be read"},
+			status{exitInterrupted, "interrupted: what the index update embedded is saved"},
+		),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.needModel(opts.Model); err != nil {
+				return err
+			}
 			return runSearch(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
-	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
 
@@ -91,7 +100,11 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	if len(args) == 0 {
 		args = []string{"."}
 	}
-	lib, err := g.openLibrary(ctx, flags, opts.indexOptions, args)
+	// The queries first: one that is not an image (or fails) stops the
+	// search before the index is opened, made or updated.
+	lib, err := g.openLibrary(ctx, flags, opts.indexOptions, args, func(m *hybridembed.Model) error {
+		return index.EmbedQueries(ctx, m, queries)
+	})
 	if err != nil {
 		return err
 	}
@@ -99,14 +112,11 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	ix, m, im := lib.ix, lib.m, lib.im
 	partial := false
 	if !opts.NoUpdate {
-		st, err := updateIndex(ctx, g, ix, m, im, args, opts.RetryFailed)
+		st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, true)
 		if err != nil {
 			return err
 		}
 		partial = st.Failed > 0
-	}
-	if err := index.EmbedQueries(ctx, m, queries); err != nil {
-		return err
 	}
 	mat, err := ix.Load(ctx, im, args)
 	if err != nil {
@@ -156,7 +166,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	}
 	if opts.HTML != "" {
 		title := fmt.Sprintf("hybridembed search: %s (%s)", strings.Join(args, ", "), opts.Model)
-		if err := gallery.WriteFile(opts.HTML, title, pages, imageprep.Limits{MaxPixels: imageprep.DefaultMaxPixels}); err != nil {
+		if err := gallery.WriteFile(opts.HTML, title, pages, 0); err != nil {
 			return fmt.Errorf("--html %s: %w", opts.HTML, err)
 		}
 		fmt.Fprintf(g.stderr, "gallery written to %s\n", opts.HTML)

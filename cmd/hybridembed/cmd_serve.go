@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +41,7 @@ type serveOptions struct {
 
 func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.StringArrayVarP(&o.Models, "model", "m", nil, "a model to serve: a Hugging Face id or a directory, or NAME=MODEL to serve it as NAME (repeatable)")
+	f.StringArrayVarP(&o.Models, "model", "m", nil, "a model to serve: a Hugging Face id or a directory, or NAME=MODEL to serve it as NAME (repeatable; default: $HYBRIDEMBED_MODEL, else model in config.toml)")
 	f.StringVar(&o.APIKeyFile, "api-key-file", "", "file of accepted API keys, one per line (also: $HYBRIDEMBED_API_KEY)")
 	f.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", false, "allow listening beyond loopback with no API key")
 	f.Int64Var(&o.MaxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes (413 over it, before the body is read)")
@@ -86,18 +87,27 @@ URLs are never fetched: send data URIs.
 With keys from --api-key-file or $HYBRIDEMBED_API_KEY, every route but
 /health and /ready needs Authorization: Bearer KEY. Listening beyond loopback
 without a key is refused unless --insecure-no-auth. SIGTERM or SIGINT stop
-accepting, finish the requests in flight, and exit 0.` + "\n" + exitStatusHelp,
+accepting, finish the requests in flight, and exit 0.` + "\n" + exitHelp(
+			status{exitOK, "stopped by SIGTERM or SIGINT, after the requests in flight finished"},
+			status{exitFatal, "it did not start, or stopped on an error: bad flags (an --addr that is not HOST:PORT), no API key beyond loopback, a model that cannot be served, the address in use"},
+			status{exitInterrupted, "interrupted before it was serving (while it downloaded or loaded a model)"},
+		),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(opts.Models) == 0 {
+				return g.needModel("")
+			}
 			return runServe(cmd.Context(), opts, g, cmd.Flags())
 		},
 	}
 	opts.AddFlags(cmd.Flags())
-	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
 
 func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *pflag.FlagSet) error {
+	if err := checkAddr(opts.Addr); err != nil {
+		return err
+	}
 	keys, err := apiKeys(opts.APIKeyFile)
 	if err != nil {
 		return err
@@ -127,7 +137,7 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	}
 	defer emb.Close()
 	for name, target := range models {
-		if err := ensureServable(ctx, g, emb, flags, target, !opts.NoDownload); err != nil {
+		if err := g.ensureModel(ctx, emb, target, !opts.NoDownload); err != nil {
 			return fmt.Errorf("--model %s: %w", name, err)
 		}
 	}
@@ -202,23 +212,6 @@ func softMemoryLimit(budget int64) {
 	debug.SetMemoryLimit(budget + 192<<20)
 }
 
-// ensureServable downloads a model that is not cached, unless the router
-// serves its text (then there is nothing to fetch).
-func ensureServable(ctx context.Context, g *globalOptions, emb *hybridembed.Embedder, flags *pflag.FlagSet, name string, download bool) error {
-	m, err := emb.Model(ctx, name)
-	if err != nil {
-		return err
-	}
-	if m.Local() == nil {
-		return nil
-	}
-	if d, err := emb.Resolve(ctx, name, hybridembed.ModalityText); err == nil && d.Backend == hybridembed.BackendRemote {
-		return nil
-	}
-	_, err = g.localModel(ctx, emb, flags, name, download)
-	return err
-}
-
 // apiKeys reads the key file (one key per line; blank lines and # comments
 // skipped) and $HYBRIDEMBED_API_KEY.
 func apiKeys(file string) ([]string, error) {
@@ -248,6 +241,21 @@ func apiKeys(file string) ([]string, error) {
 		return nil, errors.New("--api-key-file: no keys in the file")
 	}
 	return keys, nil
+}
+
+// checkAddr refuses an --addr that is not HOST:PORT (or :PORT) with a
+// port number, before anything else is said about it.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = errors.New("bad port")
+		}
+	}
+	if err != nil {
+		return flagError("addr", addr, "HOST:PORT, such as 127.0.0.1:8080, or :8080 for every interface")
+	}
+	return nil
 }
 
 // loopback reports whether addr only accepts connections from this machine.

@@ -13,44 +13,66 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/dataset"
 )
 
 type textOptions struct {
-	Model string
-	JSONL bool
+	Model      string
+	JSONL      bool
+	Output     string
+	Format     string
+	NoDownload bool
 }
 
 func (o *textOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVarP(&o.Model, "model", "m", "", "model directory or Hugging Face id (required)")
+	modelFlag(f, &o.Model, "model directory or Hugging Face id")
 	f.BoolVar(&o.JSONL, "jsonl", false, `read stdin as JSON Lines objects with a "text" field (texts may hold newlines)`)
+	f.StringVarP(&o.Output, "output", "o", "", "write to this file (jsonl) or folder (npy) instead of stdout")
+	f.StringVar(&o.Format, "format", "jsonl", "output format: jsonl, or npy (-o DIR: embeddings.npy and texts.jsonl)")
+	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached (when it runs here)")
 }
 
 func newTextCommand(g *globalOptions) *cobra.Command {
 	var opts textOptions
 	cmd := &cobra.Command{
-		Use:   "text --model MODEL [flags] [TEXT...]",
+		Use:   "text [--model MODEL] [flags] [TEXT...]",
 		Short: "Embed texts",
 		Long: `Embed texts given as arguments, or else read from stdin: one text per line,
-or with --jsonl one JSON object per line with a "text" field.
+or with --jsonl one JSON object per line with a "text" field. Texts the
+router serves are sent there; others run here, and a model that runs here and
+is not cached is downloaded first (--no-download refuses).
 
 Output is JSON Lines in input order:
-  {"text":"...","model":"...","backend":"local","dim":512,"embedding":[...]}
-with "provider" (hf-inference, together, ...) on vectors the router made.
+  {"text":"...","model":"...","revision":"...","variant":"fp32","digest":"...",
+   "backend":"local","reason":"...","dim":512,"embedding":[...]}
+` + recordHelp + `
 A text that cannot be embedded gives {"text":"...","error":"..."} and a line
-on stderr, and the run goes on.` + "\n" + exitStatusHelp,
+on stderr, and the run goes on. -o FILE is written whole or not at all, with
+a line on stderr that sums the run up; --format npy -o DIR writes
+DIR/embeddings.npy (float32, one row per text that was embedded) and
+DIR/texts.jsonl (those texts as JSON strings, one per line, in the same
+order).` + "\n" + exitHelp(
+			status{exitOK, "every text was embedded"},
+			status{exitFatal, "nothing was embedded: bad flags, a model that is unusable or not cached (offline, --no-download), the router refused (auth), or every text failed; -o is left as it was"},
+			status{exitPartial, "some texts failed (each is reported); the others were embedded"},
+			status{exitInterrupted, "interrupted: -o is left as it was (JSON Lines are kept in FILE.partial)"},
+		),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.needModel(opts.Model); err != nil {
+				return err
+			}
 			return runText(cmd.Context(), opts, g, cmd.Flags(), args)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
-	_ = cmd.MarkFlagRequired("model")
 	return cmd
 }
 
 type textRecord struct {
 	Text string `json:"text"`
 	Line int    `json:"line,omitempty"`
-	vector
+	*vector
+	Error string `json:"error,omitempty"`
 }
 
 // textChunk bounds memory on long inputs: texts are embedded and written a
@@ -64,21 +86,98 @@ type textInput struct {
 	err  error
 }
 
+// textSink is where embedded texts go: JSON Lines records, or the vectors
+// of an npy folder.
+type textSink struct {
+	out   *output // JSON Lines (nil for npy)
+	texts []string
+	vecs  [][]float32
+	dim   int
+}
+
+func (s *textSink) add(rec textRecord) error {
+	if s.out != nil {
+		return s.out.Record(rec)
+	}
+	if rec.vector != nil {
+		s.texts, s.vecs, s.dim = append(s.texts, rec.Text), append(s.vecs, rec.Embedding), rec.Dim
+	}
+	return nil
+}
+
 func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pflag.FlagSet, args []string) error {
+	switch opts.Format {
+	case "jsonl":
+	case "npy":
+		if opts.Output == "" || opts.Output == "-" {
+			return errors.New("--format npy writes a folder: give it with -o DIR")
+		}
+	default:
+		return flagError("format", opts.Format, "jsonl or npy")
+	}
 	emb, err := g.embedder(flags)
 	if err != nil {
 		return err
 	}
 	defer emb.Close()
-	out, err := openOutput("", g.stdout)
+	// A model that runs here is fetched first; without a download, the
+	// embedding call says why it cannot run (and what the router said).
+	if !opts.NoDownload && !emb.Settings().Offline {
+		if err := g.ensureModel(ctx, emb, opts.Model, true); err != nil {
+			return err
+		}
+	}
+	sink := &textSink{}
+	if opts.Format == "jsonl" {
+		if sink.out, err = openOutput(opts.Output, g.stdout); err != nil {
+			return err
+		}
+		defer sink.out.Discard()
+	}
+	failed, embedded, err := embedTexts(ctx, opts, g, emb, args, sink)
 	if err != nil {
+		if sink.out != nil {
+			sayUnchanged(g.stderr, opts.Output, sink.out.Keep())
+		} else {
+			sayUnchanged(g.stderr, opts.Output, "")
+		}
 		return err
 	}
+	if embedded == 0 && failed > 0 {
+		sayUnchanged(g.stderr, opts.Output, "")
+		return nothingEmbedded(failed)
+	}
+	if sink.out != nil {
+		if err := sink.out.Commit(); err != nil {
+			return err
+		}
+	} else if err := dataset.WriteNPYTexts(opts.Output, sink.texts, sink.vecs, sink.dim); err != nil {
+		return err
+	}
+	if opts.Output != "" && opts.Output != "-" {
+		what := fmt.Sprintf("%d records to %s", failed+embedded, opts.Output)
+		if sink.out == nil {
+			what = fmt.Sprintf("%d vectors to %s/embeddings.npy and texts.jsonl", embedded, strings.TrimRight(opts.Output, "/"))
+		}
+		if failed > 0 {
+			fmt.Fprintf(g.stderr, "wrote %s: %d embedded, %d failed\n", what, embedded, failed)
+		} else {
+			fmt.Fprintf(g.stderr, "wrote %s: every text embedded\n", what)
+		}
+	}
+	if failed > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+// embedTexts embeds the texts of args (or stdin) a chunk at a time into
+// sink, reporting each failure on stderr.
+func embedTexts(ctx context.Context, opts textOptions, g *globalOptions, emb *hybridembed.Embedder, args []string, sink *textSink) (failed, embedded int, err error) {
 	next := argTexts(args)
 	if len(args) == 0 {
 		next = stdinTexts(g.stdin, opts.JSONL)
 	}
-	failed := 0
 	fail := func(rec textRecord, err error) error {
 		failed++
 		where := rec.Text
@@ -87,14 +186,14 @@ func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pfl
 		}
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", where, err)
 		rec.Error = err.Error()
-		return out.Record(rec)
+		return sink.add(rec)
 	}
 	for done := false; !done; {
 		var chunk []textInput
 		for len(chunk) < textChunk {
 			in, ok, err := next()
 			if err != nil {
-				return fmt.Errorf("reading stdin: %w", err)
+				return failed, embedded, fmt.Errorf("reading stdin: %w", err)
 			}
 			if !ok {
 				done = true
@@ -119,7 +218,7 @@ func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pfl
 					itemErrs[f.Index] = f.Err
 				}
 			case err != nil:
-				return err
+				return failed, embedded, err
 			}
 		}
 		k := 0
@@ -128,28 +227,26 @@ func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pfl
 			if in.err != nil {
 				rec.Line = in.line
 				if err := fail(rec, in.err); err != nil {
-					return err
+					return failed, embedded, err
 				}
 				continue
 			}
 			if ierr, bad := itemErrs[k]; bad {
 				k++
 				if err := fail(rec, ierr); err != nil {
-					return err
+					return failed, embedded, err
 				}
 				continue
 			}
 			rec.vector = vectorOf(embs[k])
 			k++
-			if err := out.Record(rec); err != nil {
-				return err
+			embedded++
+			if err := sink.add(rec); err != nil {
+				return failed, embedded, err
 			}
 		}
 	}
-	if failed > 0 {
-		return errPartial
-	}
-	return nil
+	return failed, embedded, nil
 }
 
 func argTexts(args []string) func() (textInput, bool, error) {

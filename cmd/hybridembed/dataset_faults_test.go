@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/internal/dataset"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // rowsByRel counts a dataset's rows by their path relative to whichever of
@@ -58,7 +58,7 @@ func chunkSums(t *testing.T, dir string) map[string]string {
 // number of chunks present and rename it over the last committed one.)
 func TestDatasetLostChunk(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := t.TempDir()
 	makeImages(t, lib, 40)
 	out := filepath.Join(t.TempDir(), "out")
@@ -102,7 +102,7 @@ func TestDatasetLostChunk(t *testing.T) {
 // is in the dataset once.
 func TestDatasetResumeAfterMove(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	base := t.TempDir()
 	first := filepath.Join(base, "mnt-a", "photos")
 	makeImages(t, first, 20)

@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/internal/dataset"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // makeImages writes n distinct small PNGs under dir (in a few folders) and
@@ -85,7 +85,7 @@ func assertSameRows(t *testing.T, want, got map[string]dataset.Row) {
 // union equals one unsharded run row for row, and the dataset verifies.
 func TestShardsAsProcesses(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := t.TempDir()
 	makeImages(t, lib, 40)
 	ref := filepath.Join(t.TempDir(), "ref")
@@ -139,7 +139,7 @@ func sha256Hex(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
 // same assignment as --shard; files added later move no one.
 func TestSlurmAssignment(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := t.TempDir()
 	makeImages(t, lib, 24)
 	paths := func(r result) []string {
@@ -189,7 +189,7 @@ func TestSlurmAssignment(t *testing.T) {
 // calls torn; the rerun commits the rest, each input exactly once.
 func TestShardKilledAndRerun(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := t.TempDir()
 	makeImages(t, lib, 150)
 	ref := filepath.Join(t.TempDir(), "ref")
@@ -227,9 +227,9 @@ func TestShardKilledAndRerun(t *testing.T) {
 // TestDatasetReadByDuckDB: DuckDB's own client reads the folder as a
 // table, with the column types analytics engines expect.
 func TestDatasetReadByDuckDB(t *testing.T) {
-	dir := testdata.NodeClients(t)
+	dir := fixtures.NodeClients(t)
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := t.TempDir()
 	makeImages(t, lib, 10)
 	out := filepath.Join(t.TempDir(), "ds")
@@ -270,9 +270,9 @@ func TestDatasetReadByDuckDB(t *testing.T) {
 // the vectors embed prints, in the order of paths.txt.
 func TestNPY(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	out := filepath.Join(t.TempDir(), "npy")
-	r := runCLI(t, "", "embed", "--format", "npy", "-o", out, "--model", model, testdata.Fixture("images"))
+	r := runCLI(t, "", "embed", "--format", "npy", "-o", out, "--model", model, fixtures.Fixture("images"))
 	require.Equal(t, exitOK, r.code, r.stderr)
 	data, err := os.ReadFile(filepath.Join(out, "embeddings.npy"))
 	require.NoError(t, err)
@@ -287,7 +287,7 @@ func TestNPY(t *testing.T) {
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(paths)), "\n")
 	require.Len(t, lines, 4)
-	jsonl := records(t, runCLI(t, "", "embed", "--model", model, testdata.Fixture("images")).stdout)
+	jsonl := records(t, runCLI(t, "", "embed", "--model", model, fixtures.Fixture("images")).stdout)
 	for i, rec := range jsonl {
 		assert.Equal(t, rec["path"], lines[i])
 		for j, x := range rec["embedding"].([]any) {
@@ -295,7 +295,7 @@ func TestNPY(t *testing.T) {
 			assert.InDelta(t, x.(float64), float64(got), 1e-6)
 		}
 	}
-	r = runCLI(t, "", "embed", "--format", "npy", "--shard", "0/2", "-o", out, "--model", model, testdata.Fixture("images"))
+	r = runCLI(t, "", "embed", "--format", "npy", "--shard", "0/2", "-o", out, "--model", model, fixtures.Fixture("images"))
 	assert.Equal(t, exitFatal, r.code)
 	assert.Contains(t, r.stderr, "one machine")
 }
@@ -304,7 +304,7 @@ func TestNPY(t *testing.T) {
 // indexing the folder directly, and the next update embeds nothing.
 func TestIndexImport(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := sampleLibrary(t)
 	ds := filepath.Join(t.TempDir(), "ds")
 	require.Equal(t, exitOK, runCLI(t, "", "embed", "--format", "parquet", "-o", ds, "--model", model, lib).code)
@@ -328,7 +328,7 @@ func TestIndexImport(t *testing.T) {
 	assert.Contains(t, r.stderr, "0 embedded")
 
 	// Another model's dataset is refused.
-	r = runCLI(t, "", "index", "import", "--model", testdata.Fixture("models", "tiny-clip-joint"), ds, lib)
+	r = runCLI(t, "", "index", "import", "--model", fixtures.Fixture("models", "tiny-clip-joint"), ds, lib)
 	assert.Equal(t, exitFatal, r.code)
 	assert.Contains(t, r.stderr, "was made by")
 }

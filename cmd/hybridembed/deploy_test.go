@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // checkCommandLine fails unless args parse as a hybridembed command line:
@@ -20,7 +20,7 @@ func checkCommandLine(t *testing.T, where string, args []string) {
 	t.Helper()
 	require.NotEmpty(t, args, where)
 	require.Equal(t, "hybridembed", args[0], where)
-	root := newRootCommand(strings.NewReader(""), os.Stdout, os.Stderr)
+	root := newRootCommand(&globalOptions{stdin: strings.NewReader(""), stdout: os.Stdout, stderr: os.Stderr})
 	cmd, rest, err := root.Find(args[1:])
 	require.NoError(t, err, where)
 	require.NotEqual(t, root, cmd, "%s: no such command: %v", where, args)
@@ -47,7 +47,7 @@ func TestDeployExamples(t *testing.T) {
 			} `yaml:"template"`
 		} `yaml:"spec"`
 	}
-	data, err := os.ReadFile(testdata.Root() + "/deploy/kubernetes/indexed-job.yaml")
+	data, err := os.ReadFile(fixtures.Root() + "/deploy/kubernetes/indexed-job.yaml")
 	require.NoError(t, err)
 	require.NoError(t, yaml.Unmarshal(data, &job))
 	assert.Equal(t, "Indexed", job.Spec.CompletionMode)
@@ -60,7 +60,7 @@ func TestDeployExamples(t *testing.T) {
 	assert.Contains(t, strings.Join(embed, " "), "--shards "+strconv.Itoa(job.Spec.Completions), "--shards equals the job's completions")
 	assert.Contains(t, strings.Join(embed, " "), "--format parquet")
 
-	sb, err := os.ReadFile(testdata.Root() + "/deploy/slurm/embed-array.sbatch")
+	sb, err := os.ReadFile(fixtures.Root() + "/deploy/slurm/embed-array.sbatch")
 	require.NoError(t, err)
 	script := strings.ReplaceAll(string(sb), "\\\n", " ")
 	line := regexp.MustCompile(`(?m)^srun (hybridembed .*)$`).FindStringSubmatch(script)

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -11,8 +14,8 @@ import (
 	"github.com/hybridembed/hybridembed"
 )
 
-const envHelp = `
-ENVIRONMENT
+const envHelp = `ENVIRONMENT
+  HYBRIDEMBED_MODEL  the model when no --model is given
   HF_HUB_OFFLINE=1   never use the network (same as --offline)
   HF_HOME            Hugging Face home (default ~/.cache/huggingface)
   HF_HUB_CACHE       model cache (default $HF_HOME/hub)
@@ -25,9 +28,11 @@ ENVIRONMENT
                      routing memory is its router/state.json
   TURBOJPEG_LIB      path to libturbojpeg.so.0 (exact JPEG decoding; default:
                      hybridembed's cache, then the system loader path)
-  HYBRIDEMBED_INDEX  the index file for index and search`
+  HYBRIDEMBED_INDEX  the index file for index and search
+  XDG_CONFIG_HOME    where config.toml is (default ~/.config)`
 
-// globalOptions are the flags every command shares.
+// globalOptions are the flags every command shares, and what the run
+// learns on the way that its error messages use.
 type globalOptions struct {
 	Offline   bool
 	Device    string
@@ -45,6 +50,16 @@ type globalOptions struct {
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
+
+	// settings is where each setting's value came from (see config.go),
+	// filled before a command runs.
+	settings map[string]effective
+	// model is the model the command works with, for the hints of an
+	// error message.
+	model string
+	// emb is the last Embedder made, for the hints of an error message
+	// (models like a mistyped one).
+	emb *hybridembed.Embedder
 }
 
 func (g *globalOptions) AddFlags(cmd *cobra.Command) {
@@ -64,24 +79,17 @@ func (g *globalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Decode, "decode", "exact", "JPEG decoding: exact (Pillow's pixels) or fast (large JPEGs decoded at 1/2-1/8 scale)")
 }
 
-// embedder builds the library client from the flags. Options that only
-// some commands have are passed in extra.
+// embedder builds the library client from the flags (and the defaults a
+// config file gave them). Options that only some commands have are passed
+// in extra.
 func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Option) (*hybridembed.Embedder, error) {
 	level := slog.LevelWarn
 	if g.Verbose {
 		level = slog.LevelInfo
 	}
-	policy, err := hybridembed.ParsePolicy(g.Policy)
-	if err != nil {
-		return nil, err
-	}
-	providers, err := hybridembed.ParseProviders(g.Provider)
-	if err != nil {
-		return nil, fmt.Errorf("--provider: %w", err)
-	}
 	opts := []hybridembed.Option{
-		hybridembed.WithPolicy(policy),
-		hybridembed.WithProviders(providers...),
+		hybridembed.WithPolicy(hybridembed.Policy(g.Policy)),
+		hybridembed.WithProviders(strings.Split(g.Provider, ",")...),
 		hybridembed.WithRouterURL(g.RouterURL),
 		hybridembed.WithHubURL(g.HubURL),
 		hybridembed.WithDevice(g.Device),
@@ -93,9 +101,53 @@ func (g *globalOptions) embedder(flags *pflag.FlagSet, extra ...hybridembed.Opti
 		hybridembed.WithDecode(g.Decode),
 		hybridembed.WithLogger(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))),
 	}
-	// An explicit --offline=false overrides $HF_HUB_OFFLINE.
-	if flags.Changed("offline") {
+	// An explicit --offline=false (or offline = false in the config file)
+	// overrides $HF_HUB_OFFLINE.
+	if flags.Changed("offline") || g.from("offline") == fromFile {
 		opts = append(opts, hybridembed.WithOffline(g.Offline))
 	}
-	return hybridembed.New(append(opts, extra...)...)
+	emb, err := hybridembed.New(append(opts, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	g.emb = emb
+	return emb, nil
+}
+
+// optionFlags names the flag (and config key) behind each library option
+// the commands set.
+var optionFlags = map[string]string{
+	"WithPolicy": "policy", "WithRouterURL": "router-url", "WithHubURL": "hub-url", "WithDevice": "device",
+	"WithThreads": "threads", "WithVariant": "variant", "WithBatchSize": "batch-size", "WithWorkers": "workers",
+	"WithRuns": "runs", "WithDecode": "decode", "WithMaxPixels": "max-pixels", "WithProviders": "provider",
+}
+
+// optionMessage says what was wrong with an option in the words of the
+// setting it came from: `--decode: "bogus": want exact or fast`, or the
+// config file's key.
+func (g *globalOptions) optionMessage(oe *hybridembed.OptionError) string {
+	name, ok := optionFlags[oe.Option]
+	if !ok {
+		return fmt.Sprintf("%s: %s: want %s", oe.Option, oe.Value, oe.Want)
+	}
+	where := "--" + name
+	if s, ok := g.settings[name]; ok {
+		switch s.from {
+		case fromFile:
+			where = s.detail + ": " + name
+		case fromEnv:
+			where = "$" + s.detail
+		}
+	}
+	return fmt.Sprintf("%s: %s: want %s", where, oe.Value, oe.Want)
+}
+
+// flagError is a flag's value that a command refuses, in the form the
+// library's option errors take.
+func flagError(flag string, value any, want string) error {
+	v := fmt.Sprint(value)
+	if s, ok := value.(string); ok {
+		v = strconv.Quote(s)
+	}
+	return errors.New("--" + flag + ": " + v + ": want " + want)
 }

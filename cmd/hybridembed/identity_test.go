@@ -10,13 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // copyModel copies a fixture model directory, so a test may edit it.
 func copyModel(t *testing.T, name string) string {
 	t.Helper()
-	src := testdata.Fixture("models", name)
+	src := fixtures.Fixture("models", name)
 	dst := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
 	return dst

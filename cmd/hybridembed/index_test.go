@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // sampleLibrary copies the sample images into a new library, one of them
@@ -29,7 +29,7 @@ func sampleLibrary(t *testing.T) string {
 	t.Helper()
 	lib := t.TempDir()
 	for _, name := range []string{"red_circle.png", "green_triangle.jpg", "blue_square.png", "yellow_star.jpg"} {
-		data, err := os.ReadFile(testdata.Fixture("images", name))
+		data, err := os.ReadFile(fixtures.Fixture("images", name))
 		require.NoError(t, err)
 		writeFile(t, filepath.Join(lib, name), data)
 		if name == "blue_square.png" {
@@ -41,14 +41,14 @@ func sampleLibrary(t *testing.T) string {
 
 func TestIndexCommand(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := sampleLibrary(t)
 	writeFile(t, filepath.Join(lib, "more", "broken.jpg"), []byte("not a jpeg"))
 
 	r := runCLI(t, "", "index", "--model", model, lib)
 	assert.Equal(t, exitPartial, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "broken.jpg: not a supported image")
-	assert.Contains(t, r.stderr, "6 new, 0 changed, 0 renamed, 0 unchanged, 0 removed, 1 failed; 5 embedded, 1 reused")
+	assert.Contains(t, r.stderr, "6 new, 0 changed, 0 renamed, 0 unchanged, 0 removed, 1 failed; 4 embedded, 1 reused")
 	assert.FileExists(t, filepath.Join(lib, ".hybridembed", "index.db"))
 
 	r = runCLI(t, "", "index", "--model", model, lib)
@@ -57,7 +57,7 @@ func TestIndexCommand(t *testing.T) {
 
 	r = runCLI(t, "", "index", "--model", model, "--retry-failed", lib)
 	assert.Equal(t, exitPartial, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "1 embedded")
+	assert.Contains(t, r.stderr, "1 failed; 0 embedded", "tried again and failed again: not embedded")
 
 	// An explicit index file elsewhere.
 	other := filepath.Join(t.TempDir(), "photos.db")
@@ -65,9 +65,9 @@ func TestIndexCommand(t *testing.T) {
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.FileExists(t, other)
 
-	r = runCLI(t, "", "index", "--model", testdata.Fixture("models", "tiny-st"), lib)
+	r = runCLI(t, "", "index", "--model", fixtures.Fixture("models", "tiny-st"), lib)
 	assert.Equal(t, exitFatal, r.code)
-	assert.Contains(t, r.stderr, "does not embed images")
+	assert.Contains(t, r.stderr, "embeds text only, not images: an index needs a model that embeds images")
 }
 
 // storedVectors reads an index's vectors with plain SQL, independently of
@@ -129,7 +129,7 @@ type searchLine struct {
 // file and from `text` and `embed` output.
 func TestSearchMatchesBruteForce(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := sampleLibrary(t)
 	r := runCLI(t, "", "index", "--model", model, lib)
 	require.Equal(t, exitOK, r.code, r.stderr)
@@ -212,7 +212,7 @@ func TestSearchMatchesBruteForce(t *testing.T) {
 // not to.
 func TestSearchUpdatesFirst(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := sampleLibrary(t)
 	r := runCLI(t, "", "search", "--model", model, "--paths", "-q", "a star", lib)
 	require.Equal(t, exitOK, r.code, r.stderr)
@@ -237,7 +237,7 @@ func TestSearchUpdatesFirst(t *testing.T) {
 // score and path.
 func TestSearchHTMLGallery(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	lib := sampleLibrary(t)
 	page := filepath.Join(t.TempDir(), "results.html")
 	r := runCLI(t, "", "search", "--model", model, "--html", page, "-q", "a red circle", "-q", "a <b>bold</b> query", lib)
@@ -341,7 +341,7 @@ func TestFirstUseDownload(t *testing.T) {
 	lib := sampleLibrary(t)
 	t.Run("online", func(t *testing.T) {
 		s, _ := online(t)
-		s.Host(t, "acme/tiny-clip", testdata.Fixture("models", "tiny-clip"))
+		s.Host(t, "acme/tiny-clip", fixtures.Fixture("models", "tiny-clip"))
 		r := runCLI(t, "", "index", "--model", "acme/tiny-clip", "--index", filepath.Join(t.TempDir(), "i.db"), lib)
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Contains(t, r.stderr, "acme/tiny-clip is not cached here; downloading it from "+s.URL)
@@ -360,7 +360,7 @@ func TestFirstUseDownload(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := online(t)
-			s.Host(t, "acme/tiny-clip", testdata.Fixture("models", "tiny-clip"))
+			s.Host(t, "acme/tiny-clip", fixtures.Fixture("models", "tiny-clip"))
 			t.Setenv("HF_HUB_OFFLINE", tc.env)
 			args := append([]string{"index", "--model", "acme/tiny-clip", "--index", filepath.Join(t.TempDir(), "i.db")}, tc.args...)
 			r := runCLI(t, "", append(args, lib)...)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -20,7 +20,7 @@ import (
 // are identical.
 func TestAirGapRoundTrip(t *testing.T) {
 	s, _ := online(t)
-	s.Host(t, "Xenova/clip-vit-base-patch32", testdata.Fixture("models", "tiny-clip"))
+	s.Host(t, "Xenova/clip-vit-base-patch32", fixtures.Fixture("models", "tiny-clip"))
 	s.InjectDownload("Xenova/clip-vit-base-patch32", hftest.Fault{Kind: hftest.ResetMidBody})
 
 	pull := runCLI(t, "", "models", "pull", "openai/clip-vit-base-patch32")
@@ -32,7 +32,7 @@ func TestAirGapRoundTrip(t *testing.T) {
 	require.Equal(t, exitOK, verify.code, verify.stderr)
 	assert.NotContains(t, verify.stdout, "corrupt")
 
-	images := testdata.Fixture("images")
+	images := fixtures.Fixture("images")
 	before := runCLI(t, "", "embed", "--offline", "--model", "openai/clip-vit-base-patch32", images)
 	require.Equal(t, exitOK, before.code, before.stderr)
 
@@ -68,7 +68,7 @@ func TestAirGapRoundTrip(t *testing.T) {
 	assert.Regexp(t, `corrupt\s+onnx/text_model.onnx`, verify.stdout)
 	assert.Contains(t, verify.stderr, "checksum mismatch")
 
-	rm := runCLI(t, "", "models", "rm", "openai/clip-vit-base-patch32")
+	rm := runCLI(t, "", "models", "rm", "--yes", "openai/clip-vit-base-patch32")
 	require.Equal(t, exitOK, rm.code, rm.stderr)
 	missing := runCLI(t, "", "text", "--model", "openai/clip-vit-base-patch32", "x")
 	assert.Equal(t, exitFatal, missing.code)

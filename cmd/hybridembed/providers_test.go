@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models/modelstest"
 	"github.com/hybridembed/hybridembed/remote/hftest"
@@ -26,8 +26,8 @@ const qwen = "Qwen/Qwen3-Embedding-8B"
 // the point).
 func TestHungHubRuns(t *testing.T) {
 	s, hub := online(t)
-	modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
-	s.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	modelstest.Cache(t, hub, miniLM, fixtures.Fixture("models", "tiny-st"))
+	s.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	s.InjectHub("", hftest.Repeat(hftest.Fault{Kind: hftest.Hang}, 10)...)
 	t.Setenv("HF_HUB_ETAG_TIMEOUT", "1")
 	var took []time.Duration
@@ -66,7 +66,7 @@ func TestProviderFlag(t *testing.T) {
 	assert.Equal(t, "deepinfra", records(t, r.stdout)[0]["provider"])
 	r = runCLI(t, "", "text", "--provider", "nebius", "--model", qwen, "a")
 	assert.Equal(t, exitFatal, r.code)
-	assert.Contains(t, r.stderr, `--provider: unknown provider "nebius"`)
+	assert.Contains(t, r.stderr, `hybridembed: --provider: "nebius": want auto, or some of`)
 }
 
 // TestResolveChain: resolve shows each provider with its id, status and

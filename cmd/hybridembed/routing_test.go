@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models/modelstest"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
@@ -32,7 +32,7 @@ func online(t *testing.T) (*hftest.Server, string) {
 func TestTextRouting(t *testing.T) {
 	t.Run("served: remote", func(t *testing.T) {
 		s, _ := online(t)
-		s.ServeReference(t, miniLM, testdata.TinySTReference(t))
+		s.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 		r := runCLI(t, "", "text", "--model", miniLM, "hi")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		rec := records(t, r.stdout)[0]
@@ -41,8 +41,8 @@ func TestTextRouting(t *testing.T) {
 	})
 	t.Run("404ing router, cached: local with the reason", func(t *testing.T) {
 		s, hub := online(t)
-		modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
-		s.ServeReference(t, miniLM, testdata.TinySTReference(t))
+		modelstest.Cache(t, hub, miniLM, fixtures.Fixture("models", "tiny-st"))
+		s.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 		s.Inject(miniLM, hftest.Fault{Kind: hftest.PlainNotFound})
 		r := runCLI(t, "", "text", "--model", miniLM, "hi")
 		require.Equal(t, exitOK, r.code, r.stderr)
@@ -52,7 +52,7 @@ func TestTextRouting(t *testing.T) {
 	})
 	t.Run("unreachable router, cached: local", func(t *testing.T) {
 		_, hub := online(t)
-		modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
+		modelstest.Cache(t, hub, miniLM, fixtures.Fixture("models", "tiny-st"))
 		r := runCLI(t, "", "text", "--model", miniLM, "--router-url", "http://127.0.0.1:1", "--hub-url", "http://127.0.0.1:1", "hi")
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Equal(t, "local", records(t, r.stdout)[0]["backend"])
@@ -60,7 +60,7 @@ func TestTextRouting(t *testing.T) {
 	t.Run("neither served nor cached: one actionable line", func(t *testing.T) {
 		s, _ := online(t)
 		s.Map(miniLM, map[string]any{})
-		r := runCLI(t, "", "text", "--model", miniLM, "hi")
+		r := runCLI(t, "", "text", "--no-download", "--model", miniLM, "hi")
 		assert.Equal(t, exitFatal, r.code)
 		assert.Empty(t, r.stdout)
 		line := strings.TrimSpace(r.stderr)
@@ -79,19 +79,19 @@ func TestResolveCommand(t *testing.T) {
 		backend   string
 		diagnosis string
 	}{
-		{"served", func(s *hftest.Server) { s.ServeReference(t, miniLM, testdata.TinySTReference(t)) }, nil, "remote", "served"},
+		{"served", func(s *hftest.Server) { s.ServeReference(t, miniLM, fixtures.TinySTReference(t)) }, nil, "remote", "served"},
 		{"warming up", func(s *hftest.Server) {
-			s.ServeReference(t, miniLM, testdata.TinySTReference(t))
+			s.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 			s.Inject(miniLM, hftest.Fault{Kind: hftest.Loading, EstimatedTime: 20e9}, hftest.Fault{Kind: hftest.Loading, EstimatedTime: 20e9}) // one per run
 		}, nil, "remote", "warming up"},
 		{"not served", func(s *hftest.Server) { s.Map(miniLM, map[string]any{}) }, nil, "local", "not served"},
-		{"wrong URL", func(s *hftest.Server) { s.ServeReference(t, miniLM, testdata.TinySTReference(t)) },
+		{"wrong URL", func(s *hftest.Server) { s.ServeReference(t, miniLM, fixtures.TinySTReference(t)) },
 			[]string{"--router-url", "ROUTER/v1/embeddings"}, "remote", "wrong URL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, hub := online(t)
-			modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
+			modelstest.Cache(t, hub, miniLM, fixtures.Fixture("models", "tiny-st"))
 			tc.setup(s)
 			args := []string{"resolve", "--json", miniLM}
 			for _, a := range tc.args {

@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // writePNG writes a small PNG whose pixels depend on seed: each seed is a
@@ -68,14 +68,14 @@ func snapshot(t *testing.T, path string) map[string]string {
 // does.
 func TestNothingEmbeddedLeavesOutput(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	bad := t.TempDir()
 	writeFile(t, filepath.Join(bad, "a.jpg"), []byte("not a jpeg"))
 	writeFile(t, filepath.Join(bad, "sub", "b.png"), []byte("not a png either"))
 	typo := filepath.Join(t.TempDir(), "Pictres")
 	inputs := map[string][]string{
 		"mistyped path":                {typo},
-		"mistyped path beside a good":  {testdata.Fixture("images", "red_circle.png"), typo},
+		"mistyped path beside a good":  {fixtures.Fixture("images", "red_circle.png"), typo},
 		"folder of bad files":          {bad},
 		"bad file named":               {filepath.Join(bad, "a.jpg")},
 		"folder of bad files and typo": {bad, typo},
@@ -90,7 +90,7 @@ func TestNothingEmbeddedLeavesOutput(t *testing.T) {
 						out += ".jsonl"
 					}
 					if earlier {
-						r := runCLI(t, "", "embed", "--model", model, "--format", format, "-o", out, testdata.Fixture("images"))
+						r := runCLI(t, "", "embed", "--model", model, "--format", format, "-o", out, fixtures.Fixture("images"))
 						require.Equal(t, exitOK, r.code, r.stderr)
 					}
 					before, siblings := snapshot(t, out), snapshot(t, parent)
@@ -162,7 +162,7 @@ func indexedLibrary(t *testing.T, lib, model, source string, want int) string {
 // however the index is found, for vectors embedded here and imported alike.
 func TestMissingPathPurgesNothing(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	for _, source := range []string{"index", "import"} {
 		t.Run(source, func(t *testing.T) {
 			lib := t.TempDir()
@@ -283,7 +283,7 @@ func deepest(lib string) string {
 // readable again, nothing has to be embedded again.
 func TestUnreadableSubfolderKeepsRows(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	for _, f := range unreadableFaults {
 		for _, source := range []string{"index", "import"} {
 			t.Run(f.name+"/"+source, func(t *testing.T) {
@@ -345,7 +345,7 @@ func (w *rewriteOnWrite) Write(p []byte) (int, error) {
 // offset 0): its message on stderr comes between the two phases.
 func TestRewrittenBetweenHashAndEmbed(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	if f, err := os.Open("/proc/self/mem"); err != nil {
 		t.Skip("no /proc/self/mem: ", err)
 	} else {
@@ -357,8 +357,8 @@ func TestRewrittenBetweenHashAndEmbed(t *testing.T) {
 	}
 	lib := t.TempDir()
 	photo := filepath.Join(lib, "a.png")
-	oldBytes := mustReadBytes(t, testdata.Fixture("images", "red_circle.png"))
-	newBytes := mustReadBytes(t, testdata.Fixture("images", "blue_square.png"))
+	oldBytes := mustReadBytes(t, fixtures.Fixture("images", "red_circle.png"))
+	newBytes := mustReadBytes(t, fixtures.Fixture("images", "blue_square.png"))
 	writeFile(t, photo, oldBytes)
 	require.NoError(t, os.Symlink("/proc/self/mem", filepath.Join(lib, "zz.jpg")))
 
@@ -420,7 +420,7 @@ func mustReadBytes(t *testing.T, path string) []byte {
 // `embed` and `index` alike.
 func TestNoImages(t *testing.T) {
 	isolate(t)
-	model := testdata.Fixture("models", "tiny-clip")
+	model := fixtures.Fixture("models", "tiny-clip")
 	empty := t.TempDir()
 	writeFile(t, filepath.Join(empty, "notes.txt"), []byte("no photos here"))
 	writeFile(t, filepath.Join(empty, "sub", "readme.md"), []byte("nor here"))

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
@@ -56,7 +56,7 @@ func cliChild(env []string, args ...string) *exec.Cmd {
 // is left may only be refused connections.
 func TestServeSIGTERM(t *testing.T) {
 	isolate(t)
-	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+testdata.Fixture("models", "tiny-clip"))
+	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+fixtures.Fixture("models", "tiny-clip"))
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr lockedBuffer
@@ -178,7 +178,7 @@ func tail(s string) string {
 func TestServeRefusesOpenWithoutKey(t *testing.T) {
 	isolate(t)
 	t.Setenv("HYBRIDEMBED_API_KEY", "")
-	model := "clip=" + testdata.Fixture("models", "tiny-clip")
+	model := "clip=" + fixtures.Fixture("models", "tiny-clip")
 	r := runCLI(t, "", "serve", "--addr", "0.0.0.0:0", "--model", model)
 	assert.Equal(t, exitFatal, r.code)
 	assert.Contains(t, r.stderr, "no API key is set")

@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -20,12 +21,40 @@ func WriteNPY(dir string, paths []string, vectors [][]float32, dim int) error {
 	if len(paths) != len(vectors) {
 		return fmt.Errorf("npy: %d paths for %d vectors", len(paths), len(vectors))
 	}
-	for i, p := range paths {
+	for _, p := range paths {
 		if strings.ContainsAny(p, "\n\r") {
 			return fmt.Errorf("npy: path %q has a line break; paths.txt cannot hold it", p)
 		}
-		if len(vectors[i]) != dim {
-			return fmt.Errorf("npy: %s has %d numbers, not %d", p, len(vectors[i]), dim)
+	}
+	return writeNPY(dir, "paths.txt", paths, vectors, dim, func(w *bufio.Writer, p string) error {
+		w.WriteString(p)
+		return w.WriteByte('\n')
+	})
+}
+
+// WriteNPYTexts writes vectors as DIR/embeddings.npy, as [WriteNPY] does,
+// and their texts as DIR/texts.jsonl, one JSON string per line in the same
+// order (a text may hold line breaks).
+func WriteNPYTexts(dir string, texts []string, vectors [][]float32, dim int) error {
+	if len(texts) != len(vectors) {
+		return fmt.Errorf("npy: %d texts for %d vectors", len(texts), len(vectors))
+	}
+	return writeNPY(dir, "texts.jsonl", texts, vectors, dim, func(w *bufio.Writer, t string) error {
+		b, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		w.Write(b)
+		return w.WriteByte('\n')
+	})
+}
+
+// writeNPY writes DIR/embeddings.npy, then the labels file (one line per
+// vector, written by line).
+func writeNPY(dir, labelsFile string, labels []string, vectors [][]float32, dim int, line func(*bufio.Writer, string) error) error {
+	for i, v := range vectors {
+		if len(v) != dim {
+			return fmt.Errorf("npy: %s has %d numbers, not %d", labels[i], len(v), dim)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
@@ -55,10 +84,11 @@ func WriteNPY(dir string, paths []string, vectors [][]float32, dim int) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, "paths.txt"), func(w *bufio.Writer) error {
-		for _, p := range paths {
-			w.WriteString(p)
-			w.WriteByte('\n')
+	return atomicfile.Write(filepath.Join(dir, labelsFile), func(w *bufio.Writer) error {
+		for _, l := range labels {
+			if err := line(w, l); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

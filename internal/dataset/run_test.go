@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
@@ -27,7 +27,7 @@ func tinyModel(t *testing.T) (*hybridembed.Model, Model) {
 	emb, err := hybridembed.New(hybridembed.WithoutEnvironment(), hybridembed.WithHubCache(t.TempDir()), hybridembed.WithOffline(true))
 	require.NoError(t, err)
 	t.Cleanup(func() { emb.Close() })
-	m, err := emb.Model(context.Background(), testdata.Fixture("models", "tiny-clip"))
+	m, err := emb.Model(context.Background(), fixtures.Fixture("models", "tiny-clip"))
 	require.NoError(t, err)
 	return m, ModelOf(m.Info())
 }

@@ -20,6 +20,9 @@ import (
 	"github.com/hybridembed/hybridembed/models/layout"
 )
 
+// ParseDevice reads a --device value for [Options.Device].
+func ParseDevice(s string) (ort.Device, error) { return ort.ParseDevice(s) }
+
 // Options say what to examine.
 type Options struct {
 	// Device is the device asked for (--device): the decision is about it.

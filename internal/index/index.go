@@ -313,14 +313,3 @@ func (s scope) where() (string, []any) {
 	}
 	return strings.Join(conds, " OR "), args
 }
-
-func statSize(path string) (int64, error) {
-	st, err := os.Stat(path)
-	if os.IsNotExist(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
@@ -47,7 +47,7 @@ func tinyModel(t *testing.T, opts ...hybridembed.Option) (*counting, Model) {
 		hybridembed.WithHubCache(t.TempDir()), hybridembed.WithOffline(true)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { emb.Close() })
-	m, err := emb.Model(context.Background(), testdata.Fixture("models", "tiny-clip"))
+	m, err := emb.Model(context.Background(), fixtures.Fixture("models", "tiny-clip"))
 	require.NoError(t, err)
 	return &counting{m: m}, ModelOf(m.Info())
 }
@@ -201,6 +201,7 @@ func TestFailedFilesNotRetried(t *testing.T) {
 	st, err := ix.Update(ctx, model, emb, []string{lib}, opts)
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Failed)
+	assert.Equal(t, 3, st.Embedded, "a failed file is not counted as embedded")
 	require.Len(t, failures, 1)
 	assert.Contains(t, failures[0], "bad.jpg")
 	var msg string
@@ -214,7 +215,7 @@ func TestFailedFilesNotRetried(t *testing.T) {
 	opts.RetryFailed = true
 	st, err = ix.Update(ctx, model, emb, []string{lib}, opts)
 	require.NoError(t, err)
-	assert.Equal(t, 1, st.Embedded)
+	assert.Zero(t, st.Embedded, "tried again, and failed again")
 	assert.Equal(t, 1, st.Failed)
 
 	writeImage(t, bad, 99) // fixed (PNG bytes under a .jpg name decode by content)
@@ -363,6 +364,11 @@ func TestKillAndResume(t *testing.T) {
 	st, err := ix.Update(ctx, model, emb, []string{lib}, UpdateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, n-committed, st.Embedded, "committed work is not redone")
+	// The files the killed run stored but never embedded are not unchanged
+	// ones: the summary must not say "160 unchanged, 136 embedded".
+	assert.Equal(t, n-committed, st.Pending, "stored by the killed run, embedded now")
+	assert.Equal(t, committed, st.Unchanged)
+	assert.Zero(t, st.New)
 	assert.Equal(t, n, count(t, ix, `SELECT count(*) FROM files`))
 	assert.Equal(t, n, count(t, ix, `SELECT count(DISTINCT path) FROM files`))
 

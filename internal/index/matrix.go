@@ -190,16 +190,3 @@ func (t *topK) offer(h Hit) {
 		heap.Fix(t, 0)
 	}
 }
-
-// Size is the index file's size in bytes, with its write-ahead log.
-func (ix *Index) Size() (int64, error) {
-	var total int64
-	for _, suffix := range []string{"", "-wal"} {
-		st, err := statSize(ix.path + suffix)
-		if err != nil {
-			return 0, err
-		}
-		total += st
-	}
-	return total, nil
-}

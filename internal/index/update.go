@@ -58,7 +58,11 @@ type Stats struct {
 	// retried (see RetryFailed).
 	KnownFailed int
 
-	Embedded    int   // images sent to the model
+	// Pending are unchanged paths that an earlier run with this model left
+	// with no vector (it was interrupted, or the file could not be read
+	// again): they are embedded now, and not counted as Unchanged.
+	Pending     int
+	Embedded    int   // images embedded and stored in this run (failures are Failed)
 	Reused      int   // paths that got a stored vector with no inference
 	BytesHashed int64 // image bytes read to hash new and changed files
 }
@@ -205,6 +209,13 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		}
 		upserts = append(upserts, f)
 	}
+	// A model this index knew before this run, whose vectors an unchanged
+	// file lacks, left it unembedded (an interrupted run); for a model new
+	// here, every file is still to embed.
+	_, known, err := ix.modelID(ctx, model, false)
+	if err != nil {
+		return st, err
+	}
 	modelID, _, err := ix.modelID(ctx, model, true)
 	if err != nil {
 		return st, err
@@ -237,7 +248,7 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	}
 
 	// What this model has no vector for: one image per distinct content.
-	known, err := ix.modelVectors(ctx, modelID)
+	vectors, err := ix.modelVectors(ctx, modelID)
 	if err != nil {
 		return st, err
 	}
@@ -248,13 +259,17 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 			continue
 		}
 		h := string(f.row.hash)
-		state, ok := known[h]
+		state, ok := vectors[h]
 		switch {
 		case queued[h]:
 			st.Reused++ // a duplicate of an image embedded in this run
 		case !ok, state == stateFailed && opts.RetryFailed:
 			queued[h] = true
 			todo = append(todo, f)
+			if !ok && known && !f.isNew && bytes.Equal(stored[f.rel].hash, f.row.hash) {
+				st.Unchanged-- // its row was stored, its vector never was
+				st.Pending++
+			}
 		case state == stateFailed:
 			st.KnownFailed++
 		case f.isNew || !bytes.Equal(stored[f.rel].hash, f.row.hash):
@@ -355,7 +370,6 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 	}()
 	err = emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, err error) error {
 		step(1)
-		st.Embedded++
 		read, rerr := readers[i].Finish()
 		if rerr != nil {
 			// Gone or unreadable since it was hashed: what the model saw,
@@ -379,6 +393,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 			failed(i, errors.New(r.err))
 		default:
 			r.vector = encode(e.Vector)
+			st.Embedded++
 		}
 		pending = append(pending, r)
 		if len(pending) >= every {

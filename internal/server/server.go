@@ -182,7 +182,7 @@ func New(ctx context.Context, emb *hybridembed.Embedder, cfg Config) (*Server, e
 func (s *Server) Warm(ctx context.Context) error {
 	for _, name := range s.names {
 		sv := s.models[name]
-		if sv.model.Local() != nil {
+		if cached, _ := sv.model.Cached(); !cached {
 			continue
 		}
 		if err := sv.model.Load(ctx); err != nil {

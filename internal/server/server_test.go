@@ -23,17 +23,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/server"
-	"github.com/hybridembed/hybridembed/internal/testdata"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 	"github.com/hybridembed/hybridembed/models/modelstest"
-	"github.com/hybridembed/hybridembed/remote"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
 const apiKey = "sk-test-key"
 
-var clip = testdata.Fixture("models", "tiny-clip")
+var clip = fixtures.Fixture("models", "tiny-clip")
 
 func newEmbedder(t *testing.T, opts ...hybridembed.Option) *hybridembed.Embedder {
 	t.Helper()
@@ -146,10 +145,10 @@ func node(t *testing.T, script string, args ...string) nodeResult {
 // unchanged; vectors equal the library's for texts and images, as floats
 // and as base64 (the client's default).
 func TestOpenAIClient(t *testing.T) {
-	dir := testdata.NodeClients(t)
+	dir := fixtures.NodeClients(t)
 	ts, _ := start(t, server.Config{})
 	texts := []string{"a red circle", "a photo of a cat", "a yellow star on a dark background"}
-	images := []string{testdata.Fixture("images", "red_circle.png"), testdata.Fixture("images", "yellow_star.jpg")}
+	images := []string{fixtures.Fixture("images", "red_circle.png"), fixtures.Fixture("images", "yellow_star.jpg")}
 	ref := references(t, texts, images)
 	call := func(req any) nodeResult {
 		t.Helper()
@@ -233,11 +232,11 @@ func TestOpenAIClient(t *testing.T) {
 // TestHFJSClient: @huggingface/inference, given the server as its
 // endpointUrl, gets the router's shapes; normalize:false gives raw vectors.
 func TestHFJSClient(t *testing.T) {
-	dir := testdata.NodeClients(t)
+	dir := fixtures.NodeClients(t)
 	ts, _ := start(t, server.Config{})
 	texts := []string{"a red circle", "a blue square"}
 	ref := references(t, texts, nil)
-	script := filepath.Join(testdata.Root(), "remote", "hftest", "testdata", "hfjs_feature_extraction.cjs")
+	script := filepath.Join(fixtures.Root(), "remote", "hftest", "testdata", "hfjs_feature_extraction.cjs")
 	for _, endpoint := range []string{ts.URL + "/hf-inference/models/clip/pipeline/feature-extraction", ts.URL + "/models/clip", ts.URL} {
 		res := node(t, script, dir, endpoint, apiKey, `{"inputs": ["a red circle", "a blue square"], "truncate": true}`)
 		require.Empty(t, res.Error, endpoint)
@@ -304,7 +303,7 @@ func post(t *testing.T, url, key, contentType string, body []byte) (*http.Respon
 // TestImageBody: an image/* body on the HF route gives its vector.
 func TestImageBody(t *testing.T) {
 	ts, _ := start(t, server.Config{})
-	p := testdata.Fixture("images", "green_triangle.jpg")
+	p := fixtures.Fixture("images", "green_triangle.jpg")
 	ref := references(t, nil, []string{p})
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
@@ -320,7 +319,7 @@ func TestImageBody(t *testing.T) {
 // and a message that names the problem.
 func TestErrors(t *testing.T) {
 	ts, _ := start(t, server.Config{MaxBodyBytes: 64 << 10, MaxInputs: 4})
-	bomb := "data:image/png;base64," + base64.StdEncoding.EncodeToString(testdata.BombPNG())
+	bomb := "data:image/png;base64," + base64.StdEncoding.EncodeToString(fixtures.BombPNG())
 	oai, hf := ts.URL+"/v1/embeddings", ts.URL+"/models/clip"
 	for _, tc := range []struct {
 		name, url, key, body string
@@ -407,12 +406,12 @@ func online(t *testing.T) (*hftest.Server, []hybridembed.Option) {
 	// hybridembed's cache: keep each test's apart.
 	t.Setenv("HYBRIDEMBED_CACHE", t.TempDir())
 	s := hftest.New(t)
-	s.ServeReference(t, miniLM, testdata.TinySTReference(t))
+	s.ServeReference(t, miniLM, fixtures.TinySTReference(t))
 	hub := t.TempDir()
-	modelstest.Cache(t, hub, miniLM, testdata.Fixture("models", "tiny-st"))
+	modelstest.Cache(t, hub, miniLM, fixtures.Fixture("models", "tiny-st"))
 	return s, []hybridembed.Option{hybridembed.WithHubCache(hub), hybridembed.WithOffline(false),
 		hybridembed.WithRouterURL(s.URL), hybridembed.WithHubURL(s.URL), hybridembed.WithToken(serverToken),
-		hybridembed.WithRetryPolicy(remote.RetryPolicy{MaxAttempts: 1})}
+		hybridembed.WithRetryPolicy(hybridembed.RetryPolicy{MaxAttempts: 1})}
 }
 
 const (

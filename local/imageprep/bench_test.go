@@ -8,20 +8,20 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 // benchJPEG is a 1024x768 photo-like JPEG from make bench's folder, or a
 // fixture image scaled up when that folder is absent.
 func benchJPEG(b *testing.B) []byte {
-	if m, _ := filepath.Glob(filepath.Join(testdata.Root(), ".bench", "jpeg-1024x768", "*.jpg")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(fixtures.Root(), ".bench", "jpeg-1024x768", "*.jpg")); len(m) > 0 {
 		data, err := os.ReadFile(m[0])
 		if err == nil {
 			return data
 		}
 	}
-	data, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	data, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	if err != nil {
 		b.Fatal(err)
 	}

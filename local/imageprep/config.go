@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"os"
+	"strings"
 )
 
 // OpenAI CLIP's normalisation, CLIPImageProcessor's defaults.
@@ -14,10 +16,27 @@ var (
 	ClipStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
 )
 
+// Convention is the arithmetic of the pipeline a model was exported with,
+// where pipelines that agree on the steps differ in their rounding.
+type Convention int
+
+const (
+	// Transformers is Hugging Face's image processors (PIL path): the long
+	// edge of a shortest-edge resize is int(size * long / short), the
+	// rescale is done in float64 and cast, then (x - mean) / std in float32.
+	Transformers Convention = iota
+	// Immich is immich's OpenCLIP transforms (immich_ml/models/transforms.py):
+	// the long edge is int((long / short) * size), the rescale is x / 255 in
+	// float32, and the normalisation x * (1/std) - mean/std in float32.
+	Immich
+)
+
 // Processor is a model's image preprocessing, as its preprocessor_config.json
-// describes it, with CLIPImageProcessor's defaults for what the file leaves
-// out. The zero value is not useful; use [LoadProcessor] or [CLIPProcessor].
+// describes it, with its image processor's defaults for what the file leaves
+// out. The zero value is not useful; use [LoadProcessor], [ParseOpenCLIP] or
+// [CLIPProcessor].
 type Processor struct {
+	Convention   Convention
 	Resize       bool
 	ShortestEdge int // resize so the short side is this long, keeping aspect
 	Height       int // or resize to exactly Height x Width
@@ -39,9 +58,25 @@ func CLIPProcessor(size int) Processor {
 		Mean: ClipMean, Std: ClipStd}
 }
 
+// SiglipProcessor is SiglipImageProcessor's defaults at size: a straight
+// resize to size x size (no aspect kept, no crop), bicubic, rescale, and
+// mean and std 0.5.
+func SiglipProcessor(size int) Processor {
+	return Processor{Resize: true, Height: size, Width: size, Resample: Bicubic, Rescale: true, RescaleBy: 1.0 / 255,
+		Normalize: true, Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}
+}
+
+// ErrNaFlex refuses SigLIP 2's NaFlex image processor, whose patch
+// sequences of variable length (with pixel_attention_mask and
+// spatial_shapes) are not the fixed-size images hybridembed feeds.
+var ErrNaFlex = errors.New("SigLIP 2 NaFlex preprocessing (Siglip2ImageProcessor) is not supported; use a FixRes checkpoint (SiglipImageProcessor, model_type \"siglip\", e.g. google/siglip2-base-patch16-224)")
+
 // LoadProcessor reads a preprocessor_config.json, in either the current
 // image-processor form ("size": {"shortest_edge": 224}) or the older
-// feature-extractor form ("size": 224).
+// feature-extractor form ("size": 224). What the file leaves out takes the
+// defaults of its image_processor_type: SiglipImageProcessor's for SigLIP
+// (straight resize to height x width, no crop, mean and std 0.5), else
+// CLIPImageProcessor's.
 func LoadProcessor(path string) (Processor, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -57,6 +92,7 @@ func LoadProcessor(path string) (Processor, error) {
 // ParseProcessor parses preprocessor_config.json contents.
 func ParseProcessor(data []byte) (Processor, error) {
 	var c struct {
+		Type          string          `json:"image_processor_type"`
 		DoResize      *bool           `json:"do_resize"`
 		Size          json.RawMessage `json:"size"`
 		Resample      *int            `json:"resample"`
@@ -72,7 +108,13 @@ func ParseProcessor(data []byte) (Processor, error) {
 		return Processor{}, err
 	}
 	p := CLIPProcessor(224)
-	p.Resize, p.CenterCrop = orDefault(c.DoResize, true), orDefault(c.DoCenterCrop, true)
+	switch strings.TrimSuffix(c.Type, "Fast") {
+	case "Siglip2ImageProcessor":
+		return Processor{}, ErrNaFlex
+	case "SiglipImageProcessor":
+		p = SiglipProcessor(224)
+	}
+	p.Resize, p.CenterCrop = orDefault(c.DoResize, true), orDefault(c.DoCenterCrop, p.CenterCrop)
 	p.Rescale, p.Normalize = orDefault(c.DoRescale, true), orDefault(c.DoNormalize, true)
 	if c.Resample != nil {
 		p.Resample = Filter(*c.Resample)
@@ -89,6 +131,10 @@ func ParseProcessor(data []byte) (Processor, error) {
 			return Processor{}, fmt.Errorf("size: %w", err)
 		}
 		p.ShortestEdge, p.Height, p.Width = s.shortest, s.height, s.width
+		if s.shortest > 0 && !p.CenterCrop && c.Type != "" && strings.HasPrefix(c.Type, "Siglip") {
+			// SiglipImageProcessor reads a bare int as height = width.
+			p.ShortestEdge, p.Height, p.Width = 0, s.shortest, s.shortest
+		}
 	}
 	if len(c.CropSize) > 0 {
 		s, err := parseSize(c.CropSize)
@@ -208,6 +254,9 @@ func (p Processor) resizedSize(w, h int) (int, int) {
 		short, long = h, w
 	}
 	ns, nl := p.ShortestEdge, int(float64(p.ShortestEdge)*float64(long)/float64(short))
+	if p.Convention == Immich {
+		nl = int(float64(long) / float64(short) * float64(p.ShortestEdge))
+	}
 	if w <= h {
 		return ns, nl
 	}
@@ -293,9 +342,22 @@ func (p Processor) Preprocess(img *RGB, dst []float32) error {
 
 // lut precomputes the float32 value of every 8-bit level per channel with
 // numpy's operation order: float64 rescale cast to float32, then float32
-// (x - mean) / std.
+// (x - mean) / std; or immich's float32 x / 255, x * (1/std) - mean/std.
 func (p Processor) lut() *[3][256]float32 {
 	var t [3][256]float32
+	if p.Convention == Immich {
+		for c := 0; c < 3; c++ {
+			inv, off := float32(1)/p.Std[c], p.Mean[c]/p.Std[c]
+			for v := 0; v < 256; v++ {
+				x := float32(v) / float32(255)
+				if p.Normalize {
+					x = x*inv - off
+				}
+				t[c][v] = x
+			}
+		}
+		return &t
+	}
 	for c := 0; c < 3; c++ {
 		for v := 0; v < 256; v++ {
 			x := float32(v)
@@ -317,4 +379,74 @@ func cropRGB(img *RGB, r image.Rectangle) *RGB {
 		copy(out.Pix[(y-r.Min.Y)*out.W*3:(y-r.Min.Y+1)*out.W*3], img.Pix[(y*img.W+r.Min.X)*3:(y*img.W+r.Max.X)*3])
 	}
 	return out
+}
+
+// openCLIPConfig is the preprocess_cfg.json open_clip writes
+// (get_model_preprocess_cfg) and immich puts beside visual/model.onnx.
+type openCLIPConfig struct {
+	Size          json.RawMessage `json:"size"`
+	Mode          string          `json:"mode"`
+	Mean          []float32       `json:"mean"`
+	Std           []float32       `json:"std"`
+	Interpolation string          `json:"interpolation"`
+	ResizeMode    string          `json:"resize_mode"`
+}
+
+// pilFilters are PIL's Image.Resampling names, which immich looks the
+// interpolation up in (lowercased).
+var pilFilters = map[string]Filter{
+	"nearest": Nearest, "lanczos": Lanczos, "bilinear": Bilinear, "bicubic": Bicubic, "box": Box, "hamming": Hamming,
+}
+
+// ParseOpenCLIP reads an open_clip preprocess_cfg.json as immich's
+// OpenClipVisualEncoder applies it: the first of size's values for both
+// sides; resize_mode "squash" resizes straight to size x size, "shortest"
+// (the default, as in open_clip's older configs) resizes the short side to
+// size and crops the centre; the interpolation by PIL name; rescale by
+// 1/255 and normalise with mean and std, in immich's arithmetic.
+func ParseOpenCLIP(data []byte) (Processor, error) {
+	var c openCLIPConfig
+	if err := json.Unmarshal(data, &c); err != nil {
+		return Processor{}, err
+	}
+	var size int
+	var sizes []int
+	if err := json.Unmarshal(c.Size, &size); err != nil {
+		if err := json.Unmarshal(c.Size, &sizes); err != nil || len(sizes) == 0 {
+			return Processor{}, fmt.Errorf("size: want an int or a list of ints, got %s", c.Size)
+		}
+		size = sizes[0]
+	}
+	if c.Mode != "" && c.Mode != "RGB" {
+		return Processor{}, fmt.Errorf("mode %q: only RGB images are supported", c.Mode)
+	}
+	f, ok := pilFilters[strings.ToLower(c.Interpolation)]
+	if !ok {
+		return Processor{}, fmt.Errorf("interpolation %q is not a PIL resampling filter", c.Interpolation)
+	}
+	p := Processor{Convention: Immich, Resize: true, Resample: f, Rescale: true, RescaleBy: 1.0 / 255, Normalize: true}
+	switch c.ResizeMode {
+	case "squash":
+		p.Height, p.Width = size, size
+	case "shortest", "":
+		p.ShortestEdge, p.CenterCrop, p.CropHeight, p.CropWidth = size, true, size, size
+	default:
+		return Processor{}, fmt.Errorf("resize_mode %q is not supported (immich reads squash and shortest)", c.ResizeMode)
+	}
+	for _, v := range []struct {
+		name string
+		src  []float32
+		dst  *[3]float32
+	}{{"mean", c.Mean, &p.Mean}, {"std", c.Std, &p.Std}} {
+		if len(v.src) != 3 {
+			return Processor{}, fmt.Errorf("%s needs 3 values, got %d", v.name, len(v.src))
+		}
+		for _, x := range v.src {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return Processor{}, fmt.Errorf("%s has a value that is not finite", v.name)
+			}
+		}
+		copy(v.dst[:], v.src)
+	}
+	return p, p.validate()
 }

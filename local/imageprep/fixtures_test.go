@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -20,7 +20,7 @@ import (
 // WebP, BMP, TIFF, upscaling, every PIL filter and crop padding. Goldens are
 // Pillow's output through CLIPImageProcessor's steps (scripts/fixtures).
 func TestFixturePreprocess(t *testing.T) {
-	dir := testdata.Fixture("preprocess")
+	dir := fixtures.Fixture("preprocess")
 	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	require.NoError(t, err)
 	var m struct {

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -41,7 +41,7 @@ var thresholds = map[string]struct{ mean, max float64 }{
 // pixels CLIPImageProcessor feeds openai/clip-vit-base-patch32, and the
 // normalised values with what those pixels normalise to.
 func TestGoldenPreprocess(t *testing.T) {
-	dir := testdata.Golden(t, "preprocess")
+	dir := fixtures.Golden(t, "preprocess")
 	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	require.NoError(t, err)
 	var m manifest

@@ -11,16 +11,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 func TestHostileInputs(t *testing.T) {
-	png, err := os.ReadFile(testdata.Fixture("images", "red_circle.png"))
+	png, err := os.ReadFile(fixtures.Fixture("images", "red_circle.png"))
 	require.NoError(t, err)
-	jpg, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	jpg, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	require.NoError(t, err)
-	bombPNG := testdata.BombPNG()
+	bombPNG := fixtures.BombPNG()
 
 	tests := []struct {
 		name string
@@ -35,7 +35,7 @@ func TestHostileInputs(t *testing.T) {
 		{"truncated jpeg", jpg[:len(jpg)/2], imageprep.ErrCorrupt, "jpeg"},
 		{"jpeg header only", jpg[:200], imageprep.ErrCorrupt, ""},
 		{"png signature only", png[:8], imageprep.ErrCorrupt, ""},
-		{"65000x65000 jpeg header", testdata.BombJPEG(), imageprep.ErrTooLarge, "65000x65000"},
+		{"65000x65000 jpeg header", fixtures.BombJPEG(), imageprep.ErrTooLarge, "65000x65000"},
 		{"20000x20000 png", bombPNG, imageprep.ErrTooLarge, "20000x20000"},
 		{"gif garbage", []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00garbage"), imageprep.ErrCorrupt, ""},
 		{"riff not webp", []byte("RIFF\x10\x00\x00\x00WEBPVP8 \x00"), imageprep.ErrCorrupt, ""},
@@ -70,9 +70,9 @@ func TestHostileInputs(t *testing.T) {
 // decoded between them succeed.
 func TestTruncatedJPEGConcurrent(t *testing.T) {
 	forEachJPEGDecoder(t, func(t *testing.T, _ string) {
-		jpg, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+		jpg, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 		require.NoError(t, err)
-		good, err := os.ReadFile(testdata.Fixture("images", "green_triangle.jpg"))
+		good, err := os.ReadFile(fixtures.Fixture("images", "green_triangle.jpg"))
 		require.NoError(t, err)
 		truncated := jpg[:len(jpg)/2]
 		var wg sync.WaitGroup

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // JPEG decoders: libjpeg-turbo (the library Pillow uses, so pixels are
@@ -127,13 +128,20 @@ func SetJPEGDecoder(name string) error {
 	return nil
 }
 
+// jpegEnvIgnored is set by IgnoreEnvironment.
+var jpegEnvIgnored atomic.Bool
+
+// IgnoreEnvironment makes the JPEG decoder choice ignore
+// $HYBRIDEMBED_JPEG, for the whole process.
+func IgnoreEnvironment() { jpegEnvIgnored.Store(true) }
+
 // JPEGDecoder says which decoder JPEGs go to, and why not libjpeg-turbo
 // when it is Go's.
 func JPEGDecoder() (name string, why error) {
 	jpegChoice.mu.RLock()
 	forced := jpegChoice.forced
 	jpegChoice.mu.RUnlock()
-	if forced == "" && os.Getenv("HYBRIDEMBED_JPEG") == JPEGGo {
+	if forced == "" && !jpegEnvIgnored.Load() && os.Getenv("HYBRIDEMBED_JPEG") == JPEGGo {
 		forced = JPEGGo
 	}
 	if forced == JPEGGo {

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -26,8 +26,8 @@ func splice(b []byte, at int, ins string) []byte {
 // (9.4, over libjpeg) gives 97x151 for every case marked upright, and
 // refuses TEM and the bytes after SOI at 2.
 func TestJPEGStandaloneMarkers(t *testing.T) {
-	exif := mustRead(t, testdata.Fixture("preprocess", "exif_6.jpg"))
-	cmyk := mustRead(t, testdata.Fixture("preprocess", "jpeg_cmyk.jpg"))
+	exif := mustRead(t, fixtures.Fixture("preprocess", "exif_6.jpg"))
+	cmyk := mustRead(t, fixtures.Fixture("preprocess", "jpeg_cmyk.jpg"))
 	tests := []struct {
 		name string
 		src  []byte

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/turbojpeg"
@@ -32,7 +32,7 @@ func (t turboSet) DecodeJPEG(data []byte, scale int, buf []byte) (int, int, int,
 // "two SOI markers": with the engine's fixed set of handles, one bad
 // upload would spoil a handle for good.
 func TestJPEGBadHeaderThenGood(t *testing.T) {
-	good, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	good, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	require.NoError(t, err)
 	bad := append([]byte("\xff\xd8"), good...)
 	set := turbojpeg.NewDecoders(1) // one handle, reused as the engine reuses its set

@@ -60,6 +60,8 @@ type Config struct {
 	// Prefer says which installed build to try first: the CUDA build for
 	// DeviceCUDA and DeviceAuto, the CPU build for DeviceCPU.
 	Prefer Device
+	// IgnoreEnv leaves $ONNXRUNTIME_LIB out of the search.
+	IgnoreEnv bool
 }
 
 // attempt records one place the loader tried and why it was not used.
@@ -114,7 +116,7 @@ func (c Config) candidates() []candidate {
 	if c.Library != "" {
 		return []candidate{{path: c.Library, label: "explicit path " + c.Library, explicit: true}}
 	}
-	if env := os.Getenv(EnvLibrary); env != "" {
+	if env := os.Getenv(EnvLibrary); env != "" && !c.IgnoreEnv {
 		return []candidate{{path: env, label: "$" + EnvLibrary + "=" + env, explicit: true}}
 	}
 	var out []candidate

@@ -101,6 +101,8 @@ func convertInfo(in []onnx.InputOutputInfo) []IOInfo {
 			out[i].Type = TypeInt64
 		case onnx.TensorElementDataTypeInt32:
 			out[i].Type = TypeInt32
+		case onnx.TensorElementDataTypeUint8:
+			out[i].Type = TypeUint8
 		}
 	}
 	return out

@@ -377,10 +377,15 @@ func toValue(info IOInfo, t Tensor) (onnx.Value, error) {
 			b[2*i], b[2*i+1] = byte(h), byte(h>>8)
 		}
 		return onnx.NewCustomDataTensor(shape, b, onnx.TensorElementDataTypeFloat16)
+	case t.Uint8 != nil && info.Type == TypeUint8:
+		return onnx.NewTensor(shape, t.Uint8)
 	}
 	have := "float32"
-	if t.Int64 != nil {
+	switch {
+	case t.Int64 != nil:
 		have = "int64"
+	case t.Uint8 != nil:
+		have = "uint8"
 	}
 	return nil, fmt.Errorf("input %s is declared %s; cannot feed %s data", info.Name, info.Type, have)
 }

@@ -16,6 +16,7 @@ const (
 	TypeFloat16
 	TypeInt64
 	TypeInt32
+	TypeUint8
 )
 
 func (t ElementType) String() string {
@@ -28,6 +29,8 @@ func (t ElementType) String() string {
 		return "int64"
 	case TypeInt32:
 		return "int32"
+	case TypeUint8:
+		return "uint8"
 	}
 	return "unsupported type"
 }
@@ -53,12 +56,15 @@ func (i IOInfo) String() string {
 	return fmt.Sprintf("%s %s[%s]", i.Name, i.Type, strings.Join(dims, ","))
 }
 
-// Tensor is a dense row-major tensor in Go memory. Exactly one of Int64 and
-// Float32 holds the data; [Session.Run] converts it to the declared type.
+// Tensor is a dense row-major tensor in Go memory. Exactly one of Int64,
+// Float32 and Uint8 holds the data; [Session.Run] converts Int64 and
+// Float32 to the declared type, and feeds Uint8 (image bytes) to uint8
+// inputs only.
 type Tensor struct {
 	Shape   []int64
 	Int64   []int64
 	Float32 []float32
+	Uint8   []uint8
 }
 
 // Len is the number of elements the shape calls for.
@@ -77,7 +83,9 @@ func (t Tensor) check(name string) error {
 		return fmt.Errorf("input %s: shape %v needs %d values, got %d", name, t.Shape, want, len(t.Int64))
 	case t.Float32 != nil && len(t.Float32) != want:
 		return fmt.Errorf("input %s: shape %v needs %d values, got %d", name, t.Shape, want, len(t.Float32))
-	case t.Int64 == nil && t.Float32 == nil:
+	case t.Uint8 != nil && len(t.Uint8) != want:
+		return fmt.Errorf("input %s: shape %v needs %d values, got %d", name, t.Shape, want, len(t.Uint8))
+	case t.Int64 == nil && t.Float32 == nil && t.Uint8 == nil:
 		return fmt.Errorf("input %s: no data", name)
 	}
 	return nil

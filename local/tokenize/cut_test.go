@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
@@ -37,16 +37,16 @@ func cutTokenizers(t *testing.T) map[string]struct {
 		}{dir, texts}
 	}
 	for _, name := range []string{"clip-tokenizer", "bert-tokenizer"} {
-		add(name, testdata.Golden(t, name), "golden_tokens.jsonl")
+		add(name, fixtures.Golden(t, name), "golden_tokens.jsonl")
 	}
 	for _, name := range []string{"unigram", "bytelevel", "precompiled"} {
-		add(name, testdata.Fixture("tokenizers", name), "reference_ids.jsonl")
+		add(name, fixtures.Fixture("tokenizers", name), "reference_ids.jsonl")
 	}
 	for _, name := range []string{"tiny-clip", "tiny-st"} {
 		out[name] = struct {
 			dir   string
 			texts []string
-		}{testdata.Fixture("models", name), out["clip-tokenizer"].texts}
+		}{fixtures.Fixture("models", name), out["clip-tokenizer"].texts}
 	}
 	return out
 }
@@ -138,7 +138,7 @@ func TestCutLongText(t *testing.T) {
 // TestCutRefused: tokenizers whose pieces may cross a space after a
 // character are never cut (their texts are tokenized whole, as before).
 func TestCutRefused(t *testing.T) {
-	base, err := os.ReadFile(testdata.Fixture("tokenizers", "bytelevel", "tokenizer.json"))
+	base, err := os.ReadFile(fixtures.Fixture("tokenizers", "bytelevel", "tokenizer.json"))
 	require.NoError(t, err)
 	safe, err := tokenize.Parse(base)
 	require.NoError(t, err)

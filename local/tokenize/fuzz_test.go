@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 )
 
 // wordLevelJSON is a WordLevel tokenizer (the one model kind no fixture
@@ -60,9 +60,9 @@ func fuzzTokenizers(f *testing.F) []fuzzTokenizer {
 		}
 	}
 	for _, dir := range []string{"models/tiny-clip", "models/tiny-st", "tokenizers/bytelevel", "tokenizers/unigram", "tokenizers/precompiled"} {
-		tok, err := Load(testdata.Fixture(filepath.FromSlash(dir)), Options{})
+		tok, err := Load(fixtures.Fixture(filepath.FromSlash(dir)), Options{})
 		add(dir, tok, err)
-		if ref := testdata.Fixture(filepath.FromSlash(dir), "reference_ids.jsonl"); fileExists(ref) {
+		if ref := fixtures.Fixture(filepath.FromSlash(dir), "reference_ids.jsonl"); fileExists(ref) {
 			seed(ref)
 		}
 	}
@@ -72,7 +72,7 @@ func fuzzTokenizers(f *testing.F) []fuzzTokenizer {
 		dir string
 		max int
 	}{{"clip-tokenizer", 77}, {"bert-tokenizer", 128}} {
-		dir, err := testdata.GoldenPath(g.dir)
+		dir, err := fixtures.GoldenPath(g.dir)
 		if err != nil {
 			f.Logf("without the shared %s: %v", g.dir, err)
 			continue

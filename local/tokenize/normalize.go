@@ -170,7 +170,9 @@ type normalizerSpec struct {
 	Pattern      patternSpec       `json:"pattern"`
 	Content      string            `json:"content"`
 	Prepend      string            `json:"prepend"`
-	Left         bool              `json:"left"`
+	StripLeft    *bool             `json:"strip_left"`  // tokenizers' Strip
+	StripRight   *bool             `json:"strip_right"` // tokenizers' Strip
+	Left         bool              `json:"left"`        // the same, in hand-written files
 	Right        bool              `json:"right"`
 	CleanText    *bool             `json:"clean_text"`
 	ChineseChars *bool             `json:"handle_chinese_chars"`
@@ -213,6 +215,10 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	case "Lowercase":
 		return lowercase{}, nil
 	case "Strip":
+		// tokenizers writes strip_left and strip_right.
+		if s.StripLeft != nil || s.StripRight != nil {
+			return strip{s.StripLeft != nil && *s.StripLeft, s.StripRight != nil && *s.StripRight}, nil
+		}
 		return strip{s.Left, s.Right}, nil
 	case "StripAccents":
 		return stripAccents{}, nil

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // Tokenizer encodes text as a Hugging Face tokenizer.json describes. It is
@@ -19,7 +22,10 @@ type Tokenizer struct {
 	model      model
 	post       postProcessor
 	added      []addedToken // longest first
-	maxLength  int          // 0: no truncation
+	// addedFirst indexes added by their first byte (Gemma's tokenizer has
+	// hundreds), so that looking for one at each position is cheap.
+	addedFirst [256][]int
+	maxLength  int // 0: no truncation
 	truncLeft  bool
 	padID      int
 	padLeft    bool
@@ -48,6 +54,21 @@ type Options struct {
 	// Cap bounds the length whatever the files say (a model's position
 	// embeddings); zero means no bound.
 	Cap int
+	// Fixed pads every batch to the maximum length, not to its longest
+	// text: SigLIP's text towers read the last position, so the padding
+	// is part of every text's input (transformers' padding="max_length").
+	// Load fails when the tokenizer has no maximum length.
+	Fixed bool
+	// PadRight pads on the right whatever tokenizer_config.json's
+	// padding_side says, as the towers that pool the last position were
+	// trained (big_vision pads SigLIP 2's texts on the right, while
+	// transformers' Siglip2Tokenizer declares left).
+	PadRight bool
+	// Lowercase lowercases the text (as tokenizers' Lowercase does) before
+	// the tokenizer.json's own normalizer: SigLIP 2's training-time rule,
+	// which transformers' Siglip2Tokenizer adds and the Gemma
+	// tokenizer.json the checkpoints ship does not.
+	Lowercase bool
 }
 
 // Load reads dir/tokenizer.json and, when present, dir/tokenizer_config.json
@@ -75,16 +96,28 @@ func Load(dir string, opts Options) (*Tokenizer, error) {
 	if opts.Cap > 0 && (t.maxLength == 0 || t.maxLength > opts.Cap) {
 		t.maxLength = opts.Cap
 	}
+	if opts.Fixed {
+		if t.maxLength <= 0 {
+			return nil, fmt.Errorf("%s: texts must be padded to a fixed length, and neither the tokenizer nor the model says what it is", dir)
+		}
+		t.padFixed = t.maxLength
+	}
+	if opts.PadRight {
+		t.padLeft = false
+	}
+	if opts.Lowercase {
+		if t.normalizer == nil {
+			t.normalizer = lowercase{}
+		} else {
+			t.normalizer = normalizerSeq{lowercase{}, t.normalizer}
+		}
+	}
 	return t, nil
 }
 
 type fileSpec struct {
-	Normalizer    json.RawMessage `json:"normalizer"`
-	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
-	Model         json.RawMessage `json:"model"`
-	PostProcessor json.RawMessage `json:"post_processor"`
-	AddedTokens   []addedToken    `json:"added_tokens"`
-	Truncation    *struct {
+	AddedTokens []addedToken `json:"added_tokens"`
+	Truncation  *struct {
 		MaxLength int    `json:"max_length"`
 		Direction string `json:"direction"`
 	} `json:"truncation"`
@@ -95,27 +128,67 @@ type fileSpec struct {
 	} `json:"padding"`
 }
 
-// Parse reads a tokenizer.json document.
+// Parse reads a tokenizer.json document. The document is scanned once in
+// place (tidwall/gjson): the model's vocabulary and merges, which are most
+// of a large file (Gemma's is 34 MB), become the tokenizer's tables with
+// no intermediate copies; the small sections go through encoding/json.
 func Parse(data []byte) (*Tokenizer, error) {
-	var f fileSpec
-	if err := json.Unmarshal(data, &f); err != nil {
+	if err := checkDepth(data, maxDepth); err != nil {
 		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
 	}
-	if isNull(f.Model) {
+	if !gjson.ValidBytes(data) {
+		var v any
+		err := json.Unmarshal(data, &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
+		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
+	}
+	doc := gjson.ParseBytes(data)
+	if !doc.IsObject() {
+		return nil, errors.New("not a tokenizer.json: not a JSON object")
+	}
+	sections := map[string]gjson.Result{}
+	doc.ForEach(func(k, v gjson.Result) bool {
+		sections[k.Str] = v
+		return true
+	})
+	raw := func(name string) json.RawMessage {
+		if v, ok := sections[name]; ok {
+			return json.RawMessage(v.Raw)
+		}
+		return nil
+	}
+	var f fileSpec
+	small := []byte{'{'}
+	for _, name := range []string{"added_tokens", "truncation", "padding"} {
+		if v, ok := sections[name]; ok {
+			if len(small) > 1 {
+				small = append(small, ',')
+			}
+			small = append(append(append(small, '"'), name...), `":`...)
+			small = append(small, v.Raw...)
+		}
+	}
+	if err := json.Unmarshal(append(small, '}'), &f); err != nil {
+		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
+	}
+	mv, ok := sections["model"]
+	if !ok || mv.Type == gjson.Null {
 		return nil, errors.New("tokenizer.json has no model")
 	}
 	t := &Tokenizer{}
 	var err error
-	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+	if t.normalizer, err = parseNormalizer(raw("normalizer")); err != nil {
 		return nil, err
 	}
-	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+	if t.pre, err = parsePreTokenizer(raw("pre_tokenizer")); err != nil {
 		return nil, err
 	}
-	if t.model, err = parseModel(f.Model); err != nil {
+	if t.model, err = parseModelResult(mv); err != nil {
 		return nil, err
 	}
-	if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {
+	if t.post, err = parsePostProcessor(raw("post_processor")); err != nil {
 		return nil, err
 	}
 	for _, a := range f.AddedTokens {
@@ -124,10 +197,9 @@ func Parse(data []byte) (*Tokenizer, error) {
 		}
 	}
 	// Longest first, so that a token that contains another wins.
-	for i := 1; i < len(t.added); i++ {
-		for j := i; j > 0 && len(t.added[j].Content) > len(t.added[j-1].Content); j-- {
-			t.added[j], t.added[j-1] = t.added[j-1], t.added[j]
-		}
+	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].Content) > len(t.added[j].Content) })
+	for k, a := range t.added {
+		t.addedFirst[a.Content[0]] = append(t.addedFirst[a.Content[0]], k)
 	}
 	t.cut = t.cutSafe()
 	t.bytesPerToken = 1
@@ -149,6 +221,38 @@ func Parse(data []byte) (*Tokenizer, error) {
 		}
 	}
 	return t, nil
+}
+
+// maxDepth bounds the nesting of a tokenizer.json (a real one nests a
+// handful of levels): gjson recurses into what it scans, and a hostile
+// file nested a million deep would exhaust the stack.
+const maxDepth = 512
+
+// checkDepth refuses JSON nested deeper than limit, outside strings.
+func checkDepth(data []byte, limit int) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > limit {
+				return fmt.Errorf("JSON nested more than %d deep", limit)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 // applyConfig reads tokenizer_config.json: model_max_length (ignoring the
@@ -313,7 +417,7 @@ func (t *Tokenizer) splitAdded(text string, normalized bool) []segment {
 // matchAdded reports the added token starting at byte i, and the span it
 // consumes (widened over whitespace for lstrip/rstrip).
 func (t *Tokenizer) matchAdded(text string, i int, normalized bool) (*addedToken, int, int) {
-	for k := range t.added {
+	for _, k := range t.addedFirst[text[i]] {
 		a := &t.added[k]
 		if a.Normalized != normalized || !strings.HasPrefix(text[i:], a.Content) {
 			continue

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
@@ -65,7 +65,7 @@ func TestGoldenTokenizers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.dir, func(t *testing.T) {
-			dir := testdata.Golden(t, tc.dir)
+			dir := fixtures.Golden(t, tc.dir)
 			tok, err := tokenize.Load(dir, tokenize.Options{MaxLength: tc.maxLength})
 			require.NoError(t, err)
 			matchAll(t, tok, filepath.Join(dir, "golden_tokens.jsonl"))
@@ -76,7 +76,7 @@ func TestGoldenTokenizers(t *testing.T) {
 // TestCLIPTruncationKeepsEOS: CLIP pools at <|endoftext|>, so truncation
 // must cut the text, never the final special token.
 func TestCLIPTruncationKeepsEOS(t *testing.T) {
-	dir := testdata.Golden(t, "clip-tokenizer")
+	dir := fixtures.Golden(t, "clip-tokenizer")
 	tok, err := tokenize.Load(dir, tokenize.Options{MaxLength: 77})
 	require.NoError(t, err)
 	long := ""
@@ -99,7 +99,7 @@ func TestCLIPTruncationKeepsEOS(t *testing.T) {
 func TestReferenceTokenizers(t *testing.T) {
 	for _, name := range []string{"unigram", "bytelevel", "precompiled"} {
 		t.Run(name, func(t *testing.T) {
-			dir := testdata.Fixture("tokenizers", name)
+			dir := fixtures.Fixture("tokenizers", name)
 			tok, err := tokenize.Load(dir, tokenize.Options{})
 			require.NoError(t, err)
 			matchAll(t, tok, filepath.Join(dir, "reference_ids.jsonl"))

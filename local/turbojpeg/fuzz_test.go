@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/turbojpeg"
 )
 
@@ -22,7 +22,7 @@ func FuzzHeader(f *testing.F) {
 		}
 		f.Skipf("skipping: %v", err)
 	}
-	good, err := os.ReadFile(testdata.Fixture("images", "yellow_star.jpg"))
+	good, err := os.ReadFile(fixtures.Fixture("images", "yellow_star.jpg"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,6 +9,9 @@ var errNoCgo = errors.New("libjpeg-turbo cannot be loaded: this build has no cgo
 // Load reports that the library cannot be used in this build.
 func Load() error { return errNoCgo }
 
+// IgnoreEnvironment has nothing to ignore in this build.
+func IgnoreEnvironment() {}
+
 // Decode is unavailable in this build.
 func Decode([]byte, int, []byte) (Image, error) { return Image{}, errNoCgo }
 

@@ -104,10 +104,16 @@ const (
 )
 
 var turbo struct {
-	once sync.Once
-	path string
-	err  error
+	once      sync.Once
+	path      string
+	err       error
+	ignoreEnv atomic.Bool
 }
+
+// IgnoreEnvironment leaves $TURBOJPEG_LIB, $HYBRIDEMBED_CACHE and
+// $XDG_CACHE_HOME out of the search for the library. The library is
+// loaded once per process: this counts only before the first [Load].
+func IgnoreEnvironment() { turbo.ignoreEnv.Store(true) }
 
 // handles counts TurboJPEG handles made and destroyed in this process.
 var handles struct{ made, destroyed atomic.Int64 }
@@ -238,7 +244,7 @@ func (d *Decoders) Decode(data []byte, scale int, dst []byte) (Image, error) {
 // loader path.
 func turboCandidates() []string {
 	var out []string
-	if p := os.Getenv(turboLibraryEnv); p != "" {
+	if p := os.Getenv(turboLibraryEnv); p != "" && !turbo.ignoreEnv.Load() {
 		return []string{p}
 	}
 	if dir := cacheDir(); dir != "" {
@@ -250,6 +256,12 @@ func turboCandidates() []string {
 // cacheDir is hybridembed's cache ($HYBRIDEMBED_CACHE, else
 // $XDG_CACHE_HOME/hybridembed, else ~/.cache/hybridembed).
 func cacheDir() string {
+	if turbo.ignoreEnv.Load() {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".cache", "hybridembed")
+		}
+		return ""
+	}
 	if d := os.Getenv("HYBRIDEMBED_CACHE"); d != "" {
 		return d
 	}

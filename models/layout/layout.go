@@ -17,9 +17,27 @@ func VariantSuffix(v string) string {
 	return "_" + v
 }
 
+// Kind names a model directory layout.
+type Kind string
+
+// The layouts [FindLayout] knows.
+const (
+	KindTowers Kind = "transformers.js" // onnx/text_model.onnx, onnx/vision_model.onnx (Xenova, onnx-community)
+	KindImmich Kind = "immich"          // visual/model.onnx, textual/model.onnx, an open_clip config.json
+	KindSingle Kind = "model.onnx"      // one graph: a joint export (Optimum, transformers.js) or a single tower
+)
+
+// Immich's layout: the graph of each tower in its own folder, beside that
+// tower's configuration (visual/preprocess_cfg.json, textual/tokenizer.json).
+const (
+	ImmichVisual  = "visual/model.onnx"
+	ImmichTextual = "textual/model.onnx"
+)
+
 // Layout is the ONNX graphs of one model, found among a repo's files.
 type Layout struct {
-	Text, Vision string // separate towers (transformers.js/Xenova)
+	Kind         Kind
+	Text, Vision string // separate towers (transformers.js/Xenova, immich)
 	Single       string // one model.onnx: a joint CLIPModel export or a single tower
 }
 
@@ -35,9 +53,10 @@ func (l Layout) Files() []string {
 }
 
 // FindLayout looks for the layouts users have, in order: transformers.js
-// towers (text_model / vision_model), then one model.onnx, each in onnx/ or
-// at the top level. exists says whether a slash-separated path is there;
-// looked lists what was tried, for errors.
+// towers (text_model / vision_model), in onnx/ or at the top level; immich's
+// visual/ and textual/ folders (which have no file variants); then one
+// model.onnx, in onnx/ or at the top level. exists says whether a
+// slash-separated path is there; looked lists what was tried, for errors.
 func FindLayout(exists func(string) bool, variant string) (l Layout, looked []string) {
 	sfx := VariantSuffix(variant)
 	try := func(p string) string {
@@ -57,14 +76,36 @@ func FindLayout(exists func(string) bool, variant string) (l Layout, looked []st
 		}
 	}
 	if l.Text != "" || l.Vision != "" {
+		l.Kind = KindTowers
 		return l, looked
+	}
+	if sfx == "" {
+		l.Vision, l.Text = try(ImmichVisual), try(ImmichTextual)
+		if l.Text != "" || l.Vision != "" {
+			l.Kind = KindImmich
+			return l, looked
+		}
 	}
 	for _, dir := range []string{"onnx", "."} {
 		if l.Single = try(path.Join(dir, "model"+sfx+".onnx")); l.Single != "" {
+			l.Kind = KindSingle
 			break
 		}
 	}
 	return l, looked
+}
+
+// IsImmichFolder reports whether a repo path sits directly in one of
+// immich's tower folders (visual/ or textual/): immich's downloader takes
+// all of them but its other formats' graphs (*.armnn, *.rknn), and the
+// external weights of a large export have names of their own there.
+func IsImmichFolder(p string) bool {
+	dir, name := path.Split(p)
+	if dir != "visual/" && dir != "textual/" || name == "" {
+		return false
+	}
+	ext := path.Ext(name)
+	return ext != ".armnn" && ext != ".rknn"
 }
 
 // Variants lists the variants present among ONNX file paths.

@@ -15,6 +15,15 @@ func HomeDir() string {
 	return filepath.Join(xdgCache(), "hybridembed")
 }
 
+// DefaultHomeDir is hybridembed's cache directory when the environment is
+// not read: ~/.cache/hybridembed.
+func DefaultHomeDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".cache", "hybridembed")
+	}
+	return filepath.Join(os.TempDir(), "hybridembed")
+}
+
 // HFHome is the huggingface_hub home: $HF_HOME, else
 // $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface.
 func HFHome() string {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/testdata"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/remote/hftest"
 )
 
@@ -20,9 +20,9 @@ const model = "sentence-transformers/all-MiniLM-L6-v2"
 // against the emulator: the emulator must accept exactly what it sends, and
 // the client must read what the emulator answers.
 func TestOfficialJSClientAccepted(t *testing.T) {
-	dir := testdata.NodeClients(t)
+	dir := fixtures.NodeClients(t)
 	s := hftest.New(t)
-	ref := testdata.TinySTReference(t)
+	ref := fixtures.TinySTReference(t)
 	s.ServeReference(t, model, ref)
 	s.Limit(model, 4, func(text string) int { return ref.Tokens[text] })
 	endpoint := s.URL + "/hf-inference/models/" + model + "/pipeline/feature-extraction"
@@ -68,7 +68,7 @@ func TestOfficialJSClientAccepted(t *testing.T) {
 // provider), and the emulator's routes accept exactly the body the client
 // sends (the provider id, never the Hub id) and answer what it reads.
 func TestOfficialJSClientProviders(t *testing.T) {
-	dir := testdata.NodeClients(t)
+	dir := fixtures.NodeClients(t)
 	const qwen = "Qwen/Qwen3-Embedding-8B"
 	s := hftest.New(t)
 	s.ServeProvider("deepinfra", qwen, "Qwen/Qwen3-Embedding-8B", hftest.Filler(8), true)
