@@ -89,8 +89,9 @@ func (l *folder) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 	}
 }
 
-// addTree watches dir and every folder below it but the index's own, and
-// not folders reached through links (the walk does not follow them).
+// addTree watches dir and every folder below it but the index's own. Folders
+// reached through links (which the walk follows) are not watched: changes
+// there are found by the periodic rescan.
 func (l *folder) addTree(w *fsnotify.Watcher, dir string) error {
 	start := dir
 	if st, err := os.Lstat(dir); err == nil && st.Mode()&fs.ModeSymlink != 0 {
