@@ -20,25 +20,38 @@ type Input struct {
 	Key  string
 }
 
+// Problem is a path [Collect] could not read, with the key an input at
+// that path would have, so that the shard that owns it reports it: "" for
+// a folder (or a path that could not be looked at at all), whose files may
+// be any shard's, so that every shard reports it.
+type Problem struct {
+	library.Problem
+	Key string
+}
+
+// In reports whether shard s reports the problem: one of its inputs may be
+// among what could not be read.
+func (p Problem) In(s Shard) bool { return p.Key == "" || s.Owns(p.Key) }
+
 // Collect expands folders (as library.Walk does) and, when filesFrom is
 // set, reads one path per line from that file ("-": stdin), for inputs a
 // cluster lists once. Unreadable paths are problems; the rest goes on.
-func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []library.Problem, error) {
+func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []Problem, error) {
 	var inputs []Input
-	var problems []library.Problem
+	var problems []Problem
 	for _, arg := range args {
 		files, probs := library.Walk([]string{arg})
-		problems = append(problems, probs...)
 		st, err := os.Stat(arg)
 		isDir := err == nil && st.IsDir()
 		for _, f := range files {
-			key := filepath.ToSlash(filepath.Clean(f.Path))
-			if isDir {
-				if rel, err := filepath.Rel(arg, f.Path); err == nil {
-					key = filepath.ToSlash(rel)
-				}
+			inputs = append(inputs, Input{Path: f.Path, Key: inputKey(arg, isDir, f.Path)})
+		}
+		for _, p := range probs {
+			key := ""
+			if st, err := os.Lstat(p.Path); err == nil && !st.IsDir() {
+				key = inputKey(arg, isDir, p.Path)
 			}
-			inputs = append(inputs, Input{Path: f.Path, Key: key})
+			problems = append(problems, Problem{Problem: p, Key: key})
 		}
 	}
 	if filesFrom == "" {
@@ -60,12 +73,23 @@ func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []libra
 		if line == "" {
 			continue
 		}
-		inputs = append(inputs, Input{Path: line, Key: filepath.ToSlash(filepath.Clean(line))})
+		inputs = append(inputs, Input{Path: line, Key: inputKey(line, false, line)})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("--files-from %s: %w", filesFrom, err)
 	}
 	return inputs, problems, nil
+}
+
+// inputKey is the key of the input at path, found under arg: its path
+// relative to arg when arg is a folder, else the path as given.
+func inputKey(arg string, argIsDir bool, path string) string {
+	if argIsDir {
+		if rel, err := filepath.Rel(arg, path); err == nil {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(path))
 }
 
 // Select keeps the inputs the shard owns, in their order.
