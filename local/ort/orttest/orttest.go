@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
@@ -23,7 +24,7 @@ const EnvRequireCUDA = "HYBRIDEMBED_REQUIRE_CUDA"
 
 // Init loads the runtime for a test from the usual places, skipping the
 // test with the reason when it is not installed (failing instead when
-// $HYBRIDEMBED_REQUIRE_ORT is set).
+// $HYBRIDEMBED_REQUIRE_ORT is set, or $HYBRIDEMBED_TEST_STRICT is 1).
 func Init(tb testing.TB) {
 	tb.Helper()
 	prefer := ort.DeviceCPU
@@ -31,7 +32,7 @@ func Init(tb testing.TB) {
 		prefer = ort.DeviceCUDA
 	}
 	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: prefer}); err != nil {
-		if os.Getenv(EnvRequire) != "" || os.Getenv(EnvRequireCUDA) != "" {
+		if os.Getenv(EnvRequire) != "" || os.Getenv(EnvRequireCUDA) != "" || os.Getenv(fixtures.EnvStrict) == "1" {
 			tb.Fatalf("%v", err)
 		}
 		tb.Skipf("skipping: %v", err)
