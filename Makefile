@@ -6,7 +6,7 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo test-arm64 test-install gpu-stage cross clean
+.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo libheif test-arm64 test-install gpu-stage cross clean
 
 all: build
 
@@ -18,6 +18,11 @@ onnxruntime:
 ## exactly as Pillow does, and faster); without it Go's decoder is used
 libjpeg-turbo:
 	@scripts/install-libjpeg-turbo.sh >/dev/null
+
+## libheif: install libheif (HEIC, HEIF and AVIF photos decoded as
+## Pillow-heif does); without it they are reported as unsupported
+libheif:
+	@scripts/install-libheif.sh >/dev/null
 
 ## onnxruntime-gpu: install the CUDA build instead
 onnxruntime-gpu:
@@ -42,7 +47,9 @@ HYBRIDEMBED_TEST_STRICT ?= $(if $(CI),1,)
 test: onnxruntime vet cross
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
 		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
-	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
+	@if scripts/install-libheif.sh >/dev/null; then echo 1 >.libheif-ok; else rm -f .libheif-ok; \
+		echo "make test: libheif is not installable here: the HEIC tests skip"; fi
+	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_LIBHEIF=$$(cat .libheif-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
 
 ## test-install: scripts/install-onnxruntime.sh --from installs the CPU and
 ## CUDA builds from archives copied by hand with no network (npm pack

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/libheif"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/turbojpeg"
 	"github.com/hybridembed/hybridembed/models/layout"
@@ -116,6 +117,7 @@ type slot struct {
 func New(opts Options) *Engine {
 	if opts.IgnoreEnv {
 		turbojpeg.IgnoreEnvironment()
+		libheif.IgnoreEnvironment()
 		imageprep.IgnoreEnvironment()
 	}
 	ctx, cancel := context.WithCancel(context.Background())

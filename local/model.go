@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
@@ -600,4 +601,31 @@ func (m *Model) Open() error {
 		}
 	}
 	return nil
+}
+
+// Tokenizer is the text tower's tokenizer, as it encodes texts (opening
+// the tower on first use).
+func (m *Model) Tokenizer() (*tokenize.Tokenizer, error) {
+	t, err := m.textTower()
+	if err != nil {
+		return nil, err
+	}
+	return t.tok, nil
+}
+
+// TextPooling says how the text tower makes one vector of a text's token
+// states, in TEI's words: the sentence-transformers Pooling mode ("mean",
+// "cls", ...); "last_token" for CLIP and SigLIP, whose graphs pool at the
+// final token (CLIP's <|endoftext|>); "mean" for M-CLIP's text tower; ""
+// when nothing says.
+func (m *Model) TextPooling() string {
+	switch {
+	case m.st != nil && len(m.st.pooling) > 0:
+		return strings.Join(m.st.pooling, "+")
+	case m.family == FamilyCLIP, m.family == FamilySigLIP, m.family == FamilySigLIP2:
+		return "last_token"
+	case m.family == FamilyMCLIP:
+		return "mean"
+	}
+	return ""
 }

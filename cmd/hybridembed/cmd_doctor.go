@@ -25,7 +25,7 @@ func newDoctorCommand(g *globalOptions) *cobra.Command {
 version, CPU or CUDA build, providers), the GPUs the NVIDIA driver reports, each
 CUDA and cuDNN library the CUDA provider needs (found or missing, and where:
 the loader path, $CUDA_HOME/$CUDA_PATH, Python's nvidia-* wheels),
-libjpeg-turbo, and where --device (auto by default) would run models. Every
+libjpeg-turbo, libheif, and where --device (auto by default) would run models. Every
 problem comes with the command that fixes it. Where CUDA looks ready, a small
 convolution is run on the GPU to prove it (--no-probe skips it).
 
@@ -138,6 +138,12 @@ func printDoctor(w io.Writer, r doctor.Report) {
 	} else {
 		fmt.Fprintf(w, "  %s\n", r.JPEG.Decoder)
 	}
+
+	fmt.Fprintln(w, "\nHEIC, HEIF and AVIF decoding")
+	if r.HEIF.Library != "" {
+		fmt.Fprintf(w, "  libheif %s (%s)\n", r.HEIF.Version, r.HEIF.Library)
+	}
+	fmt.Fprintf(w, "  HEIC: %s\n  AVIF: %s\n", r.HEIF.HEIC, r.HEIF.AVIF)
 
 	fmt.Fprintln(w, "\nDevice")
 	if r.Device.Runs != "" {

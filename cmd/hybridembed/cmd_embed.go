@@ -23,6 +23,8 @@ type embedOptions struct {
 	FilesFrom  string
 	Chunk      int
 	NoDownload bool
+	// IncludeHidden walks hidden folders and OS clutter too.
+	IncludeHidden bool
 }
 
 func (o *embedOptions) AddFlags(f *pflag.FlagSet) {
@@ -35,6 +37,7 @@ func (o *embedOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.FilesFrom, "files-from", "", "also read input paths from this file, one per line (- for stdin)")
 	f.IntVar(&o.Chunk, "chunk", 4096, "rows per committed Parquet file")
 	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
+	addWalkFlags(f, &o.IncludeHidden)
 }
 
 // recordHelp documents the fields of a JSON Lines record with a vector.
@@ -61,7 +64,7 @@ func newEmbedCommand(g *globalOptions) *cobra.Command {
 		Use:   "embed [--model MODEL] [flags] PATH...",
 		Short: "Embed image files and folders",
 		Long: `Embed images. Each PATH is an image file or a folder, searched recursively for
-.jpg .jpeg .png .gif .webp .bmp .tif .tiff files (in sorted order).
+images (in sorted order; see WHICH FILES).
 
 Output is JSON Lines, one object per image, in input order:
   {"path":"a.jpg","model":"...","revision":"...","variant":"fp32","digest":"...",
@@ -69,7 +72,7 @@ Output is JSON Lines, one object per image, in input order:
 ` + recordHelp + `
 An image that cannot be embedded gives {"path":"b.jpg","error":"..."} and a
 line on stderr, and the run goes on. With -o FILE the file is written whole
-or not at all, and a line on stderr sums the run up.` + "\n" + datasetHelp + "\n" + exitHelp(
+or not at all, and a line on stderr sums the run up.` + "\n" + walkHelp + "\n" + datasetHelp + "\n" + exitHelp(
 			status{exitOK, "every image was embedded"},
 			status{exitFatal, "nothing was embedded: bad flags, a PATH that is not there, no images, a model that is unusable, not cached or embeds no images, or every image failed; -o FILE or DIR is left as it was"},
 			status{exitPartial, "some images failed (each is reported); the others were embedded"},

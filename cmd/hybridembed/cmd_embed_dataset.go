@@ -77,13 +77,14 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		sayUnchanged(g.stderr, opts.Output, "")
 		return err
 	}
-	inputs, problems, err := dataset.Collect(args, opts.FilesFrom, g.stdin)
+	inputs, problems, skipped, err := dataset.Collect(args, opts.FilesFrom, g.stdin, library.Options{IncludeHidden: opts.IncludeHidden})
 	if err != nil {
 		return err
 	}
 	if len(inputs) == 0 && len(problems) == 0 {
-		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
+		return noImages(args, skipped, "")
 	}
+	saySkipped(g.stderr, skipped)
 	mine := dataset.Select(inputs, shard)
 	var extra []hybridembed.Option
 	if opts.MaxPixels != 0 {

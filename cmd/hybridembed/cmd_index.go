@@ -34,11 +34,14 @@ THE INDEX
   same index waits.`
 
 type indexOptions struct {
-	Model       string
-	Index       string
-	RetryFailed bool
-	NoDownload  bool
+	Model         string
+	Index         string
+	RetryFailed   bool
+	NoDownload    bool
+	IncludeHidden bool
 }
+
+func (o indexOptions) walk() library.Options { return library.Options{IncludeHidden: o.IncludeHidden} }
 
 func (o *indexOptions) AddFlags(f *pflag.FlagSet) {
 	modelFlag(f, &o.Model, "a model that embeds images (CLIP-family): directory or Hugging Face id")
@@ -56,7 +59,7 @@ func newIndexCommand(g *globalOptions) *cobra.Command {
 since the last run. Prints a summary on stderr: new, changed, renamed,
 unchanged, removed and failed files, and how many were embedded (failed
 files are not) or reused. An interrupted run keeps what it embedded: the
-same command goes on from there.` + "\n" + indexHelp + "\n" + exitHelp(
+same command goes on from there.` + "\n" + indexHelp + "\n" + walkHelp + "\n" + exitHelp(
 			status{exitOK, "the index is up to date for PATH"},
 			status{exitFatal, "nothing changed: bad flags, a PATH that is not there, no images (no index is made), a model that is unusable, not cached or embeds no images"},
 			status{exitPartial, "some files failed (each is reported), or a folder could not be read (its rows are kept); the rest is up to date"},
@@ -71,6 +74,7 @@ same command goes on from there.` + "\n" + indexHelp + "\n" + exitHelp(
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	addWalkFlags(cmd.Flags(), &opts.IncludeHidden)
 	cmd.AddCommand(newIndexImportCommand(g))
 	return cmd
 }
@@ -81,12 +85,12 @@ func runIndex(ctx context.Context, opts indexOptions, g *globalOptions, flags *p
 		return err
 	}
 	defer lib.Close()
-	st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, false)
+	st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, false, opts.walk())
 	if err != nil {
 		return err
 	}
-	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Pending+st.Removed+st.Kept+st.Failed == 0 {
-		return fmt.Errorf("no images found in %s", strings.Join(args, ", "))
+	if st.New+st.Changed+st.Renamed+st.Unchanged+st.Pending+st.Removed+st.Kept+st.Unsupported+st.Failed == 0 {
+		return noImages(args, st.Skipped, "")
 	}
 	if st.Failed > 0 {
 		return errPartial
@@ -122,8 +126,10 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) && !library.HasImage(paths) {
-		return nil, fmt.Errorf("no images found in %s (no index was made)", strings.Join(paths, ", "))
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		if ok, skipped := opts.walk().HasImage(paths); !ok {
+			return nil, noImages(paths, skipped, " (no index was made)")
+		}
 	}
 	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
 	if err != nil {
@@ -192,7 +198,7 @@ func modalityList(ms []hybridembed.Modality) string {
 // progress bar, reports failures as they happen and prints the summary:
 // with quiet (search), only when something changed. An interrupted update
 // says what it saved.
-func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []string, retry, quiet bool) (index.Stats, error) {
+func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []string, retry, quiet bool, walk library.Options) (index.Stats, error) {
 	ix := lib.ix
 	var prog *progress
 	finish := func() {
@@ -202,6 +208,7 @@ func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []st
 	}
 	st, err := ix.Update(ctx, lib.im, lib.m, paths, index.UpdateOptions{
 		RetryFailed: retry,
+		Walk:        walk,
 		Waiting: func() {
 			fmt.Fprintf(g.stderr, "hybridembed: waiting for another hybridembed to finish updating %s\n", ix.Path())
 		},
@@ -228,7 +235,7 @@ func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []st
 		}
 		return st, err
 	}
-	changed := st.New + st.Changed + st.Renamed + st.Pending + st.Removed + st.Kept + st.Failed + st.Embedded
+	changed := st.New + st.Changed + st.Renamed + st.Pending + st.Removed + st.Kept + st.Excluded + st.Failed + st.Embedded
 	if quiet && changed == 0 {
 		return st, nil
 	}
@@ -238,13 +245,20 @@ func updateIndex(ctx context.Context, g *globalOptions, lib *openLib, paths []st
 		fmt.Fprintf(g.stderr, "%d left unembedded by an earlier run, ", st.Pending)
 	}
 	fmt.Fprintf(g.stderr, "%d removed, %d failed", st.Removed, st.Failed)
+	if st.Excluded > 0 {
+		fmt.Fprintf(g.stderr, " (%d of the removed are hidden or OS clutter, now skipped: --include-hidden keeps them)", st.Excluded)
+	}
 	if st.Kept > 0 {
 		fmt.Fprintf(g.stderr, " (%d kept as they were: under paths that could not be read)", st.Kept)
+	}
+	if st.Unsupported > 0 {
+		fmt.Fprintf(g.stderr, " (%d kept as they were: photos that cannot be decoded here)", st.Unsupported)
 	}
 	if st.KnownFailed > 0 {
 		fmt.Fprintf(g.stderr, " (and %d that failed before, not retried: --retry-failed)", st.KnownFailed)
 	}
 	fmt.Fprintf(g.stderr, "; %d embedded, %d reused\n", st.Embedded, st.Reused)
+	saySkipped(g.stderr, st.Skipped)
 	return st, nil
 }
 

@@ -32,6 +32,7 @@ type searchOptions struct {
 
 func (o *searchOptions) AddFlags(f *pflag.FlagSet) {
 	o.indexOptions.AddFlags(f)
+	addWalkFlags(f, &o.IncludeHidden)
 	f.StringArrayVarP(&o.Queries, "query", "q", nil, "a query: text, or terms combined as in \"2:beach + ./me.jpg - people\" (repeatable)")
 	f.StringArrayVar(&o.Images, "image", nil, "an image file to find similar images to (repeatable)")
 	f.IntVarP(&o.Top, "top", "k", 10, "results per query")
@@ -61,7 +62,7 @@ Output: per query, its text and the best matches with their scores; --json
 gives {"query","model","results":[{"path","score"}]} per line; --paths gives
 bare paths; --html FILE writes a gallery page to open in a browser. The
 queries are embedded first, so a query that is not an image fails before the
-index is touched; the index update says nothing when nothing changed.` + "\n" + indexHelp + "\n" + exitHelp(
+index is touched; the index update says nothing when nothing changed.` + "\n" + indexHelp + "\n" + walkHelp + "\n" + exitHelp(
 			status{exitOK, "the results were printed"},
 			status{exitFatal, "no search: bad flags or queries (an --image that is not an image), a PATH that is not there, no images, a model that is unusable, not cached or embeds no images"},
 			status{exitPartial, "the results were printed, and some files failed in the index update (each is reported) or a folder could not be read"},
@@ -112,7 +113,7 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	ix, m, im := lib.ix, lib.m, lib.im
 	partial := false
 	if !opts.NoUpdate {
-		st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, true)
+		st, err := updateIndex(ctx, g, lib, args, opts.RetryFailed, true, opts.walk())
 		if err != nil {
 			return err
 		}

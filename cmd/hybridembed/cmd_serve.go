@@ -23,6 +23,7 @@ import (
 type serveOptions struct {
 	Addr           string
 	Models         []string
+	APIKeys        []string
 	APIKeyFile     string
 	InsecureNoAuth bool
 	MaxBody        int64
@@ -42,6 +43,7 @@ type serveOptions struct {
 func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringArrayVarP(&o.Models, "model", "m", nil, "a model to serve: a Hugging Face id or a directory, or NAME=MODEL to serve it as NAME (repeatable; default: $HYBRIDEMBED_MODEL, else model in config.toml)")
+	f.StringArrayVar(&o.APIKeys, "api-key", nil, "an accepted API key (repeatable); other users of this machine see it in ps: prefer --api-key-file or $HYBRIDEMBED_API_KEY")
 	f.StringVar(&o.APIKeyFile, "api-key-file", "", "file of accepted API keys, one per line (also: $HYBRIDEMBED_API_KEY)")
 	f.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", false, "allow listening beyond loopback with no API key")
 	f.Int64Var(&o.MaxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes (413 over it, before the body is read)")
@@ -68,12 +70,20 @@ func newServeCommand(g *globalOptions) *cobra.Command {
   POST /v1/embeddings      OpenAI: {"model","input","encoding_format","dimensions"};
                            images as data URIs with "modality":"image", or as
                            {"type":"image_url","image_url":{"url":"data:..."}} parts
-  GET  /v1/models          the models served
+  GET  /v1/models          the models served; /v1/models/{model} one of them
   POST /hf-inference/models/{model}/pipeline/feature-extraction
-  POST /models/{model}     the router's: {"inputs": str | [str], "normalize"};
-                           an image/* body embeds the image
-  POST /                   the same, when one model is served (a client given the
+  POST /models/{model}     the router's and TEI's: {"inputs": str | [str],
+                           "normalize", "truncate"}; a body that is an image
+                           (image/*, or an image's bytes under any type but
+                           JSON's, as curl --data-binary sends) embeds it
+  POST /, /embed           the same, when one model is served (a client given the
                            base URL, as InferenceClient(base_url=...) is)
+  GET  /info               TEI's: model_id, max_input_length, ... (one model)
+  POST /tokenize           TEI's: {"inputs", "add_special_tokens"} -> tokens
+                           with id, text, special, start, stop
+  GET  /models/{model}/info, POST /models/{model}/tokenize and /embed
+                           the same for each model, when several are served:
+                           give a TEI client the base URL /models/{model}
   GET  /health, /ready     liveness; readiness (models loaded)
   GET  /metrics            Prometheus metrics
 
@@ -81,13 +91,19 @@ Requests go through the same routing as the library: served text models go to
 the Hugging Face router with this server's token (with local fallback), CLIP
 text and images run here, and concurrent requests are batched together. The
 X-Hybridembed-Backend header says which backend answered. Texts are truncated
-to the model's maximum length, as the router does with truncate=true. Image
-URLs are never fetched: send data URIs.
+to the model's maximum length, as the router does with truncate=true; with
+"truncate": false a longer text gets 413, as from TEI (checked where the
+model's tokenizer is on this machine). A wrong method gets 405 with Allow.
+Image URLs are never fetched: send data URIs.
 
-With keys from --api-key-file or $HYBRIDEMBED_API_KEY, every route but
-/health and /ready needs Authorization: Bearer KEY. Listening beyond loopback
-without a key is refused unless --insecure-no-auth. SIGTERM or SIGINT stop
-accepting, finish the requests in flight, and exit 0.` + "\n" + exitHelp(
+With keys from --api-key, --api-key-file or $HYBRIDEMBED_API_KEY, every route
+but /health and /ready needs Authorization: Bearer KEY (a key given on the
+command line is visible to every user of the machine in ps). Listening beyond
+loopback without a key is refused unless --insecure-no-auth. The port is
+bound first (/health answers, /ready says 503 while models load); "listening
+on URL" is printed on stdout once every model is loaded, and a model that
+fails to load ends the command with its error before that. SIGTERM or SIGINT
+stop accepting, finish the requests in flight, and exit 0.` + "\n" + exitHelp(
 			status{exitOK, "stopped by SIGTERM or SIGINT, after the requests in flight finished"},
 			status{exitFatal, "it did not start, or stopped on an error: bad flags (an --addr that is not HOST:PORT), no API key beyond loopback, a model that cannot be served, the address in use"},
 			status{exitInterrupted, "interrupted before it was serving (while it downloaded or loaded a model)"},
@@ -108,12 +124,12 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	if err := checkAddr(opts.Addr); err != nil {
 		return err
 	}
-	keys, err := apiKeys(opts.APIKeyFile)
+	keys, err := apiKeys(opts.APIKeys, opts.APIKeyFile)
 	if err != nil {
 		return err
 	}
 	if len(keys) == 0 && !opts.InsecureNoAuth && !loopback(opts.Addr) {
-		return fmt.Errorf("--addr %s is reachable beyond this machine and no API key is set: give --api-key-file (or $HYBRIDEMBED_API_KEY), or --insecure-no-auth", opts.Addr)
+		return fmt.Errorf("--addr %s is reachable beyond this machine and no API key is set: give --api-key-file, --api-key or $HYBRIDEMBED_API_KEY, or --insecure-no-auth", opts.Addr)
 	}
 	models := map[string]string{}
 	for _, m := range opts.Models {
@@ -161,9 +177,11 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	}
 	hs := srv.HTTPServer()
 	hs.ErrorLog = slog.NewLogLogger(handler, slog.LevelWarn)
-	logger.Info("listening", "addr", ln.Addr().String(), "models", strings.Join(opts.Models, " "), "auth", len(keys) > 0)
-	fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
+	logger.Info("loading models", "addr", ln.Addr().String(), "models", strings.Join(opts.Models, " "), "auth", len(keys) > 0)
 
+	// The port is bound and answers /health (and /ready with 503) while
+	// the models load; "listening on" waits for them, so that a script
+	// or a test reading it can send requests at once.
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	warmed := make(chan error, 1)
@@ -176,7 +194,8 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 				return err
 			}
 			if err == nil {
-				logger.Info("ready")
+				logger.Info("ready", "addr", ln.Addr().String())
+				fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
 			}
 			warmed = nil
 			continue
@@ -212,10 +231,16 @@ func softMemoryLimit(budget int64) {
 	debug.SetMemoryLimit(budget + 192<<20)
 }
 
-// apiKeys reads the key file (one key per line; blank lines and # comments
-// skipped) and $HYBRIDEMBED_API_KEY.
-func apiKeys(file string) ([]string, error) {
+// apiKeys gathers the accepted keys: --api-key's, the key file's (one key
+// per line; blank lines and # comments skipped) and $HYBRIDEMBED_API_KEY.
+func apiKeys(given []string, file string) ([]string, error) {
 	var keys []string
+	for _, k := range given {
+		if k = strings.TrimSpace(k); k == "" {
+			return nil, errors.New("--api-key: an empty key")
+		}
+		keys = append(keys, k)
+	}
 	if k := strings.TrimSpace(os.Getenv("HYBRIDEMBED_API_KEY")); k != "" {
 		keys = append(keys, k)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed/internal/doctor"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/ort/cuda"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
@@ -53,8 +54,17 @@ func TestDoctorOnCPUOnlyMachine(t *testing.T) {
 	assert.Equal(t, []string{"libcublasLt.so.13", "libcublas.so.13", "libcurand.so.10", "libcudart.so.13", "libcudnn.so.9"}, names)
 	assert.Equal(t, "auto", r.Device.Requested)
 	assert.Equal(t, "cpu", r.Device.Runs)
-	assert.Empty(t, r.Problems, "no GPU, auto on the CPU: nothing to fix")
 	assert.NotEmpty(t, r.JPEG.Decoder)
+	if err := imageprep.Available(imageprep.HEIF); err != nil {
+		// A machine without libheif: that is the one problem, with its fix.
+		require.Len(t, r.Problems, 1, "%+v", r.Problems)
+		assert.Contains(t, r.Problems[0].Fix, "scripts/install-libheif.sh")
+		assert.Equal(t, err.Error(), r.HEIF.HEIC)
+	} else {
+		assert.Empty(t, r.Problems, "no GPU, auto on the CPU: nothing to fix")
+		assert.Equal(t, "ok", r.HEIF.HEIC)
+		assert.NotEmpty(t, r.HEIF.Version)
+	}
 
 	res = runCLI(t, "", "doctor", "--device", "cuda")
 	assert.Equal(t, 1, res.code)

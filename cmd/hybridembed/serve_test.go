@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -56,16 +57,7 @@ func cliChild(env []string, args ...string) *exec.Cmd {
 // is left may only be refused connections.
 func TestServeSIGTERM(t *testing.T) {
 	isolate(t)
-	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+fixtures.Fixture("models", "tiny-clip"))
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, stderr.String())
-	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	cmd, base, stderr := startServe(t, "--model", "clip="+fixtures.Fixture("models", "tiny-clip"))
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/ready")
 		if err != nil {
@@ -126,7 +118,7 @@ func TestServeSIGTERM(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	require.NoError(t, err, "the server exits 0 after draining; stderr:\n%s", tail(stderr.String()))
 	assert.Empty(t, failures, "every request before SIGTERM is answered")
 	assert.Greater(t, ok.Load(), int64(300))
@@ -147,6 +139,22 @@ func TestServeSIGTERM(t *testing.T) {
 	assert.EqualValues(t, ok.Load(), handled, "every request the server handled reached its client")
 	t.Logf("%d answered (%d after SIGTERM); %d sent after it stopped accepting, never read", ok.Load(), afterSignal.Load(), refused.Load())
 	assert.Contains(t, stderr.String(), "msg=stopped")
+}
+
+// startServe runs serve on a free loopback port as a process, and returns
+// it once it says it listens, with its base URL and its stderr.
+func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffer) {
+	t.Helper()
+	cmd := cliChild(nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, stderr.String())
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), stderr
 }
 
 // lockedBuffer is a bytes.Buffer that a child's output goroutine and the
@@ -198,4 +206,83 @@ func TestServeRefusesOpenWithoutKey(t *testing.T) {
 	assert.False(t, loopback(":8080"))
 	assert.False(t, loopback("0.0.0.0:8080"))
 	assert.False(t, loopback("192.168.1.2:8080"))
+}
+
+// TestServeAsUsersCallIt: serve --api-key K, then what the issue's users
+// do: models.retrieve's GET /v1/models/{id} (an id with a slash), a wrong
+// key, GET /v1/embeddings (405), a PNG posted as curl posts it
+// (application/octet-stream), truncate:false over the limit (413), TEI's
+// /info. "listening on" comes once the models are loaded: /ready is 200
+// at once.
+func TestServeAsUsersCallIt(t *testing.T) {
+	isolate(t)
+	const key = "k-secret"
+	cmd, base, stderr := startServe(t, "--api-key", key, "--model", "openai/clip-vit-base-patch32="+fixtures.Fixture("models", "tiny-clip"))
+
+	do := func(method, path, k, ct string, body []byte) (int, http.Header, string) {
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+		require.NoError(t, err)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if k != "" {
+			req.Header.Set("Authorization", "Bearer "+k)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	status, _, body := do(http.MethodGet, "/ready", "", "", nil)
+	assert.Equal(t, http.StatusOK, status, "ready when it says it listens: %s", body)
+	status, _, body = do(http.MethodGet, "/v1/models/openai/clip-vit-base-patch32", key, "", nil)
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.Contains(t, body, `"id":"openai/clip-vit-base-patch32"`)
+	status, _, _ = do(http.MethodGet, "/v1/models/openai/clip-vit-base-patch32", "wrong", "", nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, hdr, _ := do(http.MethodGet, "/v1/embeddings", key, "", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, status)
+	assert.Equal(t, "POST", hdr.Get("Allow"))
+	png, err := os.ReadFile(fixtures.Fixture("images", "red_circle.png"))
+	require.NoError(t, err)
+	status, _, body = do(http.MethodPost, "/", key, "application/octet-stream", png)
+	assert.Equal(t, http.StatusOK, status, body)
+	var vec []float32
+	require.NoError(t, json.Unmarshal([]byte(body), &vec))
+	assert.NotEmpty(t, vec)
+	status, _, body = do(http.MethodPost, "/embed", key, "application/json", []byte(`{"inputs": "`+strings.Repeat("cat ", 200)+`", "truncate": false}`))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status, body)
+	assert.Contains(t, body, "must have less than")
+	status, _, body = do(http.MethodGet, "/info", key, "", nil)
+	assert.Equal(t, http.StatusOK, status, body)
+	var info struct {
+		ModelID        string `json:"model_id"`
+		MaxInputLength int    `json:"max_input_length"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &info))
+	assert.Equal(t, "openai/clip-vit-base-patch32", info.ModelID)
+	assert.Positive(t, info.MaxInputLength)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), tail(stderr.String()))
+}
+
+// TestServeModelThatFailsToLoad: a model whose graph is broken ends serve
+// with its error, and "listening on" is never printed (it used to be, with
+// the exit after it).
+func TestServeModelThatFailsToLoad(t *testing.T) {
+	isolate(t)
+	dir := copyDir(t, fixtures.Fixture("models", "tiny-clip"))
+	for _, name := range []string{"text_model.onnx", "vision_model.onnx"} {
+		writeFile(t, filepath.Join(dir, "onnx", name), []byte("not an onnx graph"))
+	}
+	cmd := cliChild(nil, "serve", "--addr", "127.0.0.1:0", "--model", "clip="+dir)
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "serve must fail: %s", tail(stderr.String()))
+	assert.Equal(t, exitFatal, exit.ExitCode())
+	assert.NotContains(t, stdout.String(), "listening on")
+	assert.Contains(t, stderr.String(), "loading clip")
 }

@@ -33,20 +33,21 @@ type Problem struct {
 // among what could not be read.
 func (p Problem) In(s Shard) bool { return p.Key == "" || s.Owns(p.Key) }
 
-// Collect expands folders (as library.Walk does) and, when filesFrom is
-// set, reads one path per line from that file ("-": stdin), for inputs a
-// cluster lists once. Unreadable paths are problems; the rest goes on.
-func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []Problem, error) {
-	var inputs []Input
-	var problems []Problem
+// Collect expands folders (as walk.Walk does: hidden folders and OS
+// clutter left out unless walk.IncludeHidden, what it left out counted in
+// skipped) and, when filesFrom is set, reads one path per line from that
+// file ("-": stdin), for inputs a cluster lists once; those are taken as
+// listed. Unreadable paths are problems; the rest goes on.
+func Collect(args []string, filesFrom string, stdin io.Reader, walk library.Options) (inputs []Input, problems []Problem, skipped library.Skipped, err error) {
 	for _, arg := range args {
-		files, probs := library.Walk([]string{arg})
+		res := walk.Walk([]string{arg})
+		skipped.Add(res.Skipped)
 		st, err := os.Stat(arg)
 		isDir := err == nil && st.IsDir()
-		for _, f := range files {
+		for _, f := range res.Files {
 			inputs = append(inputs, Input{Path: f.Path, Key: inputKey(arg, isDir, f.Path)})
 		}
-		for _, p := range probs {
+		for _, p := range res.Problems {
 			key := ""
 			if st, err := os.Lstat(p.Path); err == nil && !st.IsDir() {
 				key = inputKey(arg, isDir, p.Path)
@@ -55,13 +56,13 @@ func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []Probl
 		}
 	}
 	if filesFrom == "" {
-		return inputs, problems, nil
+		return inputs, problems, skipped, nil
 	}
 	r := stdin
 	if filesFrom != "-" {
 		f, err := os.Open(filesFrom)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--files-from: %w", err)
+			return nil, nil, skipped, fmt.Errorf("--files-from: %w", err)
 		}
 		defer f.Close()
 		r = f
@@ -76,9 +77,9 @@ func Collect(args []string, filesFrom string, stdin io.Reader) ([]Input, []Probl
 		inputs = append(inputs, Input{Path: line, Key: inputKey(line, false, line)})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("--files-from %s: %w", filesFrom, err)
+		return nil, nil, skipped, fmt.Errorf("--files-from %s: %w", filesFrom, err)
 	}
-	return inputs, problems, nil
+	return inputs, problems, skipped, nil
 }
 
 // inputKey is the key of the input at path, found under arg: its path

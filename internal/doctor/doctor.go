@@ -1,7 +1,7 @@
 // Package doctor examines what local inference runs on here: the ONNX
 // Runtime library (which build, which version, its providers), the GPUs the
 // NVIDIA driver reports, every CUDA library the CUDA provider needs (found
-// or missing, and where), libjpeg-turbo, and the device "auto" would pick,
+// or missing, and where), libjpeg-turbo, libheif, and the device "auto" would pick,
 // and for every problem the command that fixes it. `hybridembed doctor`
 // prints its [Report].
 package doctor
@@ -11,10 +11,11 @@ import (
 	"errors"
 	"os"
 
-	// local registers libjpeg-turbo's binding with imageprep, as in every
-	// program that embeds.
+	// local registers libjpeg-turbo's and libheif's bindings with
+	// imageprep, as in every program that embeds.
 	_ "github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/libheif"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/ort/cuda"
 	"github.com/hybridembed/hybridembed/models/layout"
@@ -40,6 +41,7 @@ type Report struct {
 	GPUs    cuda.Devices `json:"gpus"`
 	CUDA    CUDA         `json:"cuda"`
 	JPEG    JPEG         `json:"jpeg"`
+	HEIF    HEIF         `json:"heif"`
 	Device  Decision     `json:"device"`
 	// Problems are what stands between this machine and the device asked
 	// for (or a GPU it has), each with its fix; empty when there is none.
@@ -80,6 +82,16 @@ type CUDA struct {
 type JPEG struct {
 	Decoder string `json:"decoder"`
 	Reason  string `json:"reason,omitempty"`
+}
+
+// HEIF is whether HEIC, HEIF and AVIF photos decode here (through
+// libheif), and why not.
+type HEIF struct {
+	Library string `json:"library,omitempty"`
+	Version string `json:"version,omitempty"`
+	// HEIC and AVIF are "ok", or why not.
+	HEIC string `json:"heic"`
+	AVIF string `json:"avif"`
 }
 
 // Decision is where local models would run.
@@ -124,6 +136,11 @@ func Examine(ctx context.Context, opts Options) (r Report) {
 	if r.JPEG.Decoder != imageprep.JPEGTurbo {
 		r.problem("JPEGs decode with Go's decoder, within a few levels of Pillow's pixels: "+r.JPEG.Reason,
 			"`scripts/install-libjpeg-turbo.sh` (or install libturbojpeg0 and set TURBOJPEG_LIB)")
+	}
+	r.HEIF = examineHEIF()
+	if r.HEIF.HEIC != "ok" {
+		r.problem("HEIC photos (what phones write) cannot be decoded, so walks skip them as unsupported: "+r.HEIF.HEIC,
+			"`scripts/install-libheif.sh` (or install libheif and set LIBHEIF_LIB)")
 	}
 
 	prefer := dev
@@ -225,6 +242,19 @@ func (r *Report) listLibraries(needs cuda.Needs, provider string) {
 
 func (r *Report) problem(what, fix string) {
 	r.Problems = append(r.Problems, Problem{What: what, Fix: fix})
+}
+
+func examineHEIF() HEIF {
+	var h HEIF
+	h.Library, h.Version = libheif.Path()
+	say := func(err error) string {
+		if err != nil {
+			return err.Error()
+		}
+		return "ok"
+	}
+	h.HEIC, h.AVIF = say(imageprep.Available(imageprep.HEIF)), say(imageprep.Available(imageprep.AVIF))
+	return h
 }
 
 func examineJPEG() JPEG {

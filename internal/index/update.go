@@ -40,6 +40,9 @@ type UpdateOptions struct {
 	Step  func(n int64)
 	// Failed is called for each file that fails in this run.
 	Failed func(path string, err error)
+	// Walk says which files are the library's: by default, not those in
+	// hidden folders or OS clutter (see library.Options).
+	Walk library.Options
 }
 
 // Stats says what an update found and did. Counts are of paths.
@@ -52,8 +55,17 @@ type Stats struct {
 	// Kept are stored paths at or under a path the walk could not read
 	// (each reported as failed): not seen, not proven gone, kept as they
 	// were.
-	Kept   int
-	Failed int // paths that failed in this run
+	Kept int
+	// Excluded are stored paths the walk now leaves out, as hidden or OS
+	// clutter (indexed before hybridembed skipped them, or with
+	// --include-hidden): purged, since the user's library is what a walk
+	// takes, and counted in Removed too.
+	Excluded int
+	// Unsupported are stored paths of photos the walk found but cannot
+	// decode here (HEIC where libheif is not installed): there, so kept
+	// as they were.
+	Unsupported int
+	Failed      int // paths that failed in this run
 	// KnownFailed are paths that failed in an earlier run and were not
 	// retried (see RetryFailed).
 	KnownFailed int
@@ -65,6 +77,10 @@ type Stats struct {
 	Embedded    int   // images embedded and stored in this run (failures are Failed)
 	Reused      int   // paths that got a stored vector with no inference
 	BytesHashed int64 // image bytes read to hash new and changed files
+
+	// Skipped is what the walk left out (hidden, clutter, unsupported,
+	// link loops).
+	Skipped library.Skipped
 }
 
 // Update brings the index up to date for the files under paths (files and
@@ -72,10 +88,13 @@ type Stats struct {
 // model. It holds the index's process lock while it runs, so a second
 // update waits; searches are not blocked.
 //
-// Only what a walk proved gone is purged: a path that cannot be stat'ed
-// fails the whole update ([library.ArgErrors]) before anything changes,
-// and the rows at or under a folder or file the walk could not read are
-// kept (counted in Stats.Kept; the path is reported as failed).
+// Only what a walk proved gone, or no longer takes, is purged: a path that
+// cannot be stat'ed fails the whole update ([library.ArgErrors]) before
+// anything changes; the rows at or under a folder or file the walk could
+// not read are kept (counted in Stats.Kept; the path is reported as
+// failed), and so are the rows of photos it found but cannot decode here
+// (Stats.Unsupported); rows under what it leaves out as hidden or clutter
+// are purged (Stats.Excluded).
 //
 // A vector is stored under the sha256 of the very bytes it was computed
 // from: an image is hashed again as the model reads it, and when the file
@@ -116,15 +135,35 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	if err != nil {
 		return st, err
 	}
-	walked, problems := library.Walk(paths)
+	res := opts.Walk.Walk(paths)
+	walked := res.Files
+	st.Skipped = res.Skipped
 	var unknown []string // stored paths at or under these were not seen
-	for _, p := range problems {
+	for _, p := range res.Problems {
 		failed(p.Path, p.Err)
 		rel, err := ix.rel(p.Path)
 		if err != nil {
 			return st, err
 		}
 		unknown = append(unknown, rel)
+	}
+	var left []string // nor these, which are not the library's
+	for _, p := range res.Skipped.Left {
+		rel, err := ix.rel(p)
+		if err != nil {
+			return st, err
+		}
+		left = append(left, rel)
+	}
+	undecodable := map[string]bool{} // there, and not to be read here
+	for _, u := range res.Skipped.Unsupported {
+		for _, p := range u.Paths {
+			rel, err := ix.rel(p)
+			if err != nil {
+				return st, err
+			}
+			undecodable[rel] = true
+		}
 	}
 	stored, err := ix.storedFiles(ctx, sc)
 	if err != nil {
@@ -182,6 +221,12 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 		case present[rel]:
 		case under(rel, unknown):
 			st.Kept++
+		case undecodable[rel]:
+			st.Unsupported++
+		case under(rel, left):
+			st.Excluded++
+			removed = append(removed, rel)
+			gone[string(row.hash)]++
 		default:
 			removed = append(removed, rel)
 			gone[string(row.hash)]++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/internal/library"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 // between runs before passes images to the model: the moment after Update
@@ -134,4 +137,64 @@ func TestUnder(t *testing.T) {
 	} {
 		assert.Equal(t, c.want, under(c.rel, c.dirs), "%s under %v", c.rel, c.dirs)
 	}
+}
+
+// TestHiddenAndUnsupportedRows: rows under folders the walk now leaves out
+// as hidden or clutter (an index made before it skipped them, or with
+// --include-hidden) are purged and counted apart; rows of photos the walk
+// finds but cannot decode here (HEIC on a machine without libheif, an
+// index shared by a synced folder) are kept as they were, vectors and all.
+func TestHiddenAndUnsupportedRows(t *testing.T) {
+	emb, model := tinyModel(t)
+	ctx := context.Background()
+	lib := t.TempDir()
+	makeLibrary(t, lib, 4)
+	writeImage(t, filepath.Join(lib, ".thumbnails", "normal", "t1.png"), 101)
+	writeImage(t, filepath.Join(lib, "@eaDir", "img0001.png", "SYNOFILE_THUMB_S.png"), 102)
+	writeImage(t, filepath.Join(lib, ".mine", "secret.png"), 103)
+	heic := filepath.Join(lib, "phone", "IMG_0001.heic")
+	require.NoError(t, os.MkdirAll(filepath.Dir(heic), 0o755))
+	data, err := os.ReadFile(fixtures.Fixture("heif", "orient_6.heic"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(heic, data, 0o644))
+	withHEIF := library.Options{IncludeHidden: true, Available: func(imageprep.Format) error { return nil }}
+	if imageprep.Available(imageprep.HEIF) != nil {
+		t.Skip("skipping: libheif cannot decode HEIC here")
+	}
+
+	ix := openAt(t, lib)
+	st, err := ix.Update(ctx, model, emb, []string{lib}, UpdateOptions{Walk: withHEIF})
+	require.NoError(t, err)
+	require.Zero(t, st.Failed)
+	assert.Equal(t, 8, st.New)
+	assert.Equal(t, 8, count(t, ix, `SELECT count(*) FROM vectors`))
+
+	// The default walk, on a machine without libheif.
+	noHEIF := library.Options{Available: func(f imageprep.Format) error {
+		if f == imageprep.HEIF {
+			return errors.New("libheif is not installed")
+		}
+		return nil
+	}}
+	st, err = ix.Update(ctx, model, emb, []string{lib}, UpdateOptions{Walk: noHEIF})
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.Excluded, "the two clutter folders' thumbnails and the hidden folder's photo")
+	assert.Equal(t, 3, st.Removed)
+	assert.Equal(t, 1, st.Unsupported)
+	assert.Equal(t, 4, st.Unchanged)
+	assert.Zero(t, st.Kept+st.Failed+st.Embedded)
+	assert.Equal(t, 1, st.Skipped.HiddenFolders)
+	assert.Equal(t, 2, st.Skipped.ClutterFolders)
+	assert.Equal(t, 1, st.Skipped.UnsupportedFiles())
+	assert.Equal(t, 5, count(t, ix, `SELECT count(*) FROM files`))
+	assert.Equal(t, 1, count(t, ix, `SELECT count(*) FROM files WHERE path = 'phone/IMG_0001.heic'`))
+	assert.Equal(t, 5, count(t, ix, `SELECT count(*) FROM vectors`), "the HEIC's vector stays")
+
+	// Gone for real, it goes, libheif or not.
+	require.NoError(t, os.Remove(heic))
+	st, err = ix.Update(ctx, model, emb, []string{lib}, UpdateOptions{Walk: noHEIF})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Removed)
+	assert.Zero(t, st.Unsupported+st.Excluded)
+	assert.Equal(t, 4, count(t, ix, `SELECT count(*) FROM files`))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/hybridembed/hybridembed"
 )
@@ -26,7 +27,8 @@ type apiError struct {
 	typ        string // OpenAI's error type
 	param      string
 	code       string
-	retryAfter int // seconds, for 429 and 503
+	retryAfter int    // seconds, for 429 and 503
+	teiType    string // TEI's error_type, on the HF routes, where TEI has one
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -37,6 +39,11 @@ func badRequest(param, format string, args ...any) *apiError {
 
 func errNotFound(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusNotFound, message: fmt.Sprintf(format, args...), typ: "invalid_request_error", code: "not_found"}
+}
+
+func errMethod(r *http.Request, allow []string) *apiError {
+	return &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error", code: "method_not_allowed",
+		message: fmt.Sprintf("%s is not served for %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))}
 }
 
 func errModelNotFound(name string) *apiError {
@@ -98,7 +105,11 @@ func writeError(w http.ResponseWriter, r *http.Request, api apiKind, err error) 
 		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	if api == apiHF {
-		writeJSON(w, ae.status, map[string]string{"error": ae.message})
+		body := map[string]string{"error": ae.message}
+		if ae.teiType != "" {
+			body["error_type"] = ae.teiType
+		}
+		writeJSON(w, ae.status, body)
 		return
 	}
 	body := struct {
@@ -122,5 +133,9 @@ func writeError(w http.ResponseWriter, r *http.Request, api apiKind, err error) 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	// Not HTML-escaped: messages quote TEI's ("batch size 5 > ...") and
+	// inputs as they are; the answers are JSON, never HTML.
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

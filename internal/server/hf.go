@@ -5,14 +5,18 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
 type hfRequest struct {
-	Inputs              hfInputs `json:"inputs"`
-	Normalize           *bool    `json:"normalize"`
-	Truncate            *bool    `json:"truncate"` // texts are always truncated to the model's maximum
-	TruncationDirection string   `json:"truncation_direction"`
-	PromptName          *string  `json:"prompt_name"`
+	Inputs    hfInputs `json:"inputs"`
+	Normalize *bool    `json:"normalize"`
+	// Truncate false refuses texts over the model's maximum (413, as TEI);
+	// absent or true, they are truncated to it.
+	Truncate            *bool   `json:"truncate"`
+	TruncationDirection string  `json:"truncation_direction"`
+	PromptName          *string `json:"prompt_name"`
 }
 
 // hfInputs is inputs as parsed: a string or a list of strings, decoded
@@ -52,11 +56,47 @@ func (s *Server) hfRouter(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.hf(w, r, body, id)
 }
 
-// hfModels serves POST /models/{org}/{name}, as an endpoint's URL is used.
+// hfModels serves POST /models/{org}/{name}, as an endpoint's URL is
+// used, and, with that URL as a TEI client's base URL, its /embed,
+// /tokenize and /pipeline/feature-extraction below it.
 func (s *Server) hfModels(w http.ResponseWriter, r *http.Request, body []byte) {
-	id := strings.TrimPrefix(r.URL.Path, "/models/")
-	id = strings.TrimSuffix(id, featureExtraction)
-	s.hf(w, r, body, id)
+	name, route := s.modelRoute(strings.TrimPrefix(r.URL.Path, "/models/"), featureExtraction, "/embed", "/tokenize")
+	if route == "/tokenize" {
+		s.teiTokenize(w, r, body, name)
+		return
+	}
+	s.hf(w, r, body, name)
+}
+
+// hfModelsGet serves GET /models/{name}/info, TEI's /info below a model's
+// base URL.
+func (s *Server) hfModelsGet(w http.ResponseWriter, r *http.Request) {
+	name, route := s.modelRoute(strings.TrimPrefix(r.URL.Path, "/models/"), "/info")
+	if route == "" {
+		if _, err := s.lookup(name); err != nil {
+			writeError(w, r, apiHF, err)
+			return
+		}
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, r, apiHF, errMethod(r, []string{http.MethodPost}))
+		return
+	}
+	s.modelInfo(w, r, name)
+}
+
+// modelRoute splits what follows /models/ into a model's name and one of
+// routes below it. A served name wins over a route: a model may be called
+// org/embed.
+func (s *Server) modelRoute(rest string, routes ...string) (name, route string) {
+	if _, ok := s.models[rest]; ok {
+		return rest, ""
+	}
+	for _, r := range routes {
+		if n, ok := strings.CutSuffix(rest, r); ok {
+			return n, r
+		}
+	}
+	return rest, ""
 }
 
 // hfSingle serves the base URL (and TEI's /embed) when one model is served.
@@ -84,6 +124,12 @@ func (s *Server) hf(w http.ResponseWriter, r *http.Request, body []byte, name st
 		return
 	}
 	info.inputs = len(req.inputs)
+	if !req.truncate {
+		if err := s.checkLengths(r.Context(), sv, req.inputs); err != nil {
+			writeError(w, r, apiHF, err)
+			return
+		}
+	}
 	res, err := s.embed(r.Context(), sv, req.inputs, req.normalize, false)
 	if err != nil {
 		writeError(w, r, apiHF, err)
@@ -103,16 +149,19 @@ type hfParsed struct {
 	inputs    []input
 	single    bool // answer with one vector, not a list
 	normalize bool
+	truncate  bool // texts over the model's maximum are truncated, not refused
 }
 
 // parseHFRequest reads a feature-extraction body: JSON {"inputs", ...},
-// or, with an image/* Content-Type, the image itself (the body is used as
-// it is, not copied). It is a pure function of its arguments, so a fuzz
-// test can call it.
+// or an image itself (the body is used as it is, not copied): with an
+// image/* Content-Type, or with any but JSON's when its bytes are an
+// image's (curl sends application/octet-stream, and
+// application/x-www-form-urlencoded with --data-binary). It is a pure
+// function of its arguments, so a fuzz test can call it.
 func parseHFRequest(contentType string, body []byte, maxInputs int) (hfParsed, error) {
-	out := hfParsed{single: true, normalize: true}
+	out := hfParsed{single: true, normalize: true, truncate: true}
 	ct, _, _ := mime.ParseMediaType(contentType)
-	if strings.HasPrefix(ct, "image/") {
+	if strings.HasPrefix(ct, "image/") || !isJSONType(ct) && isImage(body) {
 		if len(body) == 0 {
 			return out, badRequest("inputs", "the image body is empty")
 		}
@@ -136,7 +185,30 @@ func parseHFRequest(contentType string, body []byte, maxInputs int) (hfParsed, e
 	if req.Normalize != nil {
 		out.normalize = *req.Normalize
 	}
+	if req.Truncate != nil {
+		out.truncate = *req.Truncate
+	}
 	return out, nil
+}
+
+// isJSONType reports whether a media type says JSON (application/json,
+// or a +json type): such a body is read as JSON whatever its bytes.
+func isJSONType(ct string) bool { return ct == "application/json" || strings.HasSuffix(ct, "+json") }
+
+// isImage reports whether body starts as an image file does: a magic
+// number (JPEG, PNG, GIF, WebP, TIFF, HEIF's ftyp box), or BMP's "BM"
+// with a header that reads, since text may begin with those two letters.
+// A JSON body starts with none of them.
+func isImage(body []byte) bool {
+	f, ok := imageprep.Sniff(body)
+	if !ok {
+		return false
+	}
+	if f == imageprep.BMP {
+		_, _, err := imageprep.Config(body)
+		return err == nil
+	}
+	return true
 }
 
 // unprocessable makes a body that parses but has wrong types a 422, as TEI
@@ -161,7 +233,7 @@ func (in *hfInputs) inputs(maxInputs int) ([]input, bool, error) {
 	case len(in.texts) == 0:
 		return nil, false, badRequest("inputs", "inputs is empty")
 	case len(in.texts) > maxInputs:
-		return nil, false, &apiError{status: http.StatusRequestEntityTooLarge,
+		return nil, false, &apiError{status: http.StatusRequestEntityTooLarge, teiType: teiValidation,
 			message: "batch size " + itoa(len(in.texts)) + " > maximum allowed batch size " + itoa(maxInputs)}
 	}
 	out := make([]input, len(in.texts))

@@ -295,21 +295,41 @@ func partInput(param string, part contentPart, err error) (input, error) {
 	return input{}, badRequest("input", "%s: unknown content part type %q (want text or image_url)", param, part.Type)
 }
 
+// openAIModel is a model as OpenAI's /v1/models lists it.
+type openAIModel struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func (s *Server) openAIModel(sv *served) openAIModel {
+	return openAIModel{ID: sv.name, Object: "model", Created: sv.created, OwnedBy: "hybridembed"}
+}
+
 func (s *Server) openAIModels(w http.ResponseWriter, r *http.Request) {
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
 	out := struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{Object: "list", Data: []model{}}
+		Object string        `json:"object"`
+		Data   []openAIModel `json:"data"`
+	}{Object: "list", Data: []openAIModel{}}
 	for _, name := range s.names {
-		out.Data = append(out.Data, model{ID: name, Object: "model", Created: s.models[name].created, OwnedBy: "hybridembed"})
+		out.Data = append(out.Data, s.openAIModel(s.models[name]))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// openAIRetrieve serves GET /v1/models/{id} (the SDKs' models.retrieve).
+// Ids hold slashes (openai/clip-vit-base-patch32), sent as they are or
+// escaped as %2F.
+func (s *Server) openAIRetrieve(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	infoOf(r).model = id
+	sv, err := s.lookup(id)
+	if err != nil {
+		writeError(w, r, apiOpenAI, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.openAIModel(sv))
 }
 
 // decodeJSON reads a JSON body: malformed JSON and wrong types are 400

@@ -221,20 +221,47 @@ func (s *Server) routes() {
 	s.handle("GET /metrics", "metrics", bodiless(s.m.handler()), apiHF)
 	s.handle("POST /v1/embeddings", "openai", s.openAIEmbeddings, apiOpenAI)
 	s.handle("GET /v1/models", "models", bodiless(http.HandlerFunc(s.openAIModels)), apiOpenAI)
+	s.handle("GET /v1/models/{id...}", "models", bodiless(http.HandlerFunc(s.openAIRetrieve)), apiOpenAI)
 	s.handle("POST /hf-inference/models/", "hf", s.hfRouter, apiHF)
 	s.handle("POST /models/", "hf", s.hfModels, apiHF)
+	s.handle("GET /models/", "info", bodiless(http.HandlerFunc(s.hfModelsGet)), apiHF)
 	// TEI's and an endpoint's own routes: a client given the server's base
 	// URL (InferenceClient(base_url=...)) posts to it directly.
 	s.handle("POST /{$}", "hf", s.hfSingle, apiHF)
 	s.handle("POST /embed", "hf", s.hfSingle, apiHF)
 	s.handle("POST /pipeline/feature-extraction", "hf", s.hfSingle, apiHF)
+	s.handle("GET /info", "info", bodiless(http.HandlerFunc(s.info)), apiHF)
+	s.handle("POST /tokenize", "tokenize", s.tokenize, apiHF)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api := apiHF
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			api = apiOpenAI
 		}
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, r, api, errMethod(r, allow))
+			return
+		}
 		writeError(w, r, api, errNotFound("no route for %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// allowed is the methods another route serves r's path with: a request
+// with the wrong one gets 405 and them in Allow, not 404 (the catch-all
+// route would otherwise answer every path, for every method).
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := *r
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // bodyHandler serves a request whose body has been read (and admitted).

@@ -286,9 +286,18 @@ func norm(v []float32) float64 {
 
 func post(t *testing.T, url, key, contentType string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	return send(t, http.MethodPost, url, key, contentType, body)
+}
+
+// send sends a request with the key, and a body of contentType when
+// contentType is not "".
+func send(t *testing.T, method, url, key, contentType string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	require.NoError(t, err)
-	req.Header.Set("Content-Type", contentType)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}

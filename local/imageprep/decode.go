@@ -48,7 +48,7 @@ func (l Limits) withDefaults() Limits {
 // Errors callers can match with errors.Is.
 var (
 	ErrTooLarge     = errors.New("image too large")
-	ErrUnknown      = errors.New("not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF)")
+	ErrUnknown      = errors.New("not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF, or HEIC/HEIF/AVIF with libheif)")
 	ErrEmpty        = errors.New("empty file")
 	ErrCorrupt      = errors.New("corrupt or truncated image")
 	ErrUnsupported  = errors.New("unsupported image variant")
@@ -83,7 +83,7 @@ func Sniff(b []byte) (Format, bool) {
 	case bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
 		return TIFF, true
 	}
-	return "", false
+	return sniffHEIF(b)
 }
 
 // ReadAll reads r, refusing more than limits.MaxBytes.
@@ -109,6 +109,11 @@ func Config(data []byte) (Format, image.Config, error) {
 		return "", image.Config{}, ErrUnknown
 	}
 	var cfg image.Config
+	if f == HEIF || f == AVIF {
+		// libheif reads the boxes only; its errors are classified already.
+		w, h, err := heifConfig(f, data)
+		return f, image.Config{Width: w, Height: h}, err
+	}
 	err := guard(func() (err error) {
 		r := bytes.NewReader(data)
 		switch f {
@@ -175,8 +180,9 @@ func jpegSOF(data []byte) (image.Config, bool) {
 }
 
 // Decode decodes an encoded image into the RGB PIL would hand to
-// CLIPImageProcessor: EXIF orientation applied, alpha dropped, first frame
-// of an animation. The header is checked against limits before any pixel
+// CLIPImageProcessor: EXIF orientation applied (for HEIF and AVIF, the
+// file's own irot/imir transforms, as Pillow-heif has libheif apply them),
+// alpha dropped, first frame of an animation. The header is checked against limits before any pixel
 // is decoded, so a decompression bomb costs nothing.
 func Decode(data []byte, limits Limits) (*RGB, error) {
 	return Decoder{Limits: limits}.Decode(data)
@@ -229,6 +235,9 @@ func (d Decoder) Decode(data []byte) (*RGB, error) {
 func decodeRGB(f Format, cfg image.Config, data []byte, draft int, native NativeJPEG) (*RGB, error) {
 	r := bytes.NewReader(data)
 	switch f {
+	case HEIF, AVIF:
+		// The header passed the pixel limit; libheif refuses more.
+		return decodeHEIF(data, int64(cfg.Width)*int64(cfg.Height))
 	case GIF:
 		return decodeGIF(data)
 	case WebP:
@@ -284,6 +293,8 @@ func classify(f Format, err error) error {
 	switch {
 	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrEmpty), errors.Is(err, ErrUnknown):
 		return err
+	case (f == HEIF || f == AVIF) && (errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsupported)):
+		return err // libheif's binding has said what and where
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: %s data ends early", ErrCorrupt, f)
 	case isUnsupported(err):

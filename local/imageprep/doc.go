@@ -7,7 +7,10 @@
 // "fancy" chroma upsampling and YCbCr tables for JPEG, libwebp's for lossy
 // WebP, PIL's convert("RGB") rules (alpha dropped, not composited; CMYK by
 // PIL's formula; a GIF's transparent index keeps its palette colour), and
-// exif_transpose. Only the pixels a center crop keeps are computed.
+// exif_transpose. Only the pixels a center crop keeps are computed. HEIC,
+// HEIF and AVIF decode through libheif, loaded at run time, exactly as
+// Pillow-heif decodes them, or are refused as unsupported (naming the
+// install script) where it is not installed.
 //
 // Decoding untrusted input is bounded: the header is read first and images
 // over [Limits].MaxPixels (PIL's decompression-bomb limit by default) are

@@ -10,6 +10,10 @@ import (
 // find it: JPEG APP1 "Exif", PNG eXIf (or an XMP tiff:Orientation in an
 // iTXt chunk when there is no EXIF), WebP's EXIF chunk, and TIFF's own IFD0.
 // Anything unreadable counts as 1, as in PIL.
+//
+// A HEIF file's EXIF orientation is not applied: its irot and imir
+// transforms are (libheif applies them when it decodes), and Pillow-heif
+// resets the EXIF tag so that exif_transpose does not turn the image twice.
 func orientation(f Format, data []byte) int {
 	switch f {
 	case JPEG:

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -33,6 +34,14 @@ type Tokenizer struct {
 
 	cut           bool // long texts may be cut before tokenizing (see cut.go)
 	bytesPerToken int  // the longest vocabulary entry, for the first cut
+
+	reverse *reverseVocab // id -> vocabulary entry, for Tokens
+}
+
+// reverseVocab is filled on first use, by Tokens.
+type reverseVocab struct {
+	once    sync.Once
+	entries map[int]string
 }
 
 type addedToken struct {
@@ -177,7 +186,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if !ok || mv.Type == gjson.Null {
 		return nil, errors.New("tokenizer.json has no model")
 	}
-	t := &Tokenizer{}
+	t := &Tokenizer{reverse: &reverseVocab{}}
 	var err error
 	if t.normalizer, err = parseNormalizer(raw("normalizer")); err != nil {
 		return nil, err
@@ -351,42 +360,67 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 // tokens is text's ids, before truncation and special tokens.
 func (t *Tokenizer) tokens(text string) ([]int, error) {
 	var ids []int
+	err := t.visit(text, visitor{
+		added: func(tok *addedToken, _ *segment) { ids = append(ids, tok.ID) },
+		piece: func(p string) { ids = append(ids, t.model.tokenize(p)...) },
+	})
+	return ids, err
+}
+
+// visitor is what visit tells, in the text's order.
+type visitor struct {
+	// added is an added token: matched in the text itself (seg is the
+	// bytes it took), or in a segment's normalized text (seg nil).
+	added func(tok *addedToken, seg *segment)
+	// piece is a pre-tokenized piece, for the model.
+	piece func(text string)
+	// done, when set, ends each segment of plain text, after its pieces.
+	done func(seg segment)
+}
+
+// visit splits text around added tokens, normalizes and pre-tokenizes
+// the rest, as tokenizers does, telling v what it finds.
+func (t *Tokenizer) visit(text string, v visitor) error {
 	for _, seg := range t.splitAdded(text, false) {
 		if seg.token != nil {
-			ids = append(ids, seg.token.ID)
+			v.added(seg.token, &seg)
 			continue
 		}
 		normalized := seg.text
 		if t.normalizer != nil {
 			var err error
 			if normalized, err = t.normalizer.normalize(seg.text); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		for _, inner := range t.splitAdded(normalized, true) {
 			if inner.token != nil {
-				ids = append(ids, inner.token.ID)
+				v.added(inner.token, nil)
 				continue
 			}
 			pieces := []piece{{text: inner.text, first: seg.first && inner.first}}
 			if t.pre != nil {
 				var err error
 				if pieces, err = t.pre.split(pieces[0]); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			for _, p := range pieces {
-				ids = append(ids, t.model.tokenize(p.text)...)
+				v.piece(p.text)
 			}
 		}
+		if v.done != nil {
+			v.done(seg)
+		}
 	}
-	return ids, nil
+	return nil
 }
 
 type segment struct {
-	text  string
-	token *addedToken
-	first bool
+	text    string
+	token   *addedToken
+	first   bool
+	at, end int // the bytes of the text split that it covers
 }
 
 // splitAdded cuts text around added tokens, as tokenizers' AddedVocabulary
@@ -403,13 +437,13 @@ func (t *Tokenizer) splitAdded(text string, normalized bool) []segment {
 			continue
 		}
 		if from > start {
-			out = append(out, segment{text: text[start:from], first: start == 0})
+			out = append(out, segment{text: text[start:from], first: start == 0, at: start, end: from})
 		}
-		out = append(out, segment{token: tok})
+		out = append(out, segment{token: tok, at: from, end: to})
 		start, i = to, to
 	}
 	if start < len(text) || len(out) == 0 {
-		out = append(out, segment{text: text[start:], first: start == 0})
+		out = append(out, segment{text: text[start:], first: start == 0, at: start, end: len(text)})
 	}
 	return out
 }

@@ -1,8 +1,9 @@
 // Runs the official openai Node.js client against a server and prints what
 // it returned as JSON. Usage:
 //   node openai_client.cjs CLIENTS_DIR BASE_URL API_KEY OP [REQUEST_JSON]
-// OP is "embeddings" (REQUEST_JSON holds embeddings.create's arguments) or
-// "models" (models.list).
+// OP is "embeddings" (REQUEST_JSON holds embeddings.create's arguments),
+// "models" (models.list) or "retrieve" (models.retrieve; REQUEST_JSON is
+// the model id as a JSON string).
 const [dir, baseURL, apiKey, op, request] = process.argv.slice(2);
 const OpenAI = require(require.resolve("openai", { paths: [dir] })).default;
 
@@ -13,6 +14,8 @@ const OpenAI = require(require.resolve("openai", { paths: [dir] })).default;
 		if (op === "models") {
 			out = [];
 			for await (const m of client.models.list()) out.push(m);
+		} else if (op === "retrieve") {
+			out = await client.models.retrieve(JSON.parse(request));
 		} else {
 			out = await client.embeddings.create(JSON.parse(request));
 		}
