@@ -7,7 +7,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
@@ -15,6 +14,12 @@ import (
 // EnvRequire makes tests fail, rather than skip, when the runtime is missing
 // (make test sets it, since it installs the runtime first).
 const EnvRequire = "HYBRIDEMBED_REQUIRE_ORT"
+
+// EnvStrict is internal/fixtures.EnvStrict (HYBRIDEMBED_TEST_STRICT=1,
+// which CI sets): every missing prerequisite fails the test, the runtime
+// too. Named here so that the runtime's tests do not link the emulated
+// router that fixtures brings.
+const EnvStrict = "HYBRIDEMBED_TEST_STRICT"
 
 // EnvRequireCUDA makes CUDA tests fail, rather than skip, when CUDA cannot
 // be used (scripts/gpu-check.sh sets it on a GPU machine). It also makes
@@ -32,7 +37,7 @@ func Init(tb testing.TB) {
 		prefer = ort.DeviceCUDA
 	}
 	if _, err := ort.Init(ort.Config{CacheDir: layout.HomeDir(), Prefer: prefer}); err != nil {
-		if os.Getenv(EnvRequire) != "" || os.Getenv(EnvRequireCUDA) != "" || os.Getenv(fixtures.EnvStrict) == "1" {
+		if os.Getenv(EnvRequire) != "" || os.Getenv(EnvRequireCUDA) != "" || os.Getenv(EnvStrict) == "1" {
 			tb.Fatalf("%v", err)
 		}
 		tb.Skipf("skipping: %v", err)

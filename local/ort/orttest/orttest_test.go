@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/local/ort/orttest"
 )
 
@@ -28,10 +27,10 @@ func TestInitStrict(t *testing.T) {
 	}{{"1", true}, {"", false}} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestInitStrict$", "-test.v")
 		cmd.Env = append(os.Environ(), "ORTTEST_CHILD=1", "ONNXRUNTIME_LIB=/nonexistent/libonnxruntime.so",
-			orttest.EnvRequire+"=", orttest.EnvRequireCUDA+"=", fixtures.EnvStrict+"="+c.strict)
+			orttest.EnvRequire+"=", orttest.EnvRequireCUDA+"=", orttest.EnvStrict+"="+c.strict)
 		out, err := cmd.CombinedOutput()
 		if c.fails {
-			require.Error(t, err, "%s=1 must fail the test:\n%s", fixtures.EnvStrict, out)
+			require.Error(t, err, "%s=1 must fail the test:\n%s", orttest.EnvStrict, out)
 			assert.Contains(t, string(out), "--- FAIL")
 		} else {
 			require.NoError(t, err, "%s", out)
