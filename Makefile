@@ -39,14 +39,17 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt wants changes"; exit 1; }
 
-# CI (which has ../shared beside the clone) turns a missing shared golden or
-# Node.js test client into a failure; elsewhere those tests skip with a message.
+# CI (which has ../shared beside the clone) turns a missing shared golden,
+# Node.js test client or Chromium into a failure; elsewhere those tests skip
+# with a message.
 HYBRIDEMBED_TEST_STRICT ?= $(if $(CI),1,)
 
 ## test: install ONNX Runtime if needed, vet, and run every test with the race detector
 test: onnxruntime vet cross
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then echo 1 >.turbojpeg-ok; else rm -f .turbojpeg-ok; \
 		echo "make test: libjpeg-turbo is not installable here: JPEG tests run on Go's decoder only"; fi
+	@scripts/install-chromium.sh >/dev/null || \
+		echo "make test: Chromium is not installable here: the search page's browser tests skip (and fail under CI)"
 	@if scripts/install-libheif.sh >/dev/null; then echo 1 >.libheif-ok; else rm -f .libheif-ok; \
 		echo "make test: libheif is not installable here: the HEIC tests skip"; fi
 	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_LIBHEIF=$$(cat .libheif-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
@@ -77,8 +80,10 @@ demo: onnxruntime build
 ## 25,000 JPEG decodes; the server under 64 clients against one batched
 ## call; the server's peak memory under a flood of big bodies and huge
 ## images (tiny and full-size models); end-to-end image throughput against
-## raw ONNX Runtime on full-size ViT-B/32; SigLIP 2 base images and texts
-## against raw ONNX Runtime, and its 256k-token tokenizer's load time
+## raw ONNX Runtime on full-size ViT-B/32; the search page (a query's
+## server time on 100,000 images, first results painted in Chromium,
+## previews); SigLIP 2 base images and texts against raw ONNX Runtime, and
+## its 256k-token tokenizer's load time
 bench: onnxruntime build
 	$(GO) run ./scripts/benchindex -work $(BENCH) -cli bin/hybridembed
 	@if scripts/install-libjpeg-turbo.sh >/dev/null; then $(GO) run ./scripts/benchrss; \
@@ -93,6 +98,8 @@ bench: onnxruntime build
 	$(GO) run ./scripts/benchserve -flood -cli bin/hybridembed -model $(BENCH)/vit-b32
 	$(GO) run ./scripts/benchtext -models $(BENCH)/vit-b32,$(BENCH)/minilm-l6
 	$(GO) run ./scripts/bench -model $(BENCH)/vit-b32 -work $(BENCH)
+	@scripts/install-chromium.sh >/dev/null || echo "make bench: no Chromium: the search page's paint time is skipped"
+	$(GO) run ./scripts/benchwebui -model $(BENCH)/vit-b32 -work $(BENCH)
 	@if [ ! -f $(BENCH)/siglip2-base/onnx/text_model.onnx ]; then \
 		echo "generating a full-size random-weight SigLIP 2 base in $(BENCH)/siglip2-base (not committed)"; \
 		$(PY) scripts/make_fixtures.py --bench-siglip2 $(BENCH)/siglip2-base; \

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io/fs"
 	"os"
 	"strings"
@@ -169,21 +168,10 @@ func indexModel(ctx context.Context, m *hybridembed.Model, needs string) (index.
 }
 
 // imageModelInfo is m's info, for a model that embeds images, with the
-// vector size: a model whose config does not give it is asked for one
-// image vector. needs names what needs images ("embed", "an index").
+// vector size (index.ImageModelInfo). needs names what needs images
+// ("embed", "an index").
 func imageModelInfo(ctx context.Context, m *hybridembed.Model, needs string) (hybridembed.ModelInfo, error) {
-	info := m.Info()
-	if !info.Has(hybridembed.ModalityImage) {
-		return info, fmt.Errorf("model %s embeds %s only, not images: %s needs a model that embeds images, such as a CLIP model (openai/clip-vit-base-patch32); texts are embedded with `hybridembed text`", info.Name, modalityList(info.Modalities), needs)
-	}
-	if info.Dim == 0 { // config.json does not say: ask the vision tower
-		v, err := m.EmbedImages(ctx, []hybridembed.Image{hybridembed.ImageValue("probe", image.NewGray(image.Rect(0, 0, 8, 8)))})
-		if err != nil {
-			return info, err
-		}
-		info.Dim = len(v[0].Vector)
-	}
-	return info, nil
+	return index.ImageModelInfo(ctx, m, needs)
 }
 
 func modalityList(ms []hybridembed.Modality) string {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/server"
+	"github.com/hybridembed/hybridembed/internal/webui"
 )
 
 type serveOptions struct {
@@ -38,6 +39,10 @@ type serveOptions struct {
 	NoDownload     bool
 	LogJSON        bool
 	Drain          time.Duration
+	Libraries      []string
+	LibraryModel   string
+	ThumbCache     string
+	Rescan         time.Duration
 }
 
 func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
@@ -58,12 +63,16 @@ func (o *serveOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.NoDownload, "no-download", false, "fail instead of downloading a model that is not cached")
 	f.BoolVar(&o.LogJSON, "log-json", false, "request logs as JSON lines instead of text")
 	f.DurationVar(&o.Drain, "drain", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	f.StringArrayVar(&o.Libraries, "library", nil, "a folder of photos to index and search on the page at / (repeatable)")
+	f.StringVar(&o.LibraryModel, "library-model", "", "which --model NAME indexes and searches the libraries (default: the only --model)")
+	f.StringVar(&o.ThumbCache, "thumb-cache", "", "where photo previews are cached (default: $HYBRIDEMBED_CACHE/thumbs; never inside a library)")
+	f.DurationVar(&o.Rescan, "rescan", 0, "how often libraries are walked again in full (default: 1h with file notifications, 1m without)")
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
 	var opts serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve --model MODEL [--model MODEL...] [--addr HOST:PORT]",
+		Use:   "serve --model MODEL [--model MODEL...] [--library DIR...] [--addr HOST:PORT]",
 		Short: "Serve embeddings over HTTP: OpenAI's /v1/embeddings and the HF router's routes",
 		Long: `Serve the models named over HTTP, in the two wire formats apps speak:
 
@@ -103,9 +112,27 @@ loopback without a key is refused unless --insecure-no-auth. The port is
 bound first (/health answers, /ready says 503 while models load); "listening
 on URL" is printed on stdout once every model is loaded, and a model that
 fails to load ends the command with its error before that. SIGTERM or SIGINT
-stop accepting, finish the requests in flight, and exit 0.` + "\n" + exitHelp(
+stop accepting, finish the requests in flight, and exit 0.
+
+THE SEARCH PAGE
+  With --library DIR (repeatable), GET / is a search page for the photos under
+  each DIR: type words (or weighted terms, "2:beach + sunset - people"), or
+  drop or paste an image on the page; click a photo for a larger view, its
+  path and date, "similar" and the original. /?q=TEXT links are shareable.
+  Each library is indexed in the background exactly as 'hybridembed index DIR'
+  would (the same index file, the same rules: nothing is purged that a
+  complete walk did not prove gone), and kept current by file notifications
+  where the system has them (Linux, Windows) and by rescans (--rescan).
+  Previews are made once per photo content and kept in --thumb-cache. The
+  page loads nothing from outside this server and changes no file; originals
+  and previews are served only for photos in the index, by id. An image sent
+  as a query is held to the API's limits (--max-body, --max-inflight,
+  --max-pixels, the timeouts). With API keys the page asks for one in a
+  sign-in form (a session cookie); the API routes still take Bearer keys.
+  --library-model names the --model that embeds the photos when several are
+  served.` + "\n" + exitHelp(
 			status{exitOK, "stopped by SIGTERM or SIGINT, after the requests in flight finished"},
-			status{exitFatal, "it did not start, or stopped on an error: bad flags (an --addr that is not HOST:PORT), no API key beyond loopback, a model that cannot be served, the address in use"},
+			status{exitFatal, "it did not start, or stopped on an error: bad flags (an --addr that is not HOST:PORT), no API key beyond loopback, a model that cannot be served, a --library that is not a folder (or inside another, or holding --thumb-cache), the address in use"},
 			status{exitInterrupted, "interrupted before it was serving (while it downloaded or loaded a model)"},
 		),
 		Args: cobra.NoArgs,
@@ -171,11 +198,30 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 		return err
 	}
 	softMemoryLimit(opts.MaxInflight)
+	hs := srv.HTTPServer()
+	var page *webui.UI
+	if len(opts.Libraries) > 0 {
+		name, err := libraryModel(opts, models)
+		if err != nil {
+			return err
+		}
+		m, err := g.localModel(ctx, emb, models[name], !opts.NoDownload)
+		if err != nil {
+			return fmt.Errorf("--library-model %s: %w", name, err)
+		}
+		page, err = webui.New(ctx, webui.Config{Libraries: opts.Libraries, Model: m, ThumbDir: opts.ThumbCache, APIKeys: keys,
+			LoopbackOnly: len(keys) == 0 && loopback(opts.Addr), Rescan: opts.Rescan, Notify: true,
+			MaxUpload: opts.MaxBody, MaxPixels: opts.MaxPixels, WithBody: srv.WithBody, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer page.Close()
+		hs.Handler = page.Handler(hs.Handler)
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return err
 	}
-	hs := srv.HTTPServer()
 	hs.ErrorLog = slog.NewLogLogger(handler, slog.LevelWarn)
 	logger.Info("loading models", "addr", ln.Addr().String(), "models", strings.Join(opts.Models, " "), "auth", len(keys) > 0)
 
@@ -196,6 +242,10 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 			if err == nil {
 				logger.Info("ready", "addr", ln.Addr().String())
 				fmt.Fprintf(g.stdout, "listening on http://%s\n", ln.Addr())
+				if page != nil {
+					fmt.Fprintf(g.stdout, "search page: http://%s/ (previews in %s)\n", ln.Addr(), page.ThumbDir())
+					page.Start(ctx)
+				}
 			}
 			warmed = nil
 			continue
@@ -211,6 +261,11 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	defer cancel()
 	if err := hs.Shutdown(drain); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if page != nil {
+		if err := page.Close(); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	if err := emb.Shutdown(drain); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -229,6 +284,23 @@ func softMemoryLimit(budget int64) {
 		return
 	}
 	debug.SetMemoryLimit(budget + 192<<20)
+}
+
+// libraryModel is the --model NAME that indexes the libraries.
+func libraryModel(opts serveOptions, models map[string]string) (string, error) {
+	if opts.LibraryModel != "" {
+		if _, ok := models[opts.LibraryModel]; !ok {
+			return "", fmt.Errorf("--library-model %s: not one of the --model names", opts.LibraryModel)
+		}
+		return opts.LibraryModel, nil
+	}
+	if len(models) != 1 {
+		return "", errors.New("--library: several models are served; name the one that indexes the photos with --library-model NAME")
+	}
+	for name := range models {
+		return name, nil
+	}
+	return "", nil
 }
 
 // apiKeys gathers the accepted keys: --api-key's, the key file's (one key

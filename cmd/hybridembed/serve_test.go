@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,7 +143,8 @@ func TestServeSIGTERM(t *testing.T) {
 }
 
 // startServe runs serve on a free loopback port as a process, and returns
-// it once it says it listens, with its base URL and its stderr.
+// it once it says it listens (and, with --library, that the search page is
+// up), with its base URL and its stderr.
 func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffer) {
 	t.Helper()
 	cmd := cliChild(nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
@@ -151,10 +153,21 @@ func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *lockedBuffer)
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
 	require.NoError(t, err, stderr.String())
-	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), stderr
+	base := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	if slices.Contains(args, "--library") {
+		page, err := r.ReadString('\n')
+		require.NoError(t, err, stderr.String())
+		assert.Equal(t, "search page: "+base+"/", strings.SplitN(strings.TrimSpace(page), " (", 2)[0])
+	}
+	go io.Copy(io.Discard, r)
+	return cmd, base, stderr
 }
 
 // lockedBuffer is a bytes.Buffer that a child's output goroutine and the

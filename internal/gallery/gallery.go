@@ -8,8 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"image"
-	"image/jpeg"
 	"io"
 	"net/url"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/hybridembed/hybridembed/internal/atomicfile"
+	"github.com/hybridembed/hybridembed/internal/thumb"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 )
 
@@ -160,34 +159,13 @@ func thumbnail(file string, limits imageprep.Limits) item {
 		it.Err = err.Error()
 		return it
 	}
-	rgb, err := imageprep.Decode(data, limits) // EXIF orientation applied
+	jpg, err := thumb.Make(data, Thumb, limits) // EXIF orientation applied
 	if err != nil {
 		it.Err = err.Error()
 		return it
 	}
-	tw, th := rgb.W, rgb.H
-	if scale := float64(Thumb) / float64(max(tw, th)); scale < 1 {
-		tw, th = max(1, int(float64(tw)*scale+0.5)), max(1, int(float64(th)*scale+0.5))
-		if rgb, err = imageprep.Resize(rgb, tw, th, imageprep.Lanczos); err != nil {
-			it.Err = err.Error()
-			return it
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, toRGBA(rgb), &jpeg.Options{Quality: 82}); err != nil {
-		it.Err = err.Error()
-		return it
-	}
-	it.Thumb = template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
+	it.Thumb = template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(jpg))
 	return it
-}
-
-func toRGBA(src *imageprep.RGB) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, src.W, src.H))
-	for i, j := 0, 0; i < len(src.Pix); i, j = i+3, j+4 {
-		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = src.Pix[i], src.Pix[i+1], src.Pix[i+2], 255
-	}
-	return img
 }
 
 // WriteFile writes the page to path atomically: a reader never sees half a

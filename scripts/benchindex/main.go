@@ -15,7 +15,6 @@ import (
 	"image/png"
 	"io/fs"
 	"log"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/internal/index"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -68,7 +68,7 @@ func main() {
 	first := time.Since(start)
 	ix.Close()
 	size := fileSize(db) + fileSize(db+"-wal")
-	fmt.Printf("  first index (no inference):  %8.0f ms  (%d new, %.1f MB hashed)\n", ms(first), st.New, float64(st.BytesHashed)/1e6)
+	fmt.Printf("  first index (no inference):  %8.0f ms  (%d new, %.1f MB hashed)\n", benchkit.Ms(first), st.New, float64(st.BytesHashed)/1e6)
 	fmt.Printf("  index size per image:        %8.0f B   (%d-d float32 vector = %d B; rclip stores ~2.3 KB)\n",
 		float64(size)/float64(*files), *dim, 4**dim)
 
@@ -77,7 +77,7 @@ func main() {
 	for range 5 {
 		t := time.Now()
 		n := bareWalk(lib)
-		walk = append(walk, ms(time.Since(t)))
+		walk = append(walk, benchkit.Ms(time.Since(t)))
 		if n != *files {
 			log.Fatalf("walk found %d files", n)
 		}
@@ -90,10 +90,10 @@ func main() {
 			log.Fatal(err)
 		}
 		ix.Close()
-		again = append(again, ms(time.Since(t)))
+		again = append(again, benchkit.Ms(time.Since(t)))
 	}
 	fmt.Printf("  unchanged re-index:          %8.0f ms  p50 of 5 (%d unchanged, %d bytes read, %d embedded); bare walk %.0f ms; ratio %.2fx\n",
-		median(again), last.Unchanged, last.BytesHashed, last.Embedded, median(walk), median(again)/median(walk))
+		benchkit.Median(again), last.Unchanged, last.BytesHashed, last.Embedded, benchkit.Median(walk), benchkit.Median(again)/benchkit.Median(walk))
 
 	ix, err = index.Open(ctx, db, lib)
 	if err != nil {
@@ -104,7 +104,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("  load %d vectors:          %8.0f ms\n", mat.Len(), ms(time.Since(t)))
+	fmt.Printf("  load %d vectors:          %8.0f ms\n", mat.Len(), benchkit.Ms(time.Since(t)))
 	ix.Close()
 
 	if _, err := os.Stat(*cli); err == nil {
@@ -122,9 +122,9 @@ func main() {
 			if err := cmd().Run(); err != nil && !isPartial(err) {
 				log.Fatal(err)
 			}
-			runs = append(runs, ms(time.Since(t)))
+			runs = append(runs, benchkit.Ms(time.Since(t)))
 		}
-		fmt.Printf("  `hybridembed index` unchanged, whole process: %.0f ms p50 of 3 (goal <= 1000 ms)\n", median(runs))
+		fmt.Printf("  `hybridembed index` unchanged, whole process: %.0f ms p50 of 3 (goal <= 1000 ms)\n", benchkit.Median(runs))
 	}
 
 	scan(*vectors, *dim)
@@ -139,20 +139,7 @@ func isPartial(err error) bool {
 // single-threaded loop that computes every score and sorts.
 func scan(n, dim int) {
 	r := rand.New(rand.NewPCG(1, 1))
-	m := &index.Matrix{Dim: dim, Paths: make([]string, n), Data: make([]float32, n*dim)}
-	for i := range m.Data {
-		m.Data[i] = float32(r.NormFloat64())
-	}
-	for i := range n {
-		row := m.Row(i)
-		var s float64
-		for _, x := range row {
-			s += float64(x) * float64(x)
-		}
-		for j := range row {
-			row[j] /= float32(math.Sqrt(s))
-		}
-	}
+	m := &index.Matrix{Dim: dim, Paths: make([]string, n), Data: benchkit.UnitVectors(r, n, dim)}
 	q := make([]float32, dim)
 	var ours, plain []float64
 	for range 51 {
@@ -163,7 +150,7 @@ func scan(n, dim int) {
 		if _, err := m.Search(q, 10, -1); err != nil {
 			log.Fatal(err)
 		}
-		ours = append(ours, ms(time.Since(t)))
+		ours = append(ours, benchkit.Ms(time.Since(t)))
 	}
 	for range 11 {
 		t := time.Now()
@@ -176,11 +163,11 @@ func scan(n, dim int) {
 			scores[i] = s
 		}
 		sort.Slice(scores, func(a, b int) bool { return scores[a] > scores[b] })
-		plain = append(plain, ms(time.Since(t)))
+		plain = append(plain, benchkit.Ms(time.Since(t)))
 	}
 	sort.Float64s(ours)
 	fmt.Printf("  scan %d x %d-d, top 10:   p50 %.1f ms, p99 %.1f ms (goal p50 <= 50 ms); plain loop p50 %.1f ms; ratio %.2fx\n",
-		n, dim, percentile(ours, 0.5), percentile(ours, 0.99), median(plain), percentile(ours, 0.5)/median(plain))
+		n, dim, benchkit.Percentile(ours, 0.5), benchkit.Percentile(ours, 0.99), benchkit.Median(plain), benchkit.Percentile(ours, 0.5)/benchkit.Median(plain))
 }
 
 type randomEmbedder struct{ dim int }
@@ -250,16 +237,4 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return st.Size()
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return percentile(s, 0.5)
-}
-
-func percentile(sorted []float64, p float64) float64 {
-	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
