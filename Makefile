@@ -6,7 +6,7 @@ GO    ?= go
 PY    ?= /usr/bin/python3
 BENCH ?= .bench
 
-.PHONY: all build test vet demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo libheif test-arm64 test-install gpu-stage cross clean
+.PHONY: all build test vet fuzz demo bench fixtures onnxruntime onnxruntime-gpu libjpeg-turbo libheif test-arm64 test-install gpu-stage cross clean
 
 all: build
 
@@ -53,6 +53,13 @@ test: onnxruntime vet cross
 	@if scripts/install-libheif.sh >/dev/null; then echo 1 >.libheif-ok; else rm -f .libheif-ok; \
 		echo "make test: libheif is not installable here: the HEIC tests skip"; fi
 	HYBRIDEMBED_REQUIRE_TURBOJPEG=$$(cat .turbojpeg-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_LIBHEIF=$$(cat .libheif-ok 2>/dev/null) HYBRIDEMBED_REQUIRE_ORT=1 HYBRIDEMBED_TEST_STRICT=$(HYBRIDEMBED_TEST_STRICT) $(GO) test -race -count=1 ./...
+
+## fuzz: run every fuzz target for FUZZTIME (default 30s) each, one after
+## another (FUZZ=regexp picks targets; FUZZFLAGS adds go test flags); the
+## committed seeds run in make test
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 ## test-install: scripts/install-onnxruntime.sh --from installs the CPU and
 ## CUDA builds from archives copied by hand with no network (npm pack

@@ -259,6 +259,10 @@ func compressor(w io.Writer, comp Compression) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("unknown compression %q", comp)
 }
 
+// maxZstdWindow is zstd's own default limit for decompression (its
+// --memory, windowLog 27); Export's frames use 8 MiB.
+const maxZstdWindow = 128 << 20
+
 // decompressor detects gzip and zstd by their magic bytes.
 func decompressor(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReader(r)
@@ -268,7 +272,11 @@ func decompressor(r io.Reader) (io.Reader, func(), error) {
 		zr, err := gzip.NewReader(br)
 		return zr, func() {}, err
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
+		// A frame may ask for a window of up to 512 MiB, and the decoder
+		// keeps up to a window of history in memory as the data flows; the
+		// zstd command line refuses over 128 MiB unless told otherwise, and
+		// so do we.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -356,11 +364,16 @@ type bundleEntry struct {
 	target string // symlinks: where they point, resolved within the bundle
 }
 
-// readBundle unpacks the tar into stage, refusing dangerous entries.
+// readBundle unpacks the tar into stage, refusing dangerous entries. The
+// manifest comes first (Export writes it first) and is checked before
+// anything else is read; then a blob or ref is written only if the
+// manifest lists it, a blob only at the size listed: what a bundle can
+// put on disk is bounded by what its manifest declares, and nothing
+// unlisted (a decompression bomb in an entry of its own) is ever written.
 func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest, error) {
 	var m manifest
+	var want map[string]int64 // the regular files the manifest lists, by size (refs: their bound)
 	entries := map[string]bundleEntry{}
-	sawManifest := false
 	bad := func(name, why string) error { return fmt.Errorf("%w: entry %q: %s", ErrBadBundle, name, why) }
 	for {
 		h, err := tr.Next()
@@ -383,7 +396,10 @@ func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest,
 		if _, dup := entries[name]; dup {
 			return nil, m, bad(name, "appears twice")
 		}
-		if name == "manifest.json" {
+		if want == nil {
+			if name != "manifest.json" {
+				return nil, m, bad(name, "comes before manifest.json, which a bundle starts with")
+			}
 			if h.Typeflag != tar.TypeReg || h.Size > 64<<20 {
 				return nil, m, bad(name, "not a regular file of plausible size")
 			}
@@ -393,7 +409,9 @@ func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest,
 			if m.Format != bundleFormat || m.Version != 1 {
 				return nil, m, bad(name, fmt.Sprintf("format %q version %d, want %q version 1", m.Format, m.Version, bundleFormat))
 			}
-			sawManifest = true
+			if want, err = m.regularFiles(); err != nil {
+				return nil, m, err
+			}
 			continue
 		}
 		parts := strings.SplitN(name, "/", 3)
@@ -403,8 +421,14 @@ func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest,
 		sub := parts[1]
 		switch {
 		case h.Typeflag == tar.TypeReg && (sub == "blobs" || sub == "refs"):
-			if sub == "refs" && h.Size > 256 {
+			size, listed := want[name]
+			switch {
+			case !listed:
+				return nil, m, bad(name, "is not in the manifest")
+			case sub == "refs" && h.Size > size:
 				return nil, m, bad(name, "a ref larger than a commit hash")
+			case sub == "blobs" && h.Size != size:
+				return nil, m, bad(name, fmt.Sprintf("is %d bytes; the manifest says %d", h.Size, size))
 			}
 			dst := filepath.Join(stage, filepath.FromSlash(name))
 			if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
@@ -437,39 +461,70 @@ func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest,
 			return nil, m, bad(name, fmt.Sprintf("type %q is not allowed there", string(h.Typeflag)))
 		}
 	}
-	if !sawManifest {
+	if want == nil {
 		return nil, m, fmt.Errorf("%w: no manifest.json", ErrBadBundle)
 	}
 	return entries, m, nil
 }
 
-// checkBundle verifies the unpacked bundle against its manifest.
+// maxRefSize bounds a ref file: a commit hash and a newline, with room.
+const maxRefSize = 256
+
+// regularFiles checks the manifest on its own (ids, commits, ref names,
+// paths, blob names, one size per blob) and lists the regular files it
+// declares: each blob with its size, each ref with maxRefSize.
+func (m manifest) regularFiles() (map[string]int64, error) {
+	want := map[string]int64{}
+	for _, mm := range m.Models {
+		if err := ValidateID(mm.Repo); err != nil {
+			return nil, fmt.Errorf("%w: manifest: %v", ErrBadBundle, err)
+		}
+		if !IsCommit(mm.Commit) {
+			return nil, fmt.Errorf("%w: manifest: %s commit %q is not a commit hash", ErrBadBundle, mm.Repo, mm.Commit)
+		}
+		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
+		for name, commit := range mm.Refs {
+			if !safeRepoPath(name) || commit != mm.Commit {
+				return nil, fmt.Errorf("%w: manifest: %s ref %q is not its commit", ErrBadBundle, mm.Repo, name)
+			}
+			want[top+"/refs/"+name] = maxRefSize
+		}
+		for _, f := range mm.Files {
+			if !safeRepoPath(f.Path) {
+				return nil, fmt.Errorf("%w: manifest: unsafe path %q", ErrBadBundle, f.Path)
+			}
+			etag, err := normalizeETag(f.Blob)
+			if err != nil || etag != f.Blob {
+				return nil, fmt.Errorf("%w: manifest: %s: blob name %q", ErrBadBundle, f.Path, f.Blob)
+			}
+			if f.Size < 0 {
+				return nil, fmt.Errorf("%w: manifest: %s: size %d", ErrBadBundle, f.Path, f.Size)
+			}
+			blob := top + "/blobs/" + f.Blob
+			if size, seen := want[blob]; seen && size != f.Size {
+				return nil, fmt.Errorf("%w: manifest: blob %s listed as %d and %d bytes", ErrBadBundle, f.Blob, size, f.Size)
+			}
+			want[blob] = f.Size
+		}
+	}
+	return want, nil
+}
+
+// checkBundle verifies the unpacked bundle against its manifest (which
+// regularFiles has checked on its own).
 func checkBundle(entries map[string]bundleEntry, m manifest, stage string) error {
 	listed := map[string]bool{}
 	for _, mm := range m.Models {
-		if err := ValidateID(mm.Repo); err != nil {
-			return fmt.Errorf("%w: manifest: %v", ErrBadBundle, err)
-		}
-		if !IsCommit(mm.Commit) {
-			return fmt.Errorf("%w: manifest: %s commit %q is not a commit hash", ErrBadBundle, mm.Repo, mm.Commit)
-		}
 		top := "models--" + strings.ReplaceAll(mm.Repo, "/", "--")
 		for name, commit := range mm.Refs {
 			ref := top + "/refs/" + name
 			data, err := os.ReadFile(filepath.Join(stage, filepath.FromSlash(ref)))
-			if err != nil || strings.TrimSpace(string(data)) != commit || commit != mm.Commit || !safeRepoPath(name) {
+			if err != nil || strings.TrimSpace(string(data)) != commit {
 				return fmt.Errorf("%w: %s does not hold the manifest's commit", ErrBadBundle, ref)
 			}
 			listed[ref] = true
 		}
 		for _, f := range mm.Files {
-			if !safeRepoPath(f.Path) {
-				return fmt.Errorf("%w: manifest: unsafe path %q", ErrBadBundle, f.Path)
-			}
-			etag, err := normalizeETag(f.Blob)
-			if err != nil || etag != f.Blob {
-				return fmt.Errorf("%w: manifest: %s: blob name %q", ErrBadBundle, f.Path, f.Blob)
-			}
 			blob := top + "/blobs/" + f.Blob
 			link := top + "/snapshots/" + mm.Commit + "/" + f.Path
 			if e, ok := entries[link]; !ok || e.kind != tar.TypeSymlink || e.target != blob {

@@ -57,7 +57,11 @@ func parseVectors(body []byte, n int, pool Pooling) ([][]float32, error) {
 				}
 				r = inner[0]
 			}
-			tokens, err := matrix(r.([]any))
+			states, ok := r.([]any)
+			if !ok {
+				return nil, fmt.Errorf("%w: result %d is not [tokens][dim]", ErrMalformed, i)
+			}
+			tokens, err := matrix(states)
 			if err != nil {
 				return nil, err
 			}
@@ -65,7 +69,9 @@ func parseVectors(body []byte, n int, pool Pooling) ([][]float32, error) {
 				return nil, err
 			}
 		}
-		return out, nil
+		// Each input's token states are checked on their own: one model
+		// makes one width.
+		return out, sameWidth(out)
 	}
 	return nil, fmt.Errorf("%w: arrays nested %d deep", ErrMalformed, depth)
 }
@@ -230,6 +236,9 @@ func parseMapping(raw []byte) ([]MappingEntry, error) {
 				return nil, fmt.Errorf("%w: inferenceProviderMapping[%q]: %v", ErrMalformed, key, err)
 			}
 			e.Provider = key.(string) // object keys are always strings
+			if e.Provider == "" {
+				return nil, fmt.Errorf("%w: inferenceProviderMapping has an entry with no provider name", ErrMalformed)
+			}
 			add(e)
 		}
 	case json.Delim('['):

@@ -23,7 +23,7 @@ type Term struct {
 
 var (
 	operator = regexp.MustCompile(`\s+([+-])\s+`)
-	weighted = regexp.MustCompile(`^(\d+(?:\.\d*)?|\.\d+):(.*)$`)
+	weighted = regexp.MustCompile(`(?s)^(\d+(?:\.\d*)?|\.\d+):(.*)$`) // (?s): a term may hold a newline
 )
 
 // ParseQuery splits a combined query as rclip writes them: terms joined by

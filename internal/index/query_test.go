@@ -26,6 +26,7 @@ func TestParseQuery(t *testing.T) {
 		{"0.5:./dog.jpg + cat", []Term{{0.5, "", "./dog.jpg"}, {1, "cat", ""}}, ""},
 		{"- grass", []Term{{-1, "grass", ""}}, ""},
 		{"cat  +  dog", []Term{{1, "cat", ""}, {1, "dog", ""}}, ""},
+		{"2:sunset\nbeach", []Term{{2, "sunset\nbeach", ""}}, ""},
 		{"cat + ", nil, "empty term"},
 		{"2: + cat", nil, "empty term"},
 	} {

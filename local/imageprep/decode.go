@@ -100,7 +100,12 @@ func ReadAll(r io.Reader, limits Limits) ([]byte, error) {
 }
 
 // Config reads only the header: the format and the stored dimensions.
-func Config(data []byte) (Format, image.Config, error) {
+func Config(data []byte) (Format, image.Config, error) { return config(data, guard) }
+
+// config is Config with the decoders run through run: guard in
+// production, a plain call in the fuzz tests, so that a panic there is a
+// failure rather than an error.
+func config(data []byte, run func(func() error) error) (Format, image.Config, error) {
 	if len(data) == 0 {
 		return "", image.Config{}, ErrEmpty
 	}
@@ -114,16 +119,15 @@ func Config(data []byte) (Format, image.Config, error) {
 		w, h, err := heifConfig(f, data)
 		return f, image.Config{Width: w, Height: h}, err
 	}
-	err := guard(func() (err error) {
+	err := run(func() (err error) {
 		r := bytes.NewReader(data)
 		switch f {
 		case JPEG:
-			// Go's DecodeConfig reads past the frame header unless a JFIF
-			// marker came first; the dimensions are all the limit needs.
-			var ok bool
-			if cfg, ok = jpegSOF(data); !ok {
-				cfg, err = jpeg.DecodeConfig(r)
-			}
+			// The frame header as libjpeg finds it: the limit must be
+			// checked against the size the decoder will allocate. (Go's
+			// DecodeConfig would also read past it unless a JFIF marker
+			// came first.)
+			cfg, err = jpegFrame(data)
 		case PNG:
 			cfg, err = png.DecodeConfig(r)
 		case GIF:
@@ -141,42 +145,6 @@ func Config(data []byte) (Format, image.Config, error) {
 		return f, cfg, classify(f, err)
 	}
 	return f, cfg, nil
-}
-
-// jpegSOF reads the dimensions from a JPEG's first frame header.
-func jpegSOF(data []byte) (image.Config, bool) {
-	pos := 2
-	for pos+4 <= len(data) {
-		if data[pos] != 0xff {
-			return image.Config{}, false
-		}
-		m := data[pos+1]
-		if m == 0xff {
-			pos++
-			continue
-		}
-		if m == 0xd8 || m >= 0xd0 && m <= 0xd7 || m == 0x01 { // markers without a length
-			pos += 2
-			continue
-		}
-		n := int(data[pos+2])<<8 | int(data[pos+3])
-		if n < 2 || pos+2+n > len(data) {
-			return image.Config{}, false
-		}
-		if m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc {
-			if n < 7 {
-				return image.Config{}, false
-			}
-			h := int(data[pos+5])<<8 | int(data[pos+6])
-			w := int(data[pos+7])<<8 | int(data[pos+8])
-			return image.Config{Width: w, Height: h}, true
-		}
-		if m == 0xda || m == 0xd9 {
-			return image.Config{}, false
-		}
-		pos += 2 + n
-	}
-	return image.Config{}, false
 }
 
 // Decode decodes an encoded image into the RGB PIL would hand to
@@ -199,12 +167,15 @@ type Decoder struct {
 }
 
 // Decode is [Decode] with d's limits and JPEG decoder.
-func (d Decoder) Decode(data []byte) (*RGB, error) {
+func (d Decoder) Decode(data []byte) (*RGB, error) { return d.decode(data, guard) }
+
+// decode is Decode with the decoders run through run (see config).
+func (d Decoder) decode(data []byte, run func(func() error) error) (*RGB, error) {
 	limits := d.withDefaults()
 	if int64(len(data)) > limits.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrTooLarge, len(data), limits.MaxBytes)
 	}
-	f, cfg, err := Config(data)
+	f, cfg, err := config(data, run)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +187,7 @@ func (d Decoder) Decode(data []byte) (*RGB, error) {
 			ErrTooLarge, cfg.Width, cfg.Height, px, limits.MaxPixels)
 	}
 	var out *RGB
-	err = guard(func() error {
+	err = run(func() error {
 		var err error
 		out, err = decodeRGB(f, cfg, data, limits.Draft, d.JPEG)
 		return err

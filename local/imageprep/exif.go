@@ -28,29 +28,14 @@ func orientation(f Format, data []byte) int {
 	return 1
 }
 
+// jpegOrientation reads the first APP1 "Exif" segment before the scan, as
+// Pillow keeps the first one it meets.
 func jpegOrientation(data []byte) int {
-	pos := 2
-	for pos+4 <= len(data) {
-		if data[pos] != 0xff {
-			return 1
+	s := newJPEGScanner(data)
+	for s.scan() {
+		if s.seg.marker == markerAPP1 && bytes.HasPrefix(s.seg.payload, []byte("Exif\x00\x00")) {
+			return tiffOrientation(s.seg.payload[6:])
 		}
-		marker := data[pos+1]
-		if marker == 0xff { // fill byte
-			pos++
-			continue
-		}
-		if marker == 0xda || marker == 0xd9 { // start of scan, end of image
-			return 1
-		}
-		n := int(binary.BigEndian.Uint16(data[pos+2:]))
-		if n < 2 || pos+2+n > len(data) {
-			return 1
-		}
-		seg := data[pos+4 : pos+2+n]
-		if marker == 0xe1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
-			return tiffOrientation(seg[6:])
-		}
-		pos += 2 + n
 	}
 	return 1
 }

@@ -64,35 +64,6 @@ func TestHostileInputs(t *testing.T) {
 	assert.ErrorIs(t, err, imageprep.ErrTooLarge)
 }
 
-// FuzzDecode: no input may panic or allocate past the limits.
-func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"red_circle.png", "yellow_star.jpg"} {
-		data, err := os.ReadFile(fixtures.Fixture("images", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	for _, name := range []string{"gif_trns.gif", "lossy.webp", "rgb.bmp", "rgb.tiff", "exif_6.jpg"} {
-		data, err := os.ReadFile(fixtures.Fixture("preprocess", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Add(fixtures.BombJPEG())
-	p := imageprep.CLIPProcessor(32)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := imageprep.Decode(data, imageprep.Limits{MaxPixels: 1 << 20})
-		if err != nil {
-			return
-		}
-		if _, err := p.Pixels(img); err != nil {
-			t.Fatalf("decoded %dx%d but preprocessing failed: %v", img.W, img.H, err)
-		}
-	})
-}
-
 // TestTruncatedJPEGConcurrent: a truncated JPEG fails every time, even
 // with decoders running on many threads (libjpeg-turbo keeps warning text
 // per thread: it must be read on the thread that decoded), and good JPEGs

@@ -186,28 +186,11 @@ func draftScale(cfg image.Config, draft int) int {
 // adobe reports whether a JPEG has an Adobe APP14 marker before its scan:
 // Pillow reads such CMYK files as inverted ("CMYK;I").
 func adobe(data []byte) bool {
-	pos := 2
-	for pos+4 <= len(data) {
-		if data[pos] != 0xff {
-			return false
-		}
-		m := data[pos+1]
-		if m == 0xff {
-			pos++
-			continue
-		}
-		if m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01 {
-			pos += 2
-			continue
-		}
-		n := int(data[pos+2])<<8 | int(data[pos+3])
-		if m == 0xda || m == 0xd9 || n < 2 {
-			return false
-		}
-		if m == 0xee && pos+4+5 <= len(data) && string(data[pos+4:pos+9]) == "Adobe" {
+	s := newJPEGScanner(data)
+	for s.scan() {
+		if s.seg.marker == markerAPP14 && bytes.HasPrefix(s.seg.payload, []byte("Adobe")) {
 			return true
 		}
-		pos += 2 + n
 	}
 	return false
 }

@@ -15,6 +15,9 @@ func IgnoreEnvironment() {}
 // Decode is unavailable in this build.
 func Decode([]byte, int, []byte) (Image, error) { return Image{}, errNoCgo }
 
+// Header is unavailable in this build.
+func Header([]byte) (Image, error) { return Image{}, errNoCgo }
+
 // Handles reports no handles: this build makes none.
 func Handles() (made, destroyed int64) { return 0, 0 }
 

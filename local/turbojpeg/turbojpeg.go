@@ -55,10 +55,22 @@ static int tj_decompress(tjhandle h, const unsigned char *buf, unsigned long n, 
 	}
 	return rc;
 }
+// tj_header_msg reads the header, copying the error code and message on
+// failure as tj_decompress does. After an error inside libjpeg,
+// tjDecompressHeader3 returns without aborting the decompressor (2.x and
+// 3.x alike): the handle stays mid-header, still remembering the SOI it
+// saw, and every later header read on it fails ("two SOI markers"). A
+// tjDecompress2 call with no destination buffer goes straight to its
+// bailout, which aborts the decompressor and so resets the handle; it
+// reads no data.
 static int tj_header_msg(tjhandle h, const unsigned char *buf, unsigned long n, int *w, int *ht, int *ss, int *cs,
-		char *msg, int msglen) {
+		int *code, char *msg, int msglen) {
 	int rc = p_header(h, buf, n, w, ht, ss, cs);
-	if (rc != 0) snprintf(msg, msglen, "%s", p_errstr(h));
+	if (rc != 0) {
+		*code = p_errcode(h);
+		snprintf(msg, msglen, "%s", p_errstr(h));
+		p_decompress(h, buf, n, NULL, 0, 0, 0, 0, 0);
+	}
 	return rc;
 }
 */
@@ -323,20 +335,15 @@ func decode(h C.tjhandle, data []byte, scale int, dst []byte) (Image, error) {
 	n := C.ulong(len(data))
 	var w, ht, ss, cs, code C.int
 	var msg [256]C.char
-	if C.tj_header_msg(h, buf, n, &w, &ht, &ss, &cs, &msg[0], C.int(len(msg))) != 0 {
-		return Image{}, errors.New(C.GoString(&msg[0]))
+	if err := header(h, buf, n, &w, &ht, &ss, &cs, &msg); err != nil {
+		return Image{}, err
 	}
 	img := Image{W: int(w), H: int(ht), Channels: 3}
 	if scale > 1 {
 		img.W, img.H = (img.W+scale-1)/scale, (img.H+scale-1)/scale
 	}
-	pf := tjpfRGB
-	switch cs {
-	case tjcsGray:
-		pf, img.Channels = tjpfGray, 1
-	case tjcsCMYK, tjcsYCCK:
-		pf, img.Channels = tjpfCMYK, 4
-	}
+	var pf int
+	pf, img.Channels = pixelFormat(cs)
 	if n := img.W * img.H * img.Channels; cap(dst) >= n {
 		img.Pix = dst[:n]
 	} else {
@@ -350,4 +357,67 @@ func decode(h C.tjhandle, data []byte, scale int, dst []byte) (Image, error) {
 		}
 	}
 	return img, nil
+}
+
+// Header reads only the frame header, as Decode reads it before decoding:
+// the size libjpeg will decode (Pix is nil), with Decode's tolerance of
+// libjpeg's warnings. Like Decode it makes a handle for the call and
+// destroys it after: it is for tests and tools that compare what libjpeg
+// reads with another reader, not for the decoding path.
+func Header(data []byte) (Image, error) {
+	if err := Load(); err != nil {
+		return Image{}, err
+	}
+	if len(data) == 0 {
+		return Image{}, errors.New("empty data")
+	}
+	h, err := newHandle()
+	if err != nil {
+		return Image{}, err
+	}
+	defer destroyHandle(h)
+	var w, ht, ss, cs C.int
+	var msg [256]C.char
+	if err := header(h, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &ht, &ss, &cs, &msg); err != nil {
+		return Image{}, err
+	}
+	_, ch := pixelFormat(cs)
+	return Image{W: int(w), H: int(ht), Channels: ch}, nil
+}
+
+// pixelFormat is what a JPEG of colorspace cs decodes to: RGB, gray, or
+// CMYK as stored.
+func pixelFormat(cs C.int) (pf, channels int) {
+	switch cs {
+	case tjcsGray:
+		return tjpfGray, 1
+	case tjcsCMYK, tjcsYCCK:
+		return tjpfCMYK, 4
+	}
+	return tjpfRGB, 3
+}
+
+// header reads the frame header into w, ht, ss and cs. libjpeg's warnings
+// are ignored here as Decode ignores them (tjDecompressHeader3 fails on
+// any, such as "extraneous bytes before marker", which libjpeg and Pillow
+// read past), except a file that ends early; and so is a sampling layout
+// TurboJPEG has no name for (libjpeg-turbo issue 323: it throws after
+// reading the size, and tjDecompress2 decodes the file). A header with no
+// frame in it (a tables-only stream, or one cut before its SOF) is an
+// error: tjDecompressHeader3 reports it as success with no size.
+func header(h C.tjhandle, buf *C.uchar, n C.ulong, w, ht, ss, cs *C.int, msg *[256]C.char) error {
+	*w, *ht, *cs = 0, 0, -1
+	var code C.int
+	if C.tj_header_msg(h, buf, n, w, ht, ss, cs, &code, &msg[0], C.int(len(msg))) != 0 {
+		text := C.GoString(&msg[0])
+		tolerated := code == tjerrWarning && !strings.Contains(text, "Premature end") ||
+			strings.Contains(text, "Could not determine subsampling type")
+		if !tolerated || *w < 1 || *ht < 1 || *cs < 0 {
+			return errors.New(text)
+		}
+	}
+	if *w < 1 || *ht < 1 {
+		return errors.New("no frame header (SOF) in the JPEG")
+	}
+	return nil
 }
