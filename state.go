@@ -1,6 +1,7 @@
 package hybridembed
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/hybridembed/hybridembed/internal/atomicfile"
 	"github.com/hybridembed/hybridembed/remote"
@@ -166,14 +169,16 @@ func (s *routerState) forget(hub, model string) error {
 	})
 }
 
-// update applies fn to the state and saves it. The file is read again
-// first and merged, newest entry winning, so that another process's
+// update applies fn to the state and saves it. Under the file's lock (see
+// lockFile), the file is read again first and merged, newest entry
+// winning, so that another process's
 // entries written since this one loaded survive (fn is applied to the
 // file's entries too, so that what it deletes stays deleted); entries past
 // their lifetime are dropped.
 func (s *routerState) update(fn func(*stateData)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.lockFile()()
 	if disk, ok := readState(s.path); ok {
 		fn(&disk)
 		merge(&s.d, disk)
@@ -182,6 +187,28 @@ func (s *routerState) update(fn func(*stateData)) error {
 	prune(&s.d, time.Now())
 	return s.saveLocked()
 }
+
+// lockFile takes the state file's lock between processes, so that no
+// other process writes the file between this one's read and its write
+// (that write would drop the other's entries), and returns its release.
+// Where it cannot be had (a read-only folder, a file system without
+// locks, a holder that does not let go), update goes on without it:
+// the file is only memory.
+func (s *routerState) lockFile() (unlock func()) {
+	if s.path == "" || os.MkdirAll(filepath.Dir(s.path), 0o755) != nil {
+		return func() {}
+	}
+	l := flock.New(s.path + ".lock")
+	ctx, cancel := context.WithTimeout(context.Background(), stateLockWait)
+	defer cancel()
+	if ok, err := l.TryLockContext(ctx, 5*time.Millisecond); err != nil || !ok {
+		return func() {}
+	}
+	return func() { _ = l.Unlock() }
+}
+
+// stateLockWait bounds the wait for another process's save.
+const stateLockWait = 2 * time.Second
 
 // merge adds other's entries to d where d has none or an older one.
 func merge(d *stateData, other stateData) {

@@ -82,7 +82,9 @@ it is searchable here without embedding anything. The dataset must have been
 made by MODEL as it is here: the same repo, revision and variant, the same
 files (graphs, weights, configs, tokenizer) and the same decode mode.
 --rebase OLD=NEW maps the paths as the cluster saw them (OLD prefix) to where
-the files are here (NEW). Later 'index' and 'search' runs treat imported
+the files are here (NEW); a dataset with rows that are not then under
+LIBRARY is refused, so that no row lands where updates and searches of it
+never look. Later 'index' and 'search' runs treat imported
 files whose size and time match as unchanged.` + "\n" + indexHelp + "\n" + exitHelp(
 			status{exitOK, "the dataset's rows are in the index"},
 			status{exitFatal, "nothing was imported: bad flags, not a dataset, or a dataset made by another model or other model files"},
@@ -145,6 +147,14 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 	}
 	if _, err := os.Stat(lib); err != nil {
 		return err
+	}
+	// Rows under no path of the library (another machine's or mount's)
+	// would never be found by its updates and searches.
+	if n, first, err := index.Outside(rows, lib); err != nil {
+		return err
+	} else if n > 0 {
+		return fmt.Errorf("%s: %d of its %d rows are not under %s (%s, for one): they are paths as the machine that made it saw them; map them to where the files are here with --rebase OLD=NEW (nothing was imported)",
+			dir, n, len(rows), lib, first)
 	}
 	ix, err := openIndex(ctx, []string{lib}, opts.Index)
 	if err != nil {

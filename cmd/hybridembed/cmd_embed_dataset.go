@@ -100,11 +100,12 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		return err
 	}
 	model := dataset.ModelOf(info)
-	// Unreadable paths from the walk: only this shard's are its to report.
+	// Unreadable paths from the walk: a file is reported by the shard that
+	// owns its key, a folder by every shard (any of its files may be one's).
 	var mineProblems []library.Problem
 	for _, p := range problems {
-		if shard.Owns(p.Path) {
-			mineProblems = append(mineProblems, p)
+		if p.In(shard) {
+			mineProblems = append(mineProblems, p.Problem)
 		}
 	}
 	if opts.Format == "jsonl" {

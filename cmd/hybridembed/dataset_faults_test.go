@@ -135,3 +135,69 @@ func TestDatasetResumeAfterMove(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(v.stdout, "problem:"), v.stdout)
 	assert.Contains(t, v.stdout, "problem: shard 0/2: missing")
 }
+
+// TestDatasetShardProblemsByKey: a file the walk cannot read is reported
+// by the shard that owns its key (the path relative to the folder given),
+// as the file would be embedded by it; a folder it cannot list, by every
+// shard, since any shard's inputs may be in it. (Problems were assigned by
+// hashing their full path: the owning shard said complete with exit 0
+// while another reported a file it never owned, and a folder's problem
+// reached one shard only.)
+func TestDatasetShardProblemsByKey(t *testing.T) {
+	isolate(t)
+	model := fixtures.Fixture("models", "tiny-clip")
+	lib := filepath.Join(t.TempDir(), "p", "lib")
+	owned := [2]int{}
+	for i := range 10 {
+		name := fmt.Sprintf("IMG_%d.png", i)
+		writePNG(t, filepath.Join(lib, name), uint64(i))
+		if (dataset.Shard{K: 0, N: 2}).Owns(name) {
+			owned[0]++
+		} else {
+			owned[1]++
+		}
+	}
+	require.NotContains(t, owned, 0, "each shard has photos of its own")
+	// A link to itself: stat fails (too many levels of links). Its name is
+	// one whose key and full path hash to different shards, so that
+	// attributing it by path picks the wrong one.
+	first := dataset.Shard{K: 0, N: 2}
+	var loop string
+	for i := 0; loop == ""; i++ {
+		name := fmt.Sprintf("loop%d.jpg", i)
+		if first.Owns(name) != first.Owns(filepath.Join(lib, name)) {
+			loop = name
+		}
+	}
+	require.NoError(t, os.Symlink(loop, filepath.Join(lib, loop)))
+
+	embedShard := func(lib string, k int) result {
+		out := filepath.Join(t.TempDir(), "out")
+		return runCLI(t, "", "embed", "--format", "parquet", "-o", out, "--shard", fmt.Sprintf("%d/2", k), "--model", model, lib)
+	}
+	for k := range 2 {
+		r := embedShard(lib, k)
+		if (dataset.Shard{K: k, N: 2}).Owns(loop) {
+			assert.Equal(t, exitPartial, r.code, r.stderr)
+			assert.Contains(t, r.stderr, loop, "the shard that owns %s says it could not be read", loop)
+		} else {
+			assert.Equal(t, exitOK, r.code, r.stderr)
+			assert.NotContains(t, r.stderr, loop, "shard %d/2 reports a file it does not own", k)
+		}
+	}
+
+	// A folder no shard can list: each of them says so.
+	require.NoError(t, os.Remove(filepath.Join(lib, loop)))
+	writePNG(t, filepath.Join(deepFolder(lib), "deep.png"), 9)
+	for _, f := range unreadableFaults {
+		t.Run(f.name, func(t *testing.T) {
+			broken, undo := f.apply(t, lib)
+			defer undo()
+			for k := range 2 {
+				r := embedShard(broken, k)
+				assert.Equal(t, exitPartial, r.code, "shard %d/2: %s", k, r.stderr)
+				assert.Contains(t, r.stderr, f.msg, "shard %d/2", k)
+			}
+		})
+	}
+}

@@ -332,3 +332,33 @@ func TestIndexImport(t *testing.T) {
 	assert.Equal(t, exitFatal, r.code)
 	assert.Contains(t, r.stderr, "was made by")
 }
+
+// TestIndexImportOutsideLibrary: a dataset made from another copy of the
+// photos (a cluster's mount) is refused, naming --rebase, before an index
+// is made: its rows' paths are not under LIBRARY, and rows there would
+// never be found by an update or a search of it. (They were imported as
+// "../.." rows: "imported 5 rows", and the next index embedded all again.)
+// With --rebase they land in the library and nothing is embedded again.
+func TestIndexImportOutsideLibrary(t *testing.T) {
+	isolate(t)
+	model := fixtures.Fixture("models", "tiny-clip")
+	cluster := sampleLibrary(t)
+	ds := filepath.Join(t.TempDir(), "ds")
+	require.Equal(t, exitOK, runCLI(t, "", "embed", "--format", "parquet", "-o", ds, "--model", model, cluster).code)
+	here := filepath.Join(t.TempDir(), "photos")
+	require.NoError(t, os.CopyFS(here, os.DirFS(cluster)))
+
+	r := runCLI(t, "", "index", "import", "--model", model, ds, here)
+	assert.Equal(t, exitFatal, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "5 of its 5 rows are not under "+here)
+	assert.Contains(t, r.stderr, "--rebase")
+	assert.NoDirExists(t, filepath.Join(here, ".hybridembed"), "no index is made")
+
+	r = runCLI(t, "", "index", "import", "--model", model, "--rebase", cluster+"="+here, ds, here)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "imported 5 rows")
+	r = runCLI(t, "", "index", "--model", model, here)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "5 unchanged")
+	assert.Contains(t, r.stderr, "0 embedded")
+}

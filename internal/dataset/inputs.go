@@ -20,26 +20,39 @@ type Input struct {
 	Key  string
 }
 
+// Problem is a path [Collect] could not read, with the key an input at
+// that path would have, so that the shard that owns it reports it: "" for
+// a folder (or a path that could not be looked at at all), whose files may
+// be any shard's, so that every shard reports it.
+type Problem struct {
+	library.Problem
+	Key string
+}
+
+// In reports whether shard s reports the problem: one of its inputs may be
+// among what could not be read.
+func (p Problem) In(s Shard) bool { return p.Key == "" || s.Owns(p.Key) }
+
 // Collect expands folders (as walk.Walk does: hidden folders and OS
 // clutter left out unless walk.IncludeHidden, what it left out counted in
 // skipped) and, when filesFrom is set, reads one path per line from that
 // file ("-": stdin), for inputs a cluster lists once; those are taken as
 // listed. Unreadable paths are problems; the rest goes on.
-func Collect(args []string, filesFrom string, stdin io.Reader, walk library.Options) (inputs []Input, problems []library.Problem, skipped library.Skipped, err error) {
+func Collect(args []string, filesFrom string, stdin io.Reader, walk library.Options) (inputs []Input, problems []Problem, skipped library.Skipped, err error) {
 	for _, arg := range args {
 		res := walk.Walk([]string{arg})
-		problems = append(problems, res.Problems...)
 		skipped.Add(res.Skipped)
 		st, err := os.Stat(arg)
 		isDir := err == nil && st.IsDir()
 		for _, f := range res.Files {
-			key := filepath.ToSlash(filepath.Clean(f.Path))
-			if isDir {
-				if rel, err := filepath.Rel(arg, f.Path); err == nil {
-					key = filepath.ToSlash(rel)
-				}
+			inputs = append(inputs, Input{Path: f.Path, Key: inputKey(arg, isDir, f.Path)})
+		}
+		for _, p := range res.Problems {
+			key := ""
+			if st, err := os.Lstat(p.Path); err == nil && !st.IsDir() {
+				key = inputKey(arg, isDir, p.Path)
 			}
-			inputs = append(inputs, Input{Path: f.Path, Key: key})
+			problems = append(problems, Problem{Problem: p, Key: key})
 		}
 	}
 	if filesFrom == "" {
@@ -61,12 +74,23 @@ func Collect(args []string, filesFrom string, stdin io.Reader, walk library.Opti
 		if line == "" {
 			continue
 		}
-		inputs = append(inputs, Input{Path: line, Key: filepath.ToSlash(filepath.Clean(line))})
+		inputs = append(inputs, Input{Path: line, Key: inputKey(line, false, line)})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, skipped, fmt.Errorf("--files-from %s: %w", filesFrom, err)
 	}
 	return inputs, problems, skipped, nil
+}
+
+// inputKey is the key of the input at path, found under arg: its path
+// relative to arg when arg is a folder, else the path as given.
+func inputKey(arg string, argIsDir bool, path string) string {
+	if argIsDir {
+		if rel, err := filepath.Rel(arg, path); err == nil {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(path))
 }
 
 // Select keeps the inputs the shard owns, in their order.

@@ -2,12 +2,9 @@ package dataset
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/internal/filehash"
 )
 
 // ImageEmbedder computes image vectors; *hybridembed.Model is one.
@@ -159,19 +157,31 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 		return writeManifest(dir, man)
 	}
 
-	files := make([]*hashedFile, len(todo))
+	// Each file is hashed as the decoder reads it, so that the dataset
+	// records the sha256 of exactly the bytes embedded, without a second
+	// read.
+	files := make([]*filehash.Reader, len(todo))
 	images := make([]hybridembed.Image, len(todo))
 	for i, in := range todo {
-		files[i] = &hashedFile{path: in.Path}
+		files[i] = filehash.NewReader(in.Path)
 		images[i] = hybridembed.ImageReader(in.Path, files[i])
 	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
 	m := opts.Model
 	err = emb.EmbedImagesFunc(ctx, images, func(i int, e hybridembed.Embedding, eerr error) error {
-		f := files[i]
-		ferr := f.finish()
-		files[i] = nil
+		read, ferr := files[i].Finish()
+		if ferr != nil {
+			ferr = fmt.Errorf("reading %s: %w", todo[i].Path, ferr)
+		}
 		row := Row{Path: todo[i].Path, Key: todo[i].Key, Model: m.Name, Revision: m.Revision, Variant: m.Variant, Dim: int32(m.Dim),
-			Size: f.size, Mtime: f.mtime, SHA256: f.sum}
+			Size: read.Size, Mtime: read.Mtime}
+		if read.Sum != nil {
+			row.SHA256 = hex.EncodeToString(read.Sum)
+		}
 		switch {
 		case eerr != nil:
 			msg := eerr.Error()
@@ -202,11 +212,6 @@ func Run(ctx context.Context, emb ImageEmbedder, inputs []Input, opts Options) (
 		}
 		return nil
 	})
-	for _, f := range files {
-		if f != nil {
-			f.close()
-		}
-	}
 	// What was embedded is committed even when the run was cut short.
 	if cerr := commit(); cerr != nil {
 		return res, errors.Join(err, cerr)
@@ -324,82 +329,4 @@ func isTemp(name string, s Shard) bool {
 		}
 	}
 	return false
-}
-
-// hashedFile is an image file opened on first read, hashed as the decoder
-// reads it, so that the dataset records the sha256 of exactly the bytes
-// embedded without a second read.
-type hashedFile struct {
-	path         string
-	f            *os.File
-	h            hash.Hash
-	size, mtime  int64
-	sum          string
-	eof, started bool
-	err          error
-}
-
-func (r *hashedFile) open() error {
-	r.started = true
-	f, err := os.Open(r.path)
-	if err != nil {
-		r.err = err
-		return err
-	}
-	st, err := f.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s: not a regular file", r.path)
-	}
-	if err != nil {
-		f.Close()
-		r.err = err
-		return err
-	}
-	r.f, r.h, r.size, r.mtime = f, sha256.New(), st.Size(), st.ModTime().UnixNano()
-	return nil
-}
-
-func (r *hashedFile) Read(p []byte) (int, error) {
-	if !r.started {
-		if err := r.open(); err != nil {
-			return 0, err
-		}
-	}
-	if r.f == nil {
-		return 0, r.err
-	}
-	n, err := r.f.Read(p)
-	r.h.Write(p[:n])
-	if err == io.EOF {
-		r.eof = true
-	}
-	return n, err
-}
-
-// finish hashes what the decoder did not read (it may stop early, or
-// never start when the image failed), and closes the file.
-func (r *hashedFile) finish() error {
-	if !r.started {
-		if err := r.open(); err != nil {
-			return nil // the embedding error says it already
-		}
-	}
-	if r.f == nil {
-		return nil
-	}
-	defer r.close()
-	if !r.eof {
-		if _, err := io.Copy(r.h, r.f); err != nil {
-			return fmt.Errorf("reading %s: %w", r.path, err)
-		}
-	}
-	r.sum = hex.EncodeToString(r.h.Sum(nil))
-	return nil
-}
-
-func (r *hashedFile) close() {
-	if r.f != nil {
-		r.f.Close()
-		r.f = nil
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
+	"strings"
 )
 
 // Imported is one image's state computed elsewhere (a dataset made on a
@@ -83,4 +85,27 @@ func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int,
 		n += len(batch)
 	}
 	return n, nil
+}
+
+// Outside counts the rows whose paths are not at or under dir (the library
+// they are to be imported into: rows elsewhere are never found by its
+// updates and searches), and names the first.
+func Outside(rows []Imported, dir string) (n int, first string, err error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return 0, "", err
+	}
+	for _, r := range rows {
+		abs, err := filepath.Abs(r.Path)
+		if err != nil {
+			return 0, "", err
+		}
+		rel, err := filepath.Rel(root, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			if n++; first == "" {
+				first = r.Path
+			}
+		}
+	}
+	return n, first, nil
 }

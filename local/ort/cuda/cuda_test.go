@@ -250,3 +250,48 @@ func TestCuDNNSubLibraries(t *testing.T) {
 		assert.Len(t, libs, 1, dirs[0].Origin)
 	}
 }
+
+// TestSitePackagesNewestPythonFirst: of several Pythons' site-packages, the
+// newest version's wheels come first, by version number (python3.12
+// before python3.9, which a reverse sort of the names put first).
+func TestSitePackagesNewestPythonFirst(t *testing.T) {
+	root := t.TempDir()
+	tree(t, root, map[string]string{
+		"usr/local/lib/python3.9/dist-packages/nvidia/cudnn/lib/libcudnn.so.9":  "",
+		"usr/local/lib/python3.12/dist-packages/nvidia/cudnn/lib/libcudnn.so.9": "",
+		"usr/local/lib/python3.11/dist-packages/nvidia/cudnn/lib/libcudnn.so.9": "",
+	})
+	env := Env{Root: root, Getenv: func(string) string { return "" }}
+	var got []string
+	for _, sp := range env.sitePackages() {
+		rel, err := filepath.Rel(root, sp)
+		require.NoError(t, err)
+		got = append(got, rel)
+	}
+	assert.Equal(t, []string{
+		"usr/local/lib/python3.12/dist-packages",
+		"usr/local/lib/python3.11/dist-packages",
+		"usr/local/lib/python3.9/dist-packages",
+	}, got)
+	libs := Find([]string{"libcudnn.so.9"}, 13, env.Dirs())
+	require.True(t, libs[0].Found())
+	assert.Equal(t, filepath.Join(root, "usr/local/lib/python3.12/dist-packages/nvidia/cudnn/lib/libcudnn.so.9"), libs[0].Path)
+}
+
+func TestNaturalLess(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{
+		{"python3.9", "python3.12", true},
+		{"python3.12", "python3.9", false},
+		{"python3.10", "python3.10", false},
+		{"python3", "python3.1", true},
+		{"lib007", "lib7", false}, // equal numbers: neither is less
+		{"lib7", "lib007", false},
+		{"a", "b", true},
+		{"python3.99999999999999999999", "python3.100000000000000000000", true},
+	} {
+		assert.Equal(t, c.less, naturalLess(c.a, c.b), "%s < %s", c.a, c.b)
+	}
+}

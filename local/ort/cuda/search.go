@@ -198,7 +198,7 @@ func (e Env) sitePackages() []string {
 	add := func(patterns ...string) {
 		for _, pat := range patterns {
 			matches, _ := filepath.Glob(pat)
-			sort.Sort(sort.Reverse(sort.StringSlice(matches))) // python3.12 before python3.11
+			sort.SliceStable(matches, func(i, j int) bool { return naturalLess(matches[j], matches[i]) }) // python3.12 before python3.9
 			for _, m := range matches {
 				if !seen[m] {
 					seen[m] = true
@@ -222,4 +222,37 @@ func (e Env) sitePackages() []string {
 		e.sys("/usr/lib/python3/dist-packages"), e.sys("/usr/lib/python3*/site-packages"),
 		e.sys("/opt/conda/lib/python3*/site-packages"))
 	return out
+}
+
+// naturalLess orders names with their runs of digits compared as numbers,
+// so that python3.9 comes before python3.12.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		na, nb := digitRun(a), digitRun(b)
+		if na == 0 || nb == 0 {
+			if a[0] != b[0] {
+				return a[0] < b[0]
+			}
+			a, b = a[1:], b[1:]
+			continue
+		}
+		x, y := strings.TrimLeft(a[:na], "0"), strings.TrimLeft(b[:nb], "0")
+		if len(x) != len(y) {
+			return len(x) < len(y)
+		}
+		if x != y {
+			return x < y
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return len(a) < len(b)
+}
+
+// digitRun is the length of the run of ASCII digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
