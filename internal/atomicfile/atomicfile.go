@@ -57,6 +57,16 @@ func (f *File) Commit() error {
 // CommitNew is Commit for a target that must not exist yet (a dataset chunk,
 // a content-named blob): if it does, nothing is replaced, the temporary file
 // is removed and the error matches [ErrExists].
+//
+// The check and the rename are one step where the file system can do it
+// (renameat2 with RENAME_NOREPLACE on Linux, a hard link elsewhere on Unix,
+// MoveFileEx on Windows). Where it can do neither (FUSE mounts of object
+// stores such as gcsfuse and s3fs, SMB without Unix extensions, vfat and
+// exFAT), CommitNew looks for the target and renames only if there is none:
+// a target that appears in between, made by another writer, is replaced.
+// That weaker promise is enough for writers that hold a lock keeping others
+// away from the name (a dataset shard's lock) or that write content-named
+// files (whatever replaces one holds the same bytes).
 func (f *File) CommitNew() error {
 	return f.finish(f.path, false)
 }
