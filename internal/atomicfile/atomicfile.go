@@ -48,6 +48,20 @@ func (f *File) Write(p []byte) (int, error) {
 	return f.tmp.Write(p)
 }
 
+// Sync flushes what was written so far to disk, without committing: a
+// writer of several files that belong together syncs each before it
+// commits any, so that a full disk (which some file systems, NFS among
+// them, report only here) fails the write before anything is replaced.
+func (f *File) Sync() error {
+	if f.done {
+		return fmt.Errorf("writing %s: %w", f.path, fs.ErrClosed)
+	}
+	if err := f.tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // Commit syncs the temporary file, renames it over the target and syncs the
 // folder.
 func (f *File) Commit() error {
