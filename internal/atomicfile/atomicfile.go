@@ -147,6 +147,30 @@ func WriteFile(path string, data []byte) error {
 	})
 }
 
+// Move puts a file that was committed elsewhere (a staging folder on the
+// same file system) in place under new, replacing it, and syncs new's
+// folder: the same last steps as Commit, for a file that had to be checked
+// whole before it could go where readers look.
+func Move(old, new string) error { return moveSynced(old, new, true) }
+
+// MoveNew is Move for a new that must not exist yet, as [File.CommitNew]
+// is Commit (with the same promise): if it does, nothing is replaced, old
+// stays where it was, and the error matches [ErrExists].
+func MoveNew(old, new string) error { return moveSynced(old, new, false) }
+
+func moveSynced(old, new string, replace bool) error {
+	if err := move(old, new, replace); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("moving %s into place: %w", new, ErrExists)
+		}
+		return fmt.Errorf("moving %s into place: %w", new, err)
+	}
+	if err := SyncDir(filepath.Dir(new)); err != nil {
+		return fmt.Errorf("moving %s into place: %w", new, err)
+	}
+	return nil
+}
+
 // SyncDir flushes a folder's entries (a rename) to disk. File systems that
 // cannot sync a folder (some network and Windows file systems) are not an
 // error: the rename itself is what keeps the file whole.

@@ -48,7 +48,15 @@ func (p *pending) commit(dest string, replace bool) error {
 	if err := p.File.Close(); err != nil {
 		return err
 	}
-	return renameNoReplace(p.Name(), dest)
+	return move(p.Name(), dest, false)
+}
+
+// move renames old to new, replacing new or refusing to.
+func move(old, new string, replace bool) error {
+	if replace {
+		return os.Rename(old, new)
+	}
+	return renameNoReplace(old, new)
 }
 
 func (p *pending) cleanup() error { return p.Cleanup() }
