@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/hybridembed/hybridembed/internal/atomicfile"
 )
 
 // A bundle carries cached models into an air-gapped network: a tar (plain,
@@ -295,8 +297,16 @@ type Imported struct {
 // cache is touched: each entry's path (no absolute paths, no "..", nothing
 // outside models--*/), its type (regular files in blobs/ and refs/,
 // symlinks in snapshots/ that resolve to a blob of the same repo), that
-// the manifest lists it, and every blob's sha256 (and its name's hash).
-// On any failure the cache is left as it was.
+// the manifest lists it, and every blob's sha256 (and its name's hash). A
+// bundle that fails a check leaves the cache as it was.
+//
+// Checked, each model goes in as a download does: its blobs (synced as
+// they were unpacked, each renamed into blobs/ and the folder synced),
+// then its snapshot links, then its refs. A ref thus never names a
+// snapshot whose files are not all on disk, even after a power loss. A
+// failure while moving in (permissions, a full disk) leaves the models
+// before it imported, and blobs and links of the one it was on that no
+// ref names yet; importing again finishes it.
 func (c Cache) Import(r io.Reader) ([]Imported, error) {
 	root := c.dir()
 	if err := os.MkdirAll(root, 0o777); err != nil {
@@ -339,13 +349,29 @@ func (c Cache) Import(r io.Reader) ([]Imported, error) {
 			if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 				continue // moved for an earlier file with the same blob
 			}
-			if err := os.Rename(src, dst); err != nil {
+			// A content-named blob: never over one that is there and
+			// whole (put there meanwhile by a pull); over a damaged one.
+			err := atomicfile.MoveNew(src, dst)
+			if errors.Is(err, atomicfile.ErrExists) && checkBlob(dst, fileMeta{etag: f.Blob, size: f.Size}) != nil {
+				err = atomicfile.Move(src, dst)
+			} else if errors.Is(err, atomicfile.ErrExists) {
+				err = nil
+			}
+			if err != nil {
 				return out, err
 			}
 		}
 		snap := filepath.Join(repoDir, "snapshots", mm.Commit)
 		for _, f := range mm.Files {
 			if err := linkSnapshot(snap, f.Path, f.Blob); err != nil {
+				return out, err
+			}
+		}
+		// The folders made on the way (the repo's, snapshots/, the
+		// commit's) are entries of their parents: synced too, before a
+		// ref names them.
+		for _, d := range []string{filepath.Join(repoDir, "snapshots"), repoDir, root} {
+			if err := atomicfile.SyncDir(d); err != nil {
 				return out, err
 			}
 		}
@@ -434,17 +460,18 @@ func readBundle(tr *tar.Reader, stage string) (map[string]bundleEntry, manifest,
 			if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 				return nil, m, err
 			}
-			// 0666 less the umask: the blob keeps this mode in the cache.
-			f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+			// Committed (synced) here, so that moving it into the cache
+			// is a rename; 0666 less the umask, the mode it keeps there.
+			f, err := atomicfile.Create(dst)
 			if err != nil {
 				return nil, m, err
 			}
-			_, err = io.CopyN(f, tr, h.Size)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
+			if _, err := io.CopyN(f, tr, h.Size); err != nil {
+				f.Abort()
 				return nil, m, fmt.Errorf("%w: entry %q: %v", ErrBadBundle, name, err)
+			}
+			if err := f.CommitNew(); err != nil {
+				return nil, m, err
 			}
 			entries[name] = bundleEntry{kind: tar.TypeReg}
 		case h.Typeflag == tar.TypeSymlink && sub == "snapshots":

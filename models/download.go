@@ -525,7 +525,9 @@ func linkSnapshot(snap, file, etag string) error {
 		os.Remove(tmp)
 		return err
 	}
-	return nil
+	// Synced before a ref names the snapshot: after a power loss, a ref
+	// never points at a snapshot with links missing.
+	return atomicfile.SyncDir(filepath.Dir(link))
 }
 
 // copyFile copies src to a new file dst (0666 less the umask, as the blob),

@@ -18,8 +18,8 @@ import (
 func newDatasetCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dataset",
-		Short: "Check datasets written by embed --format parquet",
-		Long: `Check datasets written by 'embed --format parquet'.
+		Short: "Check datasets written by embed --format parquet (or npy)",
+		Long: `Check datasets written by 'embed --format parquet' (or --format npy).
 
 EXIT STATUS
   Each command's help lists its own ('hybridembed dataset verify --help').`,
@@ -31,7 +31,9 @@ EXIT STATUS
 run present and complete, each shard's files matching its manifest, every
 input the shard was given in a chunk and none twice (by key: the path relative
 to the folder given), one model, vectors of one size. Prints what is missing
-and which shard to rerun.` + "\n" + exitHelp(
+and which shard to rerun. A folder written by --format npy is checked for
+embeddings.npy and its paths.txt or texts.jsonl being one run's pair (by the
+row count and sha256s that _npy.json records).` + "\n" + exitHelp(
 			status{exitOK, "the dataset is whole"},
 			status{exitFatal, "something is missing or wrong (each problem is printed), or DIR is not a dataset"},
 		),
@@ -41,15 +43,23 @@ and which shard to rerun.` + "\n" + exitHelp(
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: %d of %d shards complete; %d rows (%d failed inputs); model %s", args[0],
-				rep.Complete, rep.Shards, rep.Rows, rep.Failed, rep.Model.Name)
-			if rep.Model.Revision != "" {
-				fmt.Fprintf(g.stdout, "@%s", shortCommit(rep.Model.Revision))
+			if rep.Format == "npy" {
+				fmt.Fprintf(g.stdout, "%s: NPY output; %d rows, dim %d", args[0], rep.Rows, rep.Dim)
+				if rep.Labels != "" {
+					fmt.Fprintf(g.stdout, ", labelled by %s", rep.Labels)
+				}
+				fmt.Fprintln(g.stdout)
+			} else {
+				fmt.Fprintf(g.stdout, "%s: %d of %d shards complete; %d rows (%d failed inputs); model %s", args[0],
+					rep.Complete, rep.Shards, rep.Rows, rep.Failed, rep.Model.Name)
+				if rep.Model.Revision != "" {
+					fmt.Fprintf(g.stdout, "@%s", shortCommit(rep.Model.Revision))
+				}
+				if rep.Model.Variant != "" {
+					fmt.Fprintf(g.stdout, " (%s)", rep.Model.Variant)
+				}
+				fmt.Fprintf(g.stdout, ", dim %d\n", rep.Dim)
 			}
-			if rep.Model.Variant != "" {
-				fmt.Fprintf(g.stdout, " (%s)", rep.Model.Variant)
-			}
-			fmt.Fprintf(g.stdout, ", dim %d\n", rep.Dim)
 			for _, n := range rep.Notes {
 				fmt.Fprintf(g.stdout, "  note: %s\n", n)
 			}
@@ -116,6 +126,9 @@ func runIndexImport(ctx context.Context, opts importOptions, g *globalOptions, f
 	rep, err := dataset.Verify(dir)
 	if err != nil {
 		return err
+	}
+	if rep.Format == "npy" {
+		return fmt.Errorf("%s is an NPY output, which records no model identity and no keys: index import loads Parquet datasets (embed --format parquet)", dir)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %s (importing what is committed)\n", dir, p)

@@ -26,7 +26,8 @@ DATASETS AND SHARDS
   (the path relative to the folder given) is committed, so every input lands
   once. A rerun with another model, other model files or another --decode is
   refused. --format npy -o DIR writes embeddings.npy (float32, C order) and
-  paths.txt, for one machine.
+  paths.txt, for one machine, and _npy.json, which links them ('dataset
+  verify DIR' tells a pair cut short by a crash).
 
   --shard K/N processes the inputs whose path (relative to the folder given)
   hashes to K, so shards never overlap and adding files moves no others.

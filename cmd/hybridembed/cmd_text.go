@@ -51,7 +51,7 @@ on stderr, and the run goes on. -o FILE is written whole or not at all, with
 a line on stderr that sums the run up; --format npy -o DIR writes
 DIR/embeddings.npy (float32, one row per text that was embedded) and
 DIR/texts.jsonl (those texts as JSON strings, one per line, in the same
-order).` + "\n" + exitHelp(
+order), linked by DIR/_npy.json ('dataset verify DIR' checks them).` + "\n" + exitHelp(
 			status{exitOK, "every text was embedded"},
 			status{exitFatal, "nothing was embedded: bad flags, a model that is unusable or not cached (offline, --no-download), the router refused (auth), or every text failed; -o is left as it was"},
 			status{exitPartial, "some texts failed (each is reported); the others were embedded"},

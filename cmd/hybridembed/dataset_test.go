@@ -295,6 +295,20 @@ func TestNPY(t *testing.T) {
 			assert.InDelta(t, x.(float64), float64(got), 1e-6)
 		}
 	}
+	r = runCLI(t, "", "dataset", "verify", out)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "NPY output; 4 rows, dim 32, labelled by paths.txt")
+	assert.Contains(t, r.stdout, "ok: whole")
+
+	// The vectors of one run beside the paths of another: verify says so.
+	other := filepath.Join(t.TempDir(), "npy")
+	r = runCLI(t, "", "embed", "--format", "npy", "-o", other, "--model", model, filepath.Join(fixtures.Fixture("images"), "red_circle.png"))
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.NoError(t, os.Rename(filepath.Join(other, "paths.txt"), filepath.Join(out, "paths.txt")))
+	r = runCLI(t, "", "dataset", "verify", out)
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stdout, "not one write's pair")
+
 	r = runCLI(t, "", "embed", "--format", "npy", "--shard", "0/2", "-o", out, "--model", model, fixtures.Fixture("images"))
 	assert.Equal(t, exitFatal, r.code)
 	assert.Contains(t, r.stderr, "one machine")

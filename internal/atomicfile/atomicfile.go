@@ -48,6 +48,20 @@ func (f *File) Write(p []byte) (int, error) {
 	return f.tmp.Write(p)
 }
 
+// Sync flushes what was written so far to disk, without committing: a
+// writer of several files that belong together syncs each before it
+// commits any, so that a full disk (which some file systems, NFS among
+// them, report only here) fails the write before anything is replaced.
+func (f *File) Sync() error {
+	if f.done {
+		return fmt.Errorf("writing %s: %w", f.path, fs.ErrClosed)
+	}
+	if err := f.tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // Commit syncs the temporary file, renames it over the target and syncs the
 // folder.
 func (f *File) Commit() error {
@@ -57,6 +71,16 @@ func (f *File) Commit() error {
 // CommitNew is Commit for a target that must not exist yet (a dataset chunk,
 // a content-named blob): if it does, nothing is replaced, the temporary file
 // is removed and the error matches [ErrExists].
+//
+// The check and the rename are one step where the file system can do it
+// (renameat2 with RENAME_NOREPLACE on Linux, a hard link elsewhere on Unix,
+// MoveFileEx on Windows). Where it can do neither (FUSE mounts of object
+// stores such as gcsfuse and s3fs, SMB without Unix extensions, vfat and
+// exFAT), CommitNew looks for the target and renames only if there is none:
+// a target that appears in between, made by another writer, is replaced.
+// That weaker promise is enough for writers that hold a lock keeping others
+// away from the name (a dataset shard's lock) or that write content-named
+// files (whatever replaces one holds the same bytes).
 func (f *File) CommitNew() error {
 	return f.finish(f.path, false)
 }
@@ -121,6 +145,30 @@ func WriteFile(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// Move puts a file that was committed elsewhere (a staging folder on the
+// same file system) in place under new, replacing it, and syncs new's
+// folder: the same last steps as Commit, for a file that had to be checked
+// whole before it could go where readers look.
+func Move(old, new string) error { return moveSynced(old, new, true) }
+
+// MoveNew is Move for a new that must not exist yet, as [File.CommitNew]
+// is Commit (with the same promise): if it does, nothing is replaced, old
+// stays where it was, and the error matches [ErrExists].
+func MoveNew(old, new string) error { return moveSynced(old, new, false) }
+
+func moveSynced(old, new string, replace bool) error {
+	if err := move(old, new, replace); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("moving %s into place: %w", new, ErrExists)
+		}
+		return fmt.Errorf("moving %s into place: %w", new, err)
+	}
+	if err := SyncDir(filepath.Dir(new)); err != nil {
+		return fmt.Errorf("moving %s into place: %w", new, err)
+	}
+	return nil
 }
 
 // SyncDir flushes a folder's entries (a rename) to disk. File systems that

@@ -186,3 +186,28 @@ func writer(path string) {
 		}
 	}
 }
+
+// TestMove: a file committed in a staging folder moves into place; MoveNew
+// never replaces, and leaves the staged file where it was.
+func TestMove(t *testing.T) {
+	stage, dest := t.TempDir(), t.TempDir()
+	staged := filepath.Join(stage, "blob")
+	require.NoError(t, atomicfile.WriteFile(staged, []byte("new")))
+	target := filepath.Join(dest, "blob")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+
+	err := atomicfile.MoveNew(staged, target)
+	require.ErrorIs(t, err, atomicfile.ErrExists)
+	got, _ := os.ReadFile(target)
+	assert.Equal(t, "old", string(got))
+	assert.FileExists(t, staged)
+
+	require.NoError(t, atomicfile.Move(staged, target))
+	got, _ = os.ReadFile(target)
+	assert.Equal(t, "new", string(got))
+	assert.NoFileExists(t, staged)
+
+	require.NoError(t, atomicfile.WriteFile(staged, []byte("other")))
+	require.NoError(t, atomicfile.MoveNew(staged, filepath.Join(dest, "fresh")))
+	assert.ElementsMatch(t, []string{"blob", "fresh"}, entries(t, dest))
+}

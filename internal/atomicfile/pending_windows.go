@@ -42,11 +42,16 @@ func (p *pending) commit(dest string, replace bool) error {
 	if err := p.File.Close(); err != nil { // Windows cannot rename an open file
 		return err
 	}
-	from, err := windows.UTF16PtrFromString(p.Name())
+	return move(p.Name(), dest, replace)
+}
+
+// move renames old to new with MoveFileEx, replacing new or refusing to.
+func move(old, new string, replace bool) error {
+	from, err := windows.UTF16PtrFromString(old)
 	if err != nil {
 		return err
 	}
-	to, err := windows.UTF16PtrFromString(dest)
+	to, err := windows.UTF16PtrFromString(new)
 	if err != nil {
 		return err
 	}
@@ -56,9 +61,9 @@ func (p *pending) commit(dest string, replace bool) error {
 	}
 	if err := windows.MoveFileEx(from, to, flags); err != nil {
 		if err == windows.ERROR_ALREADY_EXISTS || err == windows.ERROR_FILE_EXISTS {
-			return &os.LinkError{Op: "rename", Old: p.Name(), New: dest, Err: os.ErrExist}
+			return &os.LinkError{Op: "rename", Old: old, New: new, Err: os.ErrExist}
 		}
-		return &os.LinkError{Op: "rename", Old: p.Name(), New: dest, Err: err}
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
 	}
 	return nil
 }

@@ -32,3 +32,27 @@ func TestModeIsUmasked(t *testing.T) {
 		assert.Equal(t, c.want, st.Mode().Perm(), "umask %03o", c.umask)
 	}
 }
+
+// TestCommitNewWithoutNoReplace: on a file system with neither
+// renameat2(RENAME_NOREPLACE) nor hard links (gcsfuse, s3fs, SMB, vfat),
+// CommitNew still commits a new name, and still refuses a taken one.
+func TestCommitNewWithoutNoReplace(t *testing.T) {
+	defer atomicfile.WithoutNoReplace()()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "part-00000-of-00001-00000.parquet")
+
+	f, err := atomicfile.Create(path)
+	require.NoError(t, err)
+	_, _ = f.Write([]byte("committed"))
+	require.NoError(t, f.CommitNew(), "a new name commits without renameat2 or links")
+
+	g, err := atomicfile.Create(path)
+	require.NoError(t, err)
+	_, _ = g.Write([]byte("intruder"))
+	err = g.CommitNew()
+	require.ErrorIs(t, err, atomicfile.ErrExists)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "committed", string(got), "a committed file is never replaced")
+	assert.Equal(t, []string{filepath.Base(path)}, entries(t, dir), "the refused temporary file is removed")
+}

@@ -11,10 +11,12 @@ import (
 
 // Report is what Verify found. A dataset is clean when Problems is empty.
 type Report struct {
-	Shards   int // N of the run
-	Complete int // shards whose manifest says complete, with every input committed
-	Rows     int // in all committed chunks
-	Failed   int // rows with an error
+	Format   string // "parquet" or "npy"
+	Labels   string // an NPY output's labels file: paths.txt or texts.jsonl
+	Shards   int    // N of the run
+	Complete int    // shards whose manifest says complete, with every input committed
+	Rows     int    // in all committed chunks
+	Failed   int    // rows with an error
 	Dim      int
 	Model    Model
 	Problems []string
@@ -27,13 +29,15 @@ const maxNamed = 5
 // Verify checks a dataset folder: every shard present and complete, its
 // chunks matching its manifest, every input it was given in a chunk, no
 // input (by key) twice, one model, vectors of one size. It says what is
-// missing and what to rerun.
+// missing and what to rerun. A folder that holds an NPY output instead (and
+// no chunks) is checked as one: embeddings.npy and its labels file one
+// write's pair, of one row count.
 func Verify(dir string) (*Report, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{}
+	rep := &Report{Format: "parquet"}
 	problem := func(format string, args ...any) { rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...)) }
 	manifests := map[int]*Manifest{}
 	chunks := map[int][]string{}
@@ -69,8 +73,11 @@ func Verify(dir string) (*Report, error) {
 		}
 	}
 	if len(manifests) == 0 {
+		if len(chunks) == 0 && len(rep.Problems) == 0 && isNPY(dir) {
+			return verifyNPY(dir)
+		}
 		if len(chunks) == 0 {
-			return nil, errors.New(dir + ": not a dataset: no manifests and no part files")
+			return nil, errors.New(dir + ": not a dataset: no manifests, no part files and no embeddings.npy")
 		}
 		problem("no manifests: chunks were written but no shard recorded them")
 	}

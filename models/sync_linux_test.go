@@ -1,0 +1,117 @@
+package models_test
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed/internal/fixtures"
+	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/modelstest"
+)
+
+// TestImportSyncsBlobsBeforeRefs runs an import under strace and checks,
+// from the system calls it made, what a power loss would keep: every blob
+// that lands in the cache was fsynced (under one of the names it had on
+// the way) before the first ref naming its snapshot was renamed into place.
+// Before, blobs were written and moved unsynced while refs were synced: a
+// power loss could leave refs that point at empty blobs.
+func TestImportSyncsBlobsBeforeRefs(t *testing.T) {
+	if cache := os.Getenv("IMPORT_SYNC_CACHE"); cache != "" {
+		f, err := os.Open(os.Getenv("IMPORT_SYNC_BUNDLE"))
+		if err == nil {
+			_, err = models.Cache{Dir: cache}.Import(f)
+		}
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed: the system calls of an import cannot be watched")
+	}
+	if out, err := exec.Command(strace, "-o", os.DevNull, "true").CombinedOutput(); err != nil {
+		t.Skipf("strace cannot trace here (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	src := models.Cache{Dir: t.TempDir()}
+	modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
+	tmp := t.TempDir()
+	bundle := filepath.Join(tmp, "b.tar")
+	var buf bytes.Buffer
+	require.NoError(t, src.Export(&buf, models.NoCompression, []models.BundleModel{{ID: "acme/tiny-st"}}))
+	require.NoError(t, os.WriteFile(bundle, buf.Bytes(), 0o644))
+
+	cache, trace := filepath.Join(tmp, "cache"), filepath.Join(tmp, "trace")
+	cmd := exec.Command(strace, "-f", "-qq", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat",
+		os.Args[0], "-test.run=^TestImportSyncsBlobsBeforeRefs$")
+	cmd.Env = append(os.Environ(), "IMPORT_SYNC_CACHE="+cache, "IMPORT_SYNC_BUNDLE="+bundle)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	calls := readTrace(t, trace)
+	blobs, err := filepath.Glob(filepath.Join(cache, "models--acme--tiny-st", "blobs", "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, blobs)
+	firstRef := -1
+	for i, c := range calls {
+		if c.op == "rename" && strings.Contains(c.to, string(filepath.Separator)+"refs"+string(filepath.Separator)) {
+			firstRef = i
+			break
+		}
+	}
+	require.GreaterOrEqual(t, firstRef, 0, "no ref was renamed into place")
+	for _, blob := range blobs {
+		names := map[string]bool{blob: true} // every name the file had, back from where it is
+		for i := len(calls) - 1; i >= 0; i-- {
+			if c := calls[i]; (c.op == "rename" || c.op == "link") && names[c.to] {
+				names[c.from] = true
+			}
+		}
+		synced := false
+		for _, c := range calls[:firstRef] {
+			synced = synced || c.op == "sync" && names[c.from]
+		}
+		assert.True(t, synced, "%s was not fsynced before the refs (names %v)", filepath.Base(blob), names)
+	}
+}
+
+type syscallSeen struct{ op, from, to string }
+
+var (
+	traceSync   = regexp.MustCompile(`^\d+ f(?:data)?sync\(\d+<(.*)>\) = 0`)
+	traceRename = regexp.MustCompile(`^\d+ (rename|renameat2?|link|linkat)\((?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]*)", (?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]*)".*\) = 0`)
+)
+
+// readTrace reads strace's log of the calls that succeeded, in order.
+func readTrace(t *testing.T, path string) []syscallSeen {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []syscallSeen
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		if m := traceSync.FindStringSubmatch(l); m != nil {
+			out = append(out, syscallSeen{op: "sync", from: m[1]})
+		} else if m := traceRename.FindStringSubmatch(l); m != nil {
+			op := "rename"
+			if strings.HasPrefix(m[1], "link") {
+				op = "link"
+			}
+			out = append(out, syscallSeen{op: op, from: m[2], to: m[3]})
+		}
+	}
+	require.NoError(t, sc.Err())
+	require.NotEmpty(t, out, "strace logged nothing")
+	return out
+}
