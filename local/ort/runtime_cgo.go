@@ -38,6 +38,8 @@ func Init(cfg Config) (string, error) {
 	if env.library != "" {
 		return env.library, nil
 	}
+	// Before the library allocates anything.
+	pinMallocThreshold()
 	var tried []attempt
 	for _, c := range cfg.candidates() {
 		if !c.system {
