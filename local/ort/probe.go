@@ -13,44 +13,28 @@ import (
 // runs through cuDNN, which the image towers' patch embeddings need.
 func probeGraph() (model []byte, want []float32) {
 	weights := []float32{0.5, -1, 2, 1.5, 0.25, -0.75} // [2,3,1,1]
-	bytesField := func(b []byte, num protowire.Number, v []byte) []byte {
-		return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), v)
-	}
-	str := func(b []byte, num protowire.Number, s string) []byte { return bytesField(b, num, []byte(s)) }
-	varint := func(b []byte, num protowire.Number, v uint64) []byte {
-		return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
-	}
-	// ValueInfoProto{name, type: TypeProto{tensor_type{elem_type FLOAT, shape}}}
-	valueInfo := func(name string, dims ...uint64) []byte {
-		var shape []byte
-		for _, d := range dims {
-			shape = bytesField(shape, 1, varint(nil, 1, d)) // dim { dim_value }
-		}
-		tensor := bytesField(varint(nil, 1, 1), 2, shape)
-		return bytesField(str(nil, 1, name), 2, bytesField(nil, 1, tensor))
-	}
-	var w []byte // TensorProto{dims, data_type FLOAT, float_data (packed), name}
+	var w []byte                                       // TensorProto{dims, data_type FLOAT, float_data (packed), name}
 	for _, d := range []uint64{2, 3, 1, 1} {
-		w = varint(w, 1, d)
+		w = pbVarint(w, 1, d)
 	}
-	w = varint(w, 2, 1)
+	w = pbVarint(w, 2, 1)
 	var data []byte
 	for _, f := range weights {
 		data = protowire.AppendFixed32(data, math.Float32bits(f))
 	}
-	w = bytesField(w, 4, data)
-	w = str(w, 8, "w")
-	node := str(str(str(str(nil, 1, "x"), 1, "w"), 2, "y"), 4, "Conv")
+	w = pbBytes(w, 4, data)
+	w = pbString(w, 8, "w")
+	node := pbString(pbString(pbString(pbString(nil, 1, "x"), 1, "w"), 2, "y"), 4, "Conv")
 	var graph []byte
-	graph = bytesField(graph, 1, node)
-	graph = str(graph, 2, "hybridembed-probe")
-	graph = bytesField(graph, 5, w)
-	graph = bytesField(graph, 11, valueInfo("x", 1, 3, 4, 4))
-	graph = bytesField(graph, 12, valueInfo("y", 1, 2, 4, 4))
-	model = varint(nil, 1, 8)                        // ir_version
-	model = str(model, 2, "hybridembed")             // producer_name
-	model = bytesField(model, 7, graph)              // graph
-	model = bytesField(model, 8, varint(nil, 2, 17)) // opset_import { version 17 } (default domain)
+	graph = pbBytes(graph, 1, node)
+	graph = pbString(graph, 2, "hybridembed-probe")
+	graph = pbBytes(graph, 5, w)
+	graph = pbBytes(graph, 11, pbValueInfo("x", 1, 3, 4, 4))
+	graph = pbBytes(graph, 12, pbValueInfo("y", 1, 2, 4, 4))
+	model = pbVarint(nil, 1, 8)                     // ir_version
+	model = pbString(model, 2, "hybridembed")       // producer_name
+	model = pbBytes(model, 7, graph)                // graph
+	model = pbBytes(model, 8, pbVarint(nil, 2, 17)) // opset_import { version 17 } (default domain)
 
 	x := probeInput()
 	want = make([]float32, 2*16)
@@ -64,6 +48,28 @@ func probeGraph() (model []byte, want []float32) {
 		}
 	}
 	return model, want
+}
+
+// The protobuf fields an ONNX graph is written with.
+func pbBytes(b []byte, num protowire.Number, v []byte) []byte {
+	return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), v)
+}
+
+func pbString(b []byte, num protowire.Number, s string) []byte { return pbBytes(b, num, []byte(s)) }
+
+func pbVarint(b []byte, num protowire.Number, v uint64) []byte {
+	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
+}
+
+// pbValueInfo is a ValueInfoProto{name, type: TypeProto{tensor_type{elem_type
+// FLOAT, shape}}}.
+func pbValueInfo(name string, dims ...uint64) []byte {
+	var shape []byte
+	for _, d := range dims {
+		shape = pbBytes(shape, 1, pbVarint(nil, 1, d)) // dim { dim_value }
+	}
+	tensor := pbBytes(pbVarint(nil, 1, 1), 2, shape)
+	return pbBytes(pbString(nil, 1, name), 2, pbBytes(nil, 1, tensor))
 }
 
 // probeInput is the probe's x: distinct values per channel and pixel.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
 )
@@ -38,6 +39,8 @@ func Init(cfg Config) (string, error) {
 	if env.library != "" {
 		return env.library, nil
 	}
+	// Before the library allocates anything.
+	pinMallocThreshold()
 	var tried []attempt
 	for _, c := range cfg.candidates() {
 		if !c.system {
@@ -110,12 +113,24 @@ func convertInfo(in []onnx.InputOutputInfo) []IOInfo {
 
 // ReadInfo lists the inputs and outputs a model file declares. It needs
 // [Init] first. Loading a file that is not an ONNX model fails here, with
-// ONNX Runtime's reason.
+// ONNX Runtime's reason. What it read is kept per file version (path,
+// size, modification time), so that [NewSession] of a graph whose
+// signature was read first does not load the model twice more.
 func ReadInfo(path string) (inputs, outputs []IOInfo, err error) {
 	if Loaded() == "" {
 		return nil, nil, errors.New("ort: ReadInfo before Init")
 	}
-	// Skip graph optimisation: only the signature is wanted.
+	st, statErr := os.Stat(path)
+	if statErr == nil {
+		if v, ok := infoMemo.Load(path); ok {
+			if e := v.(infoEntry); e.size == st.Size() && e.mtime.Equal(st.ModTime()) {
+				return cloneInfo(e.inputs), cloneInfo(e.outputs), nil
+			}
+		}
+	}
+	// ONNX Runtime reads signatures only from a session, which loads the
+	// whole model: skip what only inference needs (graph optimisation,
+	// and prepacking, which copies every weight once more).
 	so, err := onnx.NewSessionOptions()
 	if err != nil {
 		return nil, nil, fmt.Errorf("session options: %w", err)
@@ -127,9 +142,34 @@ func ReadInfo(path string) (inputs, outputs []IOInfo, err error) {
 	if err := so.SetIntraOpNumThreads(1); err != nil {
 		return nil, nil, fmt.Errorf("session options: %w", err)
 	}
+	if err := so.AddSessionConfigEntry("session.disable_prepacking", "1"); err != nil {
+		return nil, nil, fmt.Errorf("session options: %w", err)
+	}
 	in, out, err := onnx.GetInputOutputInfoWithOptions(path, so)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: not a usable ONNX model: %w", path, err)
 	}
-	return convertInfo(in), convertInfo(out), nil
+	inputs, outputs = convertInfo(in), convertInfo(out)
+	if statErr == nil {
+		infoMemo.Store(path, infoEntry{size: st.Size(), mtime: st.ModTime(), inputs: cloneInfo(inputs), outputs: cloneInfo(outputs)})
+	}
+	return inputs, outputs, nil
+}
+
+// infoMemo is ReadInfo's: path -> infoEntry, the last version read.
+var infoMemo sync.Map
+
+type infoEntry struct {
+	size            int64
+	mtime           time.Time
+	inputs, outputs []IOInfo
+}
+
+func cloneInfo(in []IOInfo) []IOInfo {
+	out := make([]IOInfo, len(in))
+	for i, x := range in {
+		out[i] = x
+		out[i].Shape = append([]int64(nil), x.Shape...)
+	}
+	return out
 }

@@ -29,7 +29,9 @@ import (
 // bodies of bodyMB each (image data URIs, raw image/* bodies and texts, in
 // turn), then concurrent 36 MP PNGs. Throughout, it reads the server's
 // resident memory from /proc (VmRSS sampled, VmHWM at the end: the
-// kernel's own peak), times /health, and counts the statuses; then it
+// kernel's own peak) and splits it between Go's runtime (from the
+// server's /metrics) and the rest (ONNX Runtime's weights and arena, C
+// libraries), times /health, and counts the statuses; then it
 // sends SIGTERM and reports the exit status. Clients honour 429's
 // Retry-After and try again, as the SDKs do.
 func flood(cli, model string, clients, bodyMB, pngs int, extra []string) error {
@@ -58,13 +60,46 @@ func flood(cli, model string, clients, bodyMB, pngs int, extra []string) error {
 	idle := procKB(pid, "VmRSS")
 
 	fmt.Printf("flood: %s %s, %s\n", cli, strings.Join(args, " "), model)
-	fmt.Printf("  ready: RSS %.0f MB\n", mb(idle))
+	readyGo := goMemory(base)
+	fmt.Printf("  ready: RSS %.0f MB (%s)\n", mb(idle), split(idle, readyGo))
+	if limit := readyGo.limit; limit > 0 {
+		fmt.Printf("  the Go collector's soft limit (GOMEMLIMIT): %.0f MB\n", float64(limit)/(1<<20))
+	}
 
 	var peakRSS atomic.Int64
 	var worstHealth atomic.Int64
 	var healthFailed atomic.Int64
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
+	// Where the memory is, every 100 ms: Go's runtime (from /metrics) and
+	// the rest of the resident set (ONNX Runtime, C libraries), each at
+	// its largest in the phase.
+	var phaseMu sync.Mutex
+	var phaseGo, phaseNative int64 // kB
+	bg.Go(func() {
+		for {
+			g := goMemory(base)
+			if g.ok {
+				rss := procKB(pid, "VmRSS")
+				goKB := g.resident >> 10
+				phaseMu.Lock()
+				phaseGo, phaseNative = max(phaseGo, goKB), max(phaseNative, rss-goKB)
+				phaseMu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+	phase := func() string {
+		phaseMu.Lock()
+		defer phaseMu.Unlock()
+		s := fmt.Sprintf("largest samples: Go's runtime %.0f MB, the rest %.0f MB", mb(phaseGo), mb(phaseNative))
+		phaseGo, phaseNative = 0, 0
+		return s
+	}
 	bg.Add(2)
 	go func() { // RSS, every 10 ms
 		defer bg.Done()
@@ -124,7 +159,7 @@ func flood(cli, model string, clients, bodyMB, pngs int, extra []string) error {
 		}
 	}
 	r1 := send(base, bodies)
-	fmt.Printf("    %s; peak RSS %.0f MB\n", r1, mb(procKB(pid, "VmHWM")))
+	fmt.Printf("    %s; peak RSS %.0f MB (%s)\n", r1, mb(procKB(pid, "VmHWM")), phase())
 	resetPeak(pid)
 	fmt.Printf("  pixels: %d clients, each a 6000x6000 PNG (36 MP, %d KB) as a raw body\n", pngs, len(huge)>>10)
 	many := make([]request, pngs)
@@ -132,7 +167,7 @@ func flood(cli, model string, clients, bodyMB, pngs int, extra []string) error {
 		many[i] = request{path: "/models/bench", contentType: "image/png", body: huge}
 	}
 	r2 := send(base, many)
-	fmt.Printf("    %s; peak RSS %.0f MB\n", r2, mb(procKB(pid, "VmHWM")))
+	fmt.Printf("    %s; peak RSS %.0f MB (%s)\n", r2, mb(procKB(pid, "VmHWM")), phase())
 
 	close(stop)
 	bg.Wait()
@@ -155,6 +190,50 @@ func flood(cli, model string, clients, bodyMB, pngs int, extra []string) error {
 		fmt.Printf("  stderr: %s\n", lastLines(stderr.String(), 10))
 	}
 	return nil
+}
+
+// goStats is what the server's /metrics says of Go's own memory.
+type goStats struct {
+	ok bool
+	// resident is what Go's runtime has mapped less what it has returned
+	// (go_memstats_sys_bytes less go_memstats_heap_released_bytes),
+	// counted as resident whether or not every page of it was touched.
+	resident int64
+	limit    int64 // go_gc_gomemlimit_bytes
+}
+
+func goMemory(base string) goStats {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(base + "/metrics")
+	if err != nil {
+		return goStats{}
+	}
+	defer resp.Body.Close()
+	vals := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			vals[name] = f
+		}
+	}
+	sys, ok := vals["go_memstats_sys_bytes"]
+	if !ok || resp.StatusCode != http.StatusOK {
+		return goStats{}
+	}
+	return goStats{ok: true, resident: int64(sys - vals["go_memstats_heap_released_bytes"]), limit: int64(vals["go_gc_gomemlimit_bytes"])}
+}
+
+// split says how much of a resident set of rss kB is Go's.
+func split(rss int64, g goStats) string {
+	if !g.ok {
+		return "no /metrics to split it by"
+	}
+	return fmt.Sprintf("Go's runtime %.0f MB, the rest %.0f MB", float64(g.resident)/(1<<20), mb(rss-g.resident>>10))
 }
 
 type request struct {
