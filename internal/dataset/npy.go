@@ -261,7 +261,7 @@ func readNPYHeader(r io.Reader) (rows, dim int, dataAt int64, err error) {
 	case string(d[1]) != "<f4":
 		return 0, 0, 0, fmt.Errorf("dtype %s, not little-endian float32 (<f4)", d[1])
 	case string(f[1]) != "False":
-		return 0, 0, 0, errors.New("Fortran order, not C order")
+		return 0, 0, 0, errors.New("fortran_order True, not C order")
 	}
 	rows, err1 := strconv.Atoi(string(s[1]))
 	dim, err2 := strconv.Atoi(string(s[2]))
