@@ -152,7 +152,7 @@ func New(opts ...Option) (*Embedder, error) {
 		Threads: c.threads, Device: c.device, Library: c.library,
 		BatchSize: c.batch, TextBatchSize: c.textBatch, MaxWait: c.maxWait, Workers: c.workers, Runs: c.runs,
 		KeepAlive: c.keepAlive, Limits: imageprep.Limits{MaxPixels: c.maxPixels}, FastDecode: c.fastDecode, Logf: logf, Warnf: warnf,
-		IgnoreEnv: c.ignoreEnv,
+		IgnoreEnv: c.ignoreEnv, QuietTexts: c.quietTexts,
 	})
 	client := &remote.Client{
 		RouterURL: firstNonEmpty(c.routerURL, env("HYBRIDEMBED_ROUTER_URL"), remote.DefaultRouterURL),

@@ -130,7 +130,9 @@ func (g *globalOptions) openLibrary(ctx context.Context, flags *pflag.FlagSet, o
 			return nil, noImages(paths, skipped, " (no index was made)")
 		}
 	}
-	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload)
+	// A search scans the index right after embedding each query: the
+	// text tower's threads must not spin through the scan.
+	emb, m, err := g.openLocalModel(ctx, flags, opts.Model, !opts.NoDownload, hybridembed.WithQuietTexts(true))
 	if err != nil {
 		return nil, err
 	}

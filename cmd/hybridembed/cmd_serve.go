@@ -174,7 +174,11 @@ func runServe(ctx context.Context, opts serveOptions, g *globalOptions, flags *p
 	}
 	// The server normalises itself, so that a client's normalize:false is
 	// honoured; models stay loaded while it runs.
-	emb, err := g.embedder(flags, hybridembed.WithNormalize(false), hybridembed.WithKeepAlive(-1), hybridembed.WithMaxPixels(opts.MaxPixels))
+	// With a search page, each query's text is followed at once by a scan
+	// of the library's vectors, which the text tower's spinning threads
+	// would slow by half.
+	emb, err := g.embedder(flags, hybridembed.WithNormalize(false), hybridembed.WithKeepAlive(-1), hybridembed.WithMaxPixels(opts.MaxPixels),
+		hybridembed.WithQuietTexts(len(opts.Libraries) > 0))
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	emb, err := hybridembed.New(hybridembed.WithOffline(true), hybridembed.WithKeepAlive(-1))
+	emb, err := hybridembed.New(hybridembed.WithOffline(true), hybridembed.WithKeepAlive(-1), hybridembed.WithQuietTexts(true)) // as serve --library
 	if err != nil {
 		log.Fatal(err)
 	}
