@@ -144,6 +144,9 @@ func (e *Engine) Init() (string, error) {
 		home = layout.DefaultHomeDir()
 	}
 	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: home, Prefer: prefer, IgnoreEnv: e.opts.IgnoreEnv})
+	if err == nil {
+		err = namedLibraryError()
+	}
 	e.jpegNote.Do(func() {
 		if name, why := imageprep.JPEGDecoder(); name == imageprep.JPEGTurbo {
 			e.logf("JPEG decoding: libjpeg-turbo (pixels identical to Pillow's)")
@@ -478,4 +481,20 @@ func (e *Engine) logf(format string, args ...any) {
 	if e.opts.Logf != nil {
 		e.opts.Logf(format, args...)
 	}
+}
+
+// namedLibraryError is why a library the environment names
+// ($TURBOJPEG_LIB, $LIBHEIF_LIB) cannot be used, or nil. Such a setting
+// fails the engine as a bad $ONNXRUNTIME_LIB does, rather than falling
+// back to Go's JPEG decoder (other pixels) or to no HEIF at all.
+func namedLibraryError() error {
+	var tj *turbojpeg.EnvError
+	if err := turbojpeg.Load(); errors.As(err, &tj) {
+		return err
+	}
+	var heif *libheif.EnvError
+	if err := libheif.Load(); errors.As(err, &heif) {
+		return err
+	}
+	return nil
 }
