@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/libenv"
 	"github.com/hybridembed/hybridembed/local/libheif"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/turbojpeg"
@@ -488,12 +489,11 @@ func (e *Engine) logf(format string, args ...any) {
 // fails the engine as a bad $ONNXRUNTIME_LIB does, rather than falling
 // back to Go's JPEG decoder (other pixels) or to no HEIF at all.
 func namedLibraryError() error {
-	var tj *turbojpeg.EnvError
-	if err := turbojpeg.Load(); errors.As(err, &tj) {
+	var named *libenv.Error
+	if err := turbojpeg.Load(); errors.As(err, &named) {
 		return err
 	}
-	var heif *libheif.EnvError
-	if err := libheif.Load(); errors.As(err, &heif) {
+	if err := libheif.Load(); errors.As(err, &named) {
 		return err
 	}
 	return nil

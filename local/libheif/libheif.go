@@ -188,6 +188,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/hybridembed/hybridembed/local/libenv"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
 
@@ -251,18 +252,18 @@ func candidates() []string {
 
 // Load loads the library once; later calls return the same result. A
 // $LIBHEIF_LIB that is set is the only place looked in, and when it cannot
-// be used the error is an [*EnvError].
+// be used the error is a [*libenv.Error].
 func Load() error {
 	lib.once.Do(func() {
 		if p := os.Getenv(libraryEnv); p != "" && !lib.ignoreEnv.Load() {
-			lib.err = statLibrary(p)
+			lib.err = libenv.Stat(p)
 			if lib.err == nil {
 				if err := open(p); err != nil {
 					lib.err = fmt.Errorf("not a usable libheif library: %w", err)
 				}
 			}
 			if lib.err != nil {
-				lib.err = &EnvError{Var: libraryEnv, Path: p, lib: libraryName(), Err: lib.err}
+				lib.err = &libenv.Error{Var: libraryEnv, Path: p, Lib: libraryName(), Err: lib.err}
 				return
 			}
 			lib.path, lib.version = p, C.GoString(C.hf_version())

@@ -5,6 +5,8 @@ package libheif
 import (
 	"errors"
 	"os"
+
+	"github.com/hybridembed/hybridembed/local/libenv"
 )
 
 var errNoCgo = errors.New("libheif cannot be loaded: this build has no cgo (or is for Windows)")
@@ -19,11 +21,11 @@ var (
 // IgnoreEnvironment has nothing to ignore in this build.
 func IgnoreEnvironment() {}
 
-// Load reports that the library cannot be used in this build: an
-// [*EnvError] when $LIBHEIF_LIB asks for it.
+// Load reports that the library cannot be used in this build: a
+// [*libenv.Error] when $LIBHEIF_LIB asks for it.
 func Load() error {
 	if p := os.Getenv("LIBHEIF_LIB"); p != "" {
-		return &EnvError{Var: "LIBHEIF_LIB", Path: p, lib: "libheif", Err: errNoCgo}
+		return &libenv.Error{Var: "LIBHEIF_LIB", Path: p, Lib: "libheif", Err: errNoCgo}
 	}
 	return errNoCgo
 }

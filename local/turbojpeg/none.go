@@ -5,15 +5,17 @@ package turbojpeg
 import (
 	"errors"
 	"os"
+
+	"github.com/hybridembed/hybridembed/local/libenv"
 )
 
 var errNoCgo = errors.New("libjpeg-turbo cannot be loaded: this build has no cgo (or is for Windows)")
 
-// Load reports that the library cannot be used in this build: an
-// [*EnvError] when $TURBOJPEG_LIB asks for it.
+// Load reports that the library cannot be used in this build: a
+// [*libenv.Error] when $TURBOJPEG_LIB asks for it.
 func Load() error {
 	if p := os.Getenv("TURBOJPEG_LIB"); p != "" {
-		return &EnvError{Var: "TURBOJPEG_LIB", Path: p, lib: "libturbojpeg", Err: errNoCgo}
+		return &libenv.Error{Var: "TURBOJPEG_LIB", Path: p, Lib: "libturbojpeg", Err: errNoCgo}
 	}
 	return errNoCgo
 }

@@ -85,6 +85,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/hybridembed/hybridembed/local/libenv"
 )
 
 // TurboJPEG constants (turbojpeg.h).
@@ -273,21 +275,21 @@ func cacheDir() string {
 
 // loadNamed loads the library $TURBOJPEG_LIB names, or says why it cannot.
 func loadNamed(p string) error {
-	if err := statLibrary(p); err != nil {
-		return &EnvError{Var: turboLibraryEnv, Path: p, lib: turboLibraryName, Err: err}
+	if err := libenv.Stat(p); err != nil {
+		return &libenv.Error{Var: turboLibraryEnv, Path: p, Lib: turboLibraryName, Err: err}
 	}
 	cp := C.CString(p)
 	defer C.free(unsafe.Pointer(cp))
 	var cerr *C.char
 	if C.tj_load(cp, &cerr) != 0 {
-		return &EnvError{Var: turboLibraryEnv, Path: p, lib: turboLibraryName, Err: fmt.Errorf("not a usable TurboJPEG library: %s", C.GoString(cerr))}
+		return &libenv.Error{Var: turboLibraryEnv, Path: p, Lib: turboLibraryName, Err: fmt.Errorf("not a usable TurboJPEG library: %s", C.GoString(cerr))}
 	}
 	return nil
 }
 
 // Load loads the library once; later calls return the same result. A
 // $TURBOJPEG_LIB that is set is the only place looked in, and when it
-// cannot be used the error is an [*EnvError].
+// cannot be used the error is a [*libenv.Error].
 func Load() error {
 	turbo.once.Do(func() {
 		if p := os.Getenv(turboLibraryEnv); p != "" && !turbo.ignoreEnv.Load() {
