@@ -1,7 +1,6 @@
 package models_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,13 +36,7 @@ func TestRemoveKilledAtEveryStep(t *testing.T) {
 		}
 		os.Exit(0)
 	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace is not installed: the removal cannot be killed at each system call")
-	}
-	if out, err := exec.Command(strace, "-o", os.DevNull, "true").CombinedOutput(); err != nil {
-		t.Skipf("strace cannot trace here (%v: %s)", err, bytes.TrimSpace(out))
-	}
+	strace := needStrace(t)
 	src := fixtures.Fixture("models", "tiny-st")
 	want := snapshotFiles(t, src)
 	require.Greater(t, len(want), 2)

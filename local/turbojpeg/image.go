@@ -15,4 +15,3 @@ type Image struct {
 	W, H, Channels int
 	Pix            []byte
 }
-
