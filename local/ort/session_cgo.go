@@ -347,19 +347,19 @@ func (s *Session) Run(ctx context.Context, inputs []Tensor, outShapes [][]int64)
 		return nil, err
 	}
 	defer ro.Destroy()
-	done := make(chan struct{})
-	watcher := make(chan struct{})
-	go func() {
-		defer close(watcher)
-		select {
-		case <-ctx.Done():
-			_ = ro.Terminate()
-		case <-done:
-		}
-	}()
+	// The context is watched without a goroutine per batch: AfterFunc
+	// terminates the run if ctx ends while it is in ONNX Runtime. Where the
+	// terminate has already started when the run ends, wait for it, since
+	// ro is destroyed on return.
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(terminated)
+		_ = ro.Terminate()
+	})
 	runErr := s.s.RunWithOptions(in, out, ro)
-	close(done)
-	<-watcher
+	if !stop() {
+		<-terminated
+	}
 	// Outputs ONNX Runtime allocated are ours to destroy, error or not.
 	for i := range out {
 		if outShapes == nil || outShapes[i] == nil {
