@@ -11,10 +11,10 @@ import onnx "github.com/yalue/onnxruntime_go"
 // (on the CPU, the only provider here) and reports CUDA. It forgets what
 // was remembered about CUDA, until the returned function is called.
 func PretendCUDA(open func(path string) error) (restore func()) {
-	prevPrep, prevAppend, prevOpen := prepareCUDA_, appendCUDA_, openCUDA_
-	prepareCUDA_ = func() CUDAStatus { return CUDAStatus{} }
-	appendCUDA_ = func(*onnx.SessionOptions, int, int64) error { return nil }
-	openCUDA_ = func(path string, in, out []string, so *onnx.SessionOptions) (*onnx.DynamicAdvancedSession, error) {
+	prevPrep, prevAppend, prevOpen := prepareCUDAHook, appendCUDAHook, openCUDAHook
+	prepareCUDAHook = func() CUDAStatus { return CUDAStatus{} }
+	appendCUDAHook = func(*onnx.SessionOptions, int, int64) error { return nil }
+	openCUDAHook = func(path string, in, out []string, so *onnx.SessionOptions) (*onnx.DynamicAdvancedSession, error) {
 		if err := open(path); err != nil {
 			return nil, err
 		}
@@ -27,7 +27,7 @@ func PretendCUDA(open func(path string) error) (restore func()) {
 	}
 	forget()
 	return func() {
-		prepareCUDA_, appendCUDA_, openCUDA_ = prevPrep, prevAppend, prevOpen
+		prepareCUDAHook, appendCUDAHook, openCUDAHook = prevPrep, prevAppend, prevOpen
 		forget()
 	}
 }

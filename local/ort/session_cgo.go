@@ -159,7 +159,7 @@ func (e *modelCUDAError) Error() string { return e.err.Error() }
 func (e *modelCUDAError) Unwrap() error { return e.err }
 
 // Seams for the tests, which stand in a machine where CUDA is ready.
-var prepareCUDA_, appendCUDA_, openCUDA_ = PrepareCUDA, appendCUDA, onnx.NewDynamicAdvancedSession
+var prepareCUDAHook, appendCUDAHook, openCUDAHook = PrepareCUDA, appendCUDA, onnx.NewDynamicAdvancedSession
 
 // hasGPU is cuda.HasGPU; tests stand in a machine with a GPU.
 var hasGPU = cuda.HasGPU
@@ -217,7 +217,7 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, useC
 	if useCUDA {
 		// PrepareCUDA remembers its own result: the libraries and the
 		// driver are the same for every model.
-		if st := prepareCUDA_(); st.Err != nil {
+		if st := prepareCUDAHook(); st.Err != nil {
 			return nil, st.Err
 		}
 		if err := cudaKnownBad(device, model); err != nil {
@@ -247,12 +247,12 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, useC
 	if !useCUDA {
 		return onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	}
-	if err := appendCUDA_(so, opts.CUDADeviceID, opts.GPUMemLimit); err != nil {
+	if err := appendCUDAHook(so, opts.CUDADeviceID, opts.GPUMemLimit); err != nil {
 		err = fmt.Errorf("%w: registering the CUDA provider for GPU %d: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)
 		rememberCUDA(device, err)
 		return nil, err
 	}
-	sess, err := openCUDA_(path, inputs, outputs, so)
+	sess, err := openCUDAHook(path, inputs, outputs, so)
 	if err != nil {
 		err = &modelCUDAError{fmt.Errorf("%w on GPU %d for this model: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)}
 		rememberCUDA(model, err)
