@@ -134,14 +134,11 @@ func imagesBench(ctx context.Context, m *hybridembed.Model, model, dir string, t
 		log.Fatal(err)
 	}
 	iters := max(1, len(imgs)/batch)
-	best, err := benchkit.BestRates(runs, benchkit.Side{Items: iters * batch, Run: func() error {
-		for range iters {
-			if _, err := sess.Run(ctx, in, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}}, benchkit.Side{Items: len(imgs), Run: func() error {
+	batches := make([][]ort.Tensor, iters)
+	for i := range batches {
+		batches[i] = in
+	}
+	best, err := benchkit.BestRates(runs, benchkit.RawPass(ctx, sess, iters*batch, batches), benchkit.Side{Items: len(imgs), Run: func() error {
 		_, err := m.EmbedImages(ctx, imgs)
 		return err
 	}})
@@ -183,17 +180,7 @@ func textsBench(ctx context.Context, m *hybridembed.Model, model string, threads
 	if _, err := sess.Run(ctx, batches[0], nil); err != nil {
 		log.Fatal(err)
 	}
-	best, err := benchkit.BestRates(runs, benchkit.Side{Items: len(texts), Run: func() error {
-		for _, b := range batches {
-			if _, err := sess.Run(ctx, b, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}}, benchkit.Side{Items: len(texts), Run: func() error {
-		_, err := m.EmbedTexts(ctx, texts)
-		return err
-	}})
+	best, err := benchkit.BestRates(runs, benchkit.RawPass(ctx, sess, len(texts), batches), benchkit.TextsPass(ctx, m, texts))
 	if err != nil {
 		log.Fatal(err)
 	}

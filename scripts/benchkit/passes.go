@@ -1,9 +1,12 @@
 package benchkit
 
 import (
+	"context"
 	"math"
 	"time"
 
+	"github.com/hybridembed/hybridembed"
+	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 )
 
@@ -30,6 +33,27 @@ func BestRates(runs int, sides ...Side) ([]float64, error) {
 		}
 	}
 	return best, nil
+}
+
+// RawPass is a pass of sess over batches, in order, counted as items
+// inputs: raw ONNX Runtime, the side a benchmark holds the engine to.
+func RawPass(ctx context.Context, sess *ort.Session, items int, batches [][]ort.Tensor) Side {
+	return Side{Items: items, Run: func() error {
+		for _, b := range batches {
+			if _, err := sess.Run(ctx, b, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+}
+
+// TextsPass is a pass of m.EmbedTexts over texts.
+func TextsPass(ctx context.Context, m *hybridembed.Model, texts []string) Side {
+	return Side{Items: len(texts), Run: func() error {
+		_, err := m.EmbedTexts(ctx, texts)
+		return err
+	}}
 }
 
 // Encode tokenizes texts with tok, returning the encodings and the time

@@ -109,17 +109,7 @@ func bench(model string, texts []string, batch, threads, runs int) {
 	if _, err := sess.Run(ctx, batches[0], nil); err != nil {
 		log.Fatal(err)
 	}
-	best, err := benchkit.BestRates(runs, benchkit.Side{Items: len(texts), Run: func() error {
-		for _, b := range batches {
-			if _, err := sess.Run(ctx, b, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}}, benchkit.Side{Items: len(texts), Run: func() error {
-		_, err := m.EmbedTexts(ctx, texts)
-		return err
-	}})
+	best, err := benchkit.BestRates(runs, benchkit.RawPass(ctx, sess, len(texts), batches), benchkit.TextsPass(ctx, m, texts))
 	if err != nil {
 		log.Fatal(err)
 	}
