@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hybridembed/hybridembed/internal/filehash"
 	"github.com/hybridembed/hybridembed/local"
 	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
@@ -508,16 +509,10 @@ func fileSHA256(path string) (string, error) {
 	if v, ok := fileHashes.Load(key); ok {
 		return v.(string), nil
 	}
-	f, err := os.Open(path)
+	sum, _, err := filehash.Hex(context.Background(), path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	fileHashes.Store(key, sum)
 	return sum, nil
 }

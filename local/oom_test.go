@@ -47,7 +47,7 @@ func TestOOMSplitHalvesAndRemembers(t *testing.T) {
 	for i, v := range vecs {
 		assert.Equal(t, float32(i), v[0], "every input's vector, in order")
 	}
-	assert.Equal(t, int64(2), o.limit.Load(), "16 -> 8 -> 4 -> 2: the size that fitted")
+	assert.Equal(t, 2, o.current(), "16 -> 8 -> 4 -> 2: the size that fitted")
 	assert.Equal(t, []int{16, 8, 4, 2, 2, 2, 2, 2, 2, 2, 2}, sizes)
 
 	// The next batch is cut to the size that fitted before it reaches the
@@ -71,7 +71,71 @@ func TestOOMSplitHalvesAndRemembers(t *testing.T) {
 	_, err = other.run(context.Background(), 8, func(context.Context, int, int) ([][]float32, error) { calls++; return nil, boom })
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, 1, calls)
-	assert.Zero(t, other.limit.Load())
+	assert.Zero(t, other.current())
+}
+
+// TestOOMSplitProbesBackUp: after an out-of-memory split, the limit is
+// doubled again once enough batches have fitted, so memory that frees up
+// is used again, up to the batch size; a probe that runs out of memory
+// falls back and waits twice as long before the next.
+func TestOOMSplitProbesBackUp(t *testing.T) {
+	var notes []string
+	o := oomSplit{logf: func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }}
+	free := 3 // the most rows the device has memory for
+	fails := 0
+	run := func(_ context.Context, lo, hi int) ([][]float32, error) {
+		if hi-lo > free {
+			fails++
+			return nil, oomAbove(free)
+		}
+		out := make([][]float32, hi-lo)
+		for i := range out {
+			out[i] = []float32{float32(lo + i)}
+		}
+		return out, nil
+	}
+	batch := func() {
+		t.Helper()
+		vecs, err := o.run(context.Background(), 16, run)
+		require.NoError(t, err)
+		require.Len(t, vecs, 16)
+		for i, v := range vecs {
+			require.Equal(t, float32(i), v[0], "every input's vector, in order")
+		}
+	}
+	batch()
+	require.Equal(t, 2, o.current(), "16 -> 8 -> 4 -> 2")
+
+	// The device stays full: a probe after probeFirst batches fails once
+	// and falls back; the next waits twice as long.
+	for range probeFirst - 1 {
+		batch()
+	}
+	assert.Equal(t, 2, o.current(), "not before probeFirst batches fitted")
+	batch()
+	assert.Equal(t, 4, o.current(), "doubled after probeFirst batches fitted")
+	fails = 0
+	batch()
+	assert.Equal(t, 2, o.current(), "a probe out of memory falls back")
+	assert.Equal(t, 1, fails, "at the cost of one failed run")
+	for range 2*probeFirst - 1 {
+		batch()
+	}
+	assert.Equal(t, 2, o.current(), "the next probe waits twice as long")
+
+	// The memory frees up: the limit climbs back to the whole batch.
+	free = 16
+	fails = 0
+	for range 1 + 2*probeFirst {
+		batch()
+	}
+	assert.Equal(t, 16, o.current(), "2 -> 4 -> 8 -> 16: the whole batch again")
+	assert.Zero(t, fails)
+	assert.Contains(t, notes[len(notes)-1], "trying 16 at once")
+	for range 2 * probeFirst {
+		batch()
+	}
+	assert.Equal(t, 16, o.current(), "batches no longer cut do not raise it past the batch size")
 }
 
 // oomInjector stands between a tower and its session, failing as a GPU

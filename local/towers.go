@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -28,6 +29,17 @@ type signature struct {
 }
 
 func readSignature(path string) (signature, error) {
+	// ReadInfo remembers a graph's signature per version of the graph file
+	// alone, so a graph whose weights file went missing since is caught
+	// here, named, rather than at its first batch. A graph this reader
+	// cannot parse is left to ONNX Runtime's own error.
+	if ext, err := ExternalData(path); err == nil {
+		for _, p := range ext {
+			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+				return signature{}, fmt.Errorf("%s keeps its tensors in %s, which is missing or not a file", path, p)
+			}
+		}
+	}
 	in, out, err := ort.ReadInfo(path)
 	if err != nil {
 		return signature{}, err

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hybridembed/hybridembed/internal/atomicfile"
+	"github.com/hybridembed/hybridembed/internal/filehash"
 )
 
 // ErrAlreadyCached is returned (wrapped) by [Cache.Add] when the repo's
@@ -61,7 +62,7 @@ func (c Cache) Add(ctx context.Context, id, dir string, files []string, opts Add
 		if !safeRepoPath(f) {
 			return Added{}, fmt.Errorf("%s: unsafe path %q", dir, f)
 		}
-		sum, size, err := sha256File(filepath.Join(dir, filepath.FromSlash(f)))
+		sum, size, err := filehash.Hex(ctx, filepath.Join(dir, filepath.FromSlash(f)))
 		if err != nil {
 			return Added{}, err
 		}

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/hybridembed/hybridembed/internal/atomicfile"
+	"github.com/hybridembed/hybridembed/internal/filehash"
 )
 
 // A bundle carries cached models into an air-gapped network: a tar (plain,
@@ -194,7 +196,7 @@ func (c Cache) cachedManifest(arg string, sources map[string]string) (manifestMo
 		if err != nil {
 			return fmt.Errorf("%s: %w", fp, err)
 		}
-		sum, size, err := sha256File(real)
+		sum, size, err := filehash.Hex(context.Background(), real)
 		if err != nil {
 			return err
 		}
@@ -224,7 +226,7 @@ func folderManifest(bm BundleModel, sources map[string]string) (manifestModel, e
 			return manifestModel{}, fmt.Errorf("%s: unsafe path %q", bm.Dir, f)
 		}
 		src := filepath.Join(bm.Dir, filepath.FromSlash(f))
-		sum, size, err := sha256File(src)
+		sum, size, err := filehash.Hex(context.Background(), src)
 		if err != nil {
 			return manifestModel{}, err
 		}
@@ -565,7 +567,7 @@ func checkBundle(entries map[string]bundleEntry, m manifest, stage string) error
 				return fmt.Errorf("%w: %s is missing", ErrBadBundle, blob)
 			}
 			p := filepath.Join(stage, filepath.FromSlash(blob))
-			sum, size, err := sha256File(p)
+			sum, size, err := filehash.Hex(context.Background(), p)
 			if err != nil {
 				return err
 			}

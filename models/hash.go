@@ -75,18 +75,6 @@ func verifyFile(path, etag string) error {
 	return ch.check(path)
 }
 
-// sha256File is the sha256 of a file, for bundle manifests.
-func sha256File(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil)), n, err
-}
-
 var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // IsSHA256 reports a lowercase hex sha256, the name of an LFS blob.

@@ -3,6 +3,7 @@ package dataset
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/internal/atomicfile"
+	"github.com/hybridembed/hybridembed/internal/filehash"
 )
 
 // An NPY output is a folder of three files: embeddings.npy (float32, C
@@ -466,20 +468,6 @@ func countLines(path string) (int, error) {
 	}
 }
 
-// fileSHA256 hashes a file as it streams.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // isNPY reports whether dir holds an NPY output.
 func isNPY(dir string) bool {
 	for _, name := range []string{npyVectors, npyManifest} {
@@ -495,7 +483,10 @@ func isNPY(dir string) bool {
 func verifyNPY(dir string) (*Report, error) {
 	rep := &Report{Format: "npy", Shards: 1}
 	problem := func(err error) { rep.Problems = append(rep.Problems, err.Error()) }
-	st, err := matchNPY(dir, func(name string) (string, error) { return fileSHA256(filepath.Join(dir, name)) })
+	st, err := matchNPY(dir, func(name string) (string, error) {
+		sum, _, err := filehash.Hex(context.Background(), filepath.Join(dir, name))
+		return sum, err
+	})
 	if err != nil {
 		problem(err)
 		return rep, nil

@@ -1,13 +1,16 @@
-// Package filehash is the sha256 of an image file's contents, either read
-// whole to tell whether it changed, or of exactly the bytes an image decoder
-// consumed, so that a vector is always filed under the hash of the bytes it
-// was computed from, however the file changes meanwhile.
+// Package filehash is the sha256 of a file's contents, either read whole
+// (to tell whether an image changed, to name a model's or a dataset's
+// files), or of exactly the bytes an image decoder consumed, so that a
+// vector is always filed under the hash of the bytes it was computed from,
+// however the file changes meanwhile.
 package filehash
 
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"io/fs"
@@ -44,6 +47,17 @@ func Sum(ctx context.Context, path string, step func(n int64)) ([]byte, int64, e
 			return nil, total, unwrap(err)
 		}
 	}
+}
+
+// Hex is the sha256 of the file at path in lowercase hex, the form
+// manifests and the Hub's LFS names use, and its size. It reads as [Sum]
+// does; its errors name path.
+func Hex(ctx context.Context, path string) (string, int64, error) {
+	sum, n, err := Sum(ctx, path, nil)
+	if err != nil {
+		return "", n, fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(sum), n, nil
 }
 
 // Result is what a [Reader] read: the sha256 of every byte, and the size

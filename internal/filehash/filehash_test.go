@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -32,6 +33,19 @@ func TestSum(t *testing.T) {
 
 	_, _, err = Sum(context.Background(), filepath.Join(t.TempDir(), "nope"), nil)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestHex(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(p, []byte("hello\n"), 0o644))
+	sum, n, err := Hex(context.Background(), p)
+	require.NoError(t, err)
+	assert.Equal(t, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03", sum, "sha256sum's")
+	assert.EqualValues(t, 6, n)
+	missing := filepath.Join(t.TempDir(), "nope")
+	_, _, err = Hex(context.Background(), missing)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Equal(t, 1, strings.Count(err.Error(), missing), "named once: %v", err)
 }
 
 // TestReader: the sum covers every byte handed out and what was left

@@ -29,6 +29,7 @@ type apiError struct {
 	code       string
 	retryAfter int    // seconds, for 429 and 503
 	teiType    string // TEI's error_type, on the HF routes, where TEI has one
+	challenge  string // the WWW-Authenticate header, for 401
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -51,8 +52,19 @@ func errModelNotFound(name string) *apiError {
 		message: fmt.Sprintf("The model `%s` is not served here (GET /v1/models lists the models that are).", name)}
 }
 
-func errUnauthorized() *apiError {
-	return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key",
+// realm is the protection space a 401 names (RFC 6750, section 3).
+const realm = "hybridembed"
+
+// errUnauthorized is the 401 for a request without a usable key, with the
+// Bearer challenge RFC 6750 asks for: error="invalid_token" where a bearer
+// token was sent and is wrong, no error code where none was sent
+// (section 3.1). The body stays OpenAI's.
+func errUnauthorized(sentToken bool) *apiError {
+	challenge := `Bearer realm="` + realm + `"`
+	if sentToken {
+		challenge += `, error="invalid_token", error_description="the API key is not one this server accepts"`
+	}
+	return &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key", challenge: challenge,
 		message: "Missing or incorrect API key: send Authorization: Bearer KEY."}
 }
 
@@ -103,6 +115,9 @@ func writeError(w http.ResponseWriter, r *http.Request, api apiKind, err error) 
 	ae := classify(err)
 	if ae.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
+	if ae.challenge != "" {
+		w.Header().Set("WWW-Authenticate", ae.challenge)
 	}
 	if api == apiHF {
 		body := map[string]string{"error": ae.message}

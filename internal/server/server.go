@@ -282,9 +282,10 @@ func (s *Server) handle(pattern, route string, h bodyHandler, api apiKind) {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK, writeTimeout: s.cfg.WriteTimeout}
 		info := &requestInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+		ok, sentToken := s.authorized(r)
 		switch {
-		case !s.authorized(r):
-			writeError(rec, r, api, errUnauthorized())
+		case !ok:
+			writeError(rec, r, api, errUnauthorized(sentToken))
 		case r.Method == http.MethodGet:
 			h(rec, r, nil)
 		default:
@@ -318,21 +319,23 @@ func requestID(given string) string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// authorized reports whether r carries an accepted key, and whether it
+// carried a bearer token at all.
+func (s *Server) authorized(r *http.Request) (ok, sentToken bool) {
 	if len(s.keys) == 0 {
-		return true
+		return true, false
 	}
 	auth := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
-		return false
+		return false, false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	found := 0
 	for _, k := range s.keys {
 		found |= subtle.ConstantTimeCompare(sum[:], k[:])
 	}
-	return found == 1
+	return found == 1, true
 }
 
 // lookup finds a served model by name.

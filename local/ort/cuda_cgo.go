@@ -62,13 +62,13 @@ func prepareCUDA(info RuntimeInfo) CUDAStatus {
 	}
 	rep, err := cuda.Inspect(info.CUDAProvider, cuda.Env{})
 	if err != nil {
-		st.Err = fmt.Errorf("%w: reading what the CUDA provider needs: %v", ErrCUDAUnavailable, err)
+		st.Err = fmt.Errorf("%w: reading what the CUDA provider needs: %w", ErrCUDAUnavailable, err)
 		return st
 	}
 	err = cuda.Load(&rep)
 	st.Libraries = &rep
 	if err != nil {
-		st.Err = fmt.Errorf("%w: %v", ErrCUDAUnavailable, err)
+		st.Err = fmt.Errorf("%w: %w", ErrCUDAUnavailable, err)
 	}
 	return st
 }
@@ -86,12 +86,12 @@ func ProbeCUDA(ctx context.Context, device int) error {
 	}
 	defer so.Destroy()
 	if err := appendCUDA(so, device, 0); err != nil {
-		return fmt.Errorf("%w: registering the CUDA provider: %v", ErrCUDAUnavailable, err)
+		return fmt.Errorf("%w: registering the CUDA provider: %w", ErrCUDAUnavailable, err)
 	}
 	model, want := probeGraph()
 	sess, err := onnx.NewDynamicAdvancedSessionWithONNXData(model, []string{"x"}, []string{"y"}, so)
 	if err != nil {
-		return fmt.Errorf("%w: a CUDA session: %v", ErrCUDAUnavailable, err)
+		return fmt.Errorf("%w: a CUDA session: %w", ErrCUDAUnavailable, err)
 	}
 	defer sess.Destroy()
 	x, err := onnx.NewTensor(onnx.NewShape(1, 3, 4, 4), probeInput())
@@ -105,7 +105,7 @@ func ProbeCUDA(ctx context.Context, device int) error {
 	}
 	defer y.Destroy()
 	if err := sess.Run([]onnx.Value{x}, []onnx.Value{y}); err != nil {
-		return fmt.Errorf("%w: a convolution on the GPU: %v", ErrCUDAUnavailable, err)
+		return fmt.Errorf("%w: a convolution on the GPU: %w", ErrCUDAUnavailable, err)
 	}
 	for i, v := range y.GetData() {
 		if math.Abs(float64(v-want[i])) > 1e-3 {

@@ -17,16 +17,14 @@ import (
 // what we learned about CUDA on this machine.
 var env struct {
 	sync.Mutex
-	library string // path or soname that loaded; "" until Init succeeds
-	source  string // where it was found ($ONNXRUNTIME_LIB=..., the cache path, the system loader path)
-	cuda    *cudaProbe
+	library string      // path or soname that loaded; "" until Init succeeds
+	source  string      // where it was found ($ONNXRUNTIME_LIB=..., the cache path, the system loader path)
 	prep    *CUDAStatus // what PrepareCUDA found (nil until it ran)
-	warned  bool        // the auto-fallback warning was given
-}
-
-type cudaProbe struct {
-	ok  bool
-	err error
+	// cudaFailed is why CUDA could not be used, per device or per model
+	// on a device (see cudaScope).
+	cudaFailed   map[cudaScope]error
+	warned       bool            // the auto-fallback warning was given
+	warnedModels map[string]bool // models CUDA could not open that were warned of
 }
 
 // Init loads the ONNX Runtime library and creates the environment. It is

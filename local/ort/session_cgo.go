@@ -86,7 +86,7 @@ func NewSession(path string, inputs, outputs []string, opts SessionOptions) (*Se
 			return s, nil
 		}
 		if !errors.Is(err, ErrCUDAUnavailable) {
-			err = fmt.Errorf("%w: %v", ErrCUDAUnavailable, err)
+			err = fmt.Errorf("%w: %w", ErrCUDAUnavailable, err)
 		}
 		if dev == DeviceCUDA {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -119,46 +119,84 @@ func pick(declared []IOInfo, names []string, path, kind string) ([]IOInfo, error
 	return out, nil
 }
 
-// cudaKnownBad reports why CUDA failed earlier in this process, so that
-// "auto" does not pay for the same failure once per model.
-// It is nil when CUDA has not failed.
-func cudaKnownBad() error {
+// cudaScope is what a remembered CUDA failure covers: a device (path ""),
+// where the provider could not be registered on it, or one model on a
+// device, where ONNX Runtime could not open that model there.
+type cudaScope struct {
+	path   string
+	device int
+}
+
+// cudaKnownBad reports why CUDA failed earlier in this process for any of
+// scopes, so that "auto" does not pay for the same failure once per
+// session; nil when it has not.
+func cudaKnownBad(scopes ...cudaScope) error {
 	env.Lock()
 	defer env.Unlock()
-	if env.cuda != nil && !env.cuda.ok {
-		return env.cuda.err
+	for _, sc := range scopes {
+		if err := env.cudaFailed[sc]; err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func rememberCUDA(err error) {
+func rememberCUDA(sc cudaScope, err error) {
 	env.Lock()
 	defer env.Unlock()
-	if err == nil {
-		env.cuda = &cudaProbe{ok: true}
-	} else {
-		env.cuda = &cudaProbe{err: err}
+	if env.cudaFailed == nil {
+		env.cudaFailed = map[cudaScope]error{}
 	}
+	env.cudaFailed[sc] = err
 }
+
+// modelCUDAError is CUDA failing for one model only (ONNX Runtime could not
+// open it on the CUDA provider, e.g. for an operator CUDA has no kernel
+// for): CUDA itself works, and other models still use it.
+type modelCUDAError struct{ err error }
+
+func (e *modelCUDAError) Error() string { return e.err.Error() }
+func (e *modelCUDAError) Unwrap() error { return e.err }
+
+// Seams for the tests, which stand in a machine where CUDA is ready.
+var prepareCUDAHook, appendCUDAHook, openCUDAHook = PrepareCUDA, appendCUDA, onnx.NewDynamicAdvancedSession
 
 // hasGPU is cuda.HasGPU; tests stand in a machine with a GPU.
 var hasGPU = cuda.HasGPU
 
-// fallbackNote says that "auto" runs path on the CPU, and why: at normal
-// verbosity (Warnf, once per process) where the machine has a GPU, since
-// then it is a setup problem the user wants to hear of (onnxruntime-gpu
-// falling back in silence is what GPU users of embedding tools report
-// most); as a note (Logf) where it has none.
+// fallbackNote says that "auto" runs path on the CPU, and why. Where CUDA
+// failed for this model only, it warns (Warnf, once per model), naming the
+// model and ONNX Runtime's reason: that model is slower than the user
+// expects, and no setup fixes it. Where CUDA failed for every model, it
+// warns at normal verbosity (Warnf, once per process) where the machine
+// has a GPU, since then it is a setup problem the user wants to hear of
+// (onnxruntime-gpu falling back in silence is what GPU users of embedding
+// tools report most), and notes it (Logf) where it has none.
 func fallbackNote(path string, err error, opts SessionOptions) {
+	warn := opts.Warnf
+	if warn == nil {
+		warn = opts.Logf
+	}
+	if me := (*modelCUDAError)(nil); errors.As(err, &me) {
+		env.Lock()
+		first := !env.warnedModels[path]
+		if env.warnedModels == nil {
+			env.warnedModels = map[string]bool{}
+		}
+		env.warnedModels[path] = true
+		env.Unlock()
+		if first && warn != nil {
+			warn("CUDA cannot run %s, so it runs on the CPU (--device auto; other models still use the GPU): %v", path, err)
+		} else if opts.Logf != nil {
+			opts.Logf("running %s on the CPU: %v", path, err)
+		}
+		return
+	}
 	if hasGPU() {
 		env.Lock()
 		first := !env.warned
 		env.warned = true
 		env.Unlock()
-		warn := opts.Warnf
-		if warn == nil {
-			warn = opts.Logf
-		}
 		if first && warn != nil {
 			name := "an NVIDIA GPU"
 			if g := cuda.Probe().GPUs; len(g) > 0 {
@@ -174,13 +212,16 @@ func fallbackNote(path string, err error, opts SessionOptions) {
 }
 
 func newSession(path string, inputs, outputs []string, opts SessionOptions, useCUDA bool) (*onnx.DynamicAdvancedSession, error) {
+	device := cudaScope{device: opts.CUDADeviceID}
+	model := cudaScope{path: path, device: opts.CUDADeviceID}
 	if useCUDA {
-		if err := cudaKnownBad(); err != nil {
-			return nil, err
-		}
-		if st := PrepareCUDA(); st.Err != nil {
-			rememberCUDA(st.Err)
+		// PrepareCUDA remembers its own result: the libraries and the
+		// driver are the same for every model.
+		if st := prepareCUDAHook(); st.Err != nil {
 			return nil, st.Err
+		}
+		if err := cudaKnownBad(device, model); err != nil {
+			return nil, err
 		}
 	}
 	so, err := onnx.NewSessionOptions()
@@ -203,20 +244,21 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, useC
 			return nil, err
 		}
 	}
-	if useCUDA {
-		err := appendCUDA(so, opts.CUDADeviceID, opts.GPUMemLimit)
-		if err == nil {
-			var sess *onnx.DynamicAdvancedSession
-			sess, err = onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
-			if err == nil {
-				rememberCUDA(nil)
-				return sess, nil
-			}
-		}
-		rememberCUDA(err)
+	if !useCUDA {
+		return onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	}
+	if err := appendCUDAHook(so, opts.CUDADeviceID, opts.GPUMemLimit); err != nil {
+		err = fmt.Errorf("%w: registering the CUDA provider for GPU %d: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)
+		rememberCUDA(device, err)
 		return nil, err
 	}
-	return onnx.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	sess, err := openCUDAHook(path, inputs, outputs, so)
+	if err != nil {
+		err = &modelCUDAError{fmt.Errorf("%w on GPU %d for this model: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)}
+		rememberCUDA(model, err)
+		return nil, err
+	}
+	return sess, nil
 }
 
 func appendCUDA(so *onnx.SessionOptions, device int, memLimit int64) error {
@@ -305,19 +347,19 @@ func (s *Session) Run(ctx context.Context, inputs []Tensor, outShapes [][]int64)
 		return nil, err
 	}
 	defer ro.Destroy()
-	done := make(chan struct{})
-	watcher := make(chan struct{})
-	go func() {
-		defer close(watcher)
-		select {
-		case <-ctx.Done():
-			_ = ro.Terminate()
-		case <-done:
-		}
-	}()
+	// The context is watched without a goroutine per batch: AfterFunc
+	// terminates the run if ctx ends while it is in ONNX Runtime. Where the
+	// terminate has already started when the run ends, wait for it, since
+	// ro is destroyed on return.
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(terminated)
+		_ = ro.Terminate()
+	})
 	runErr := s.s.RunWithOptions(in, out, ro)
-	close(done)
-	<-watcher
+	if !stop() {
+		<-terminated
+	}
 	// Outputs ONNX Runtime allocated are ours to destroy, error or not.
 	for i := range out {
 		if outShapes == nil || outShapes[i] == nil {

@@ -19,14 +19,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"syscall"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 	"github.com/hybridembed/hybridembed/models/layout"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -81,14 +80,14 @@ func tokenizerLoad(model string, runs int) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		cpu0 := cpuTime()
+		cpu0 := benchkit.CPUTime()
 		start := time.Now()
 		tok, err := tokenize.Load(model, tokenize.Options{Fixed: true, PadRight: true, Lowercase: true, Cap: 64})
 		if err != nil {
 			log.Fatal(err)
 		}
 		best = min(best, time.Since(start))
-		bestCPU = min(bestCPU, cpuTime()-cpu0)
+		bestCPU = min(bestCPU, benchkit.CPUTime()-cpu0)
 		runtime.ReadMemStats(&after)
 		allocated = after.TotalAlloc - before.TotalAlloc
 		runtime.GC()
@@ -108,31 +107,14 @@ func tokenizerLoad(model string, runs int) {
 		ref = min(ref, time.Since(start))
 	}
 	fmt.Printf("siglip2 tokenizer: %s (%.1f MB): load %.0f ms (%.0f ms of CPU; allocates %d MB, keeps %d MB of heap); os.ReadFile + encoding/json into any %.0f ms; ratio %.2f\n",
-		path, float64(st.Size())/1e6, ms(best), ms(bestCPU), allocated>>20, kept>>20, ms(ref), ms(best)/ms(ref))
+		path, float64(st.Size())/1e6, benchkit.Ms(best), benchkit.Ms(bestCPU), allocated>>20, kept>>20, benchkit.Ms(ref), benchkit.Ms(best)/benchkit.Ms(ref))
 }
-
-// cpuTime is the CPU time the process has used (user and system): a load's
-// cost where other work shares the cores.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func imagesBench(ctx context.Context, m *hybridembed.Model, model, dir string, threads, batch, runs int) {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
-	sort.Strings(paths)
-	if len(paths) == 0 {
+	imgs := benchkit.FolderImages(dir)
+	if len(imgs) == 0 {
 		fmt.Printf("  images: skipped (no JPEGs in %s; scripts/bench writes them)\n", dir)
 		return
-	}
-	imgs := make([]hybridembed.Image, len(paths))
-	for i, p := range paths {
-		imgs[i] = hybridembed.ImageFile(p)
 	}
 	sess, err := ort.NewSession(filepath.Join(model, "onnx", "vision_model.onnx"), []string{"pixel_values"}, []string{"pooler_output"},
 		ort.SessionOptions{Threads: threads, Device: ort.DeviceCPU})
@@ -152,21 +134,18 @@ func imagesBench(ctx context.Context, m *hybridembed.Model, model, dir string, t
 		log.Fatal(err)
 	}
 	iters := max(1, len(imgs)/batch)
-	var bestRaw, bestOurs float64
-	for range runs {
-		start := time.Now()
-		for range iters {
-			if _, err := sess.Run(ctx, in, nil); err != nil {
-				log.Fatal(err)
-			}
-		}
-		bestRaw = math.Max(bestRaw, float64(iters*batch)/time.Since(start).Seconds())
-		start = time.Now()
-		if _, err := m.EmbedImages(ctx, imgs); err != nil {
-			log.Fatal(err)
-		}
-		bestOurs = math.Max(bestOurs, float64(len(imgs))/time.Since(start).Seconds())
+	batches := make([][]ort.Tensor, iters)
+	for i := range batches {
+		batches[i] = in
 	}
+	best, err := benchkit.BestRates(runs, benchkit.RawPass(ctx, sess, iters*batch, batches), benchkit.Side{Items: len(imgs), Run: func() error {
+		_, err := m.EmbedImages(ctx, imgs)
+		return err
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bestRaw, bestOurs := best[0], best[1]
 	fmt.Printf("  embed %d JPEGs from %s: %.1f img/s; raw ONNX Runtime on ready batches of %d: %.1f img/s; ratio %.3f (goal >= 0.9)\n",
 		len(imgs), dir, bestOurs, batch, bestRaw, bestOurs/bestRaw)
 }
@@ -180,14 +159,10 @@ func textsBench(ctx context.Context, m *hybridembed.Model, model string, threads
 	if err != nil {
 		log.Fatal(err)
 	}
-	start := time.Now()
-	encs := make([]tokenize.Encoding, len(texts))
-	for i, t := range texts {
-		if encs[i], err = tok.Encode(t); err != nil {
-			log.Fatal(err)
-		}
+	encs, perText, err := benchkit.Encode(tok, texts)
+	if err != nil {
+		log.Fatal(err)
 	}
-	perText := time.Since(start) / time.Duration(len(texts))
 	var batches [][]ort.Tensor
 	for lo := 0; lo < len(encs); lo += batch {
 		b := tok.Pad(encs[lo:min(lo+batch, len(encs))])
@@ -205,21 +180,11 @@ func textsBench(ctx context.Context, m *hybridembed.Model, model string, threads
 	if _, err := sess.Run(ctx, batches[0], nil); err != nil {
 		log.Fatal(err)
 	}
-	var bestRaw, bestOurs float64
-	for range runs {
-		start := time.Now()
-		for _, b := range batches {
-			if _, err := sess.Run(ctx, b, nil); err != nil {
-				log.Fatal(err)
-			}
-		}
-		bestRaw = math.Max(bestRaw, float64(len(texts))/time.Since(start).Seconds())
-		start = time.Now()
-		if _, err := m.EmbedTexts(ctx, texts); err != nil {
-			log.Fatal(err)
-		}
-		bestOurs = math.Max(bestOurs, float64(len(texts))/time.Since(start).Seconds())
+	best, err := benchkit.BestRates(runs, benchkit.RawPass(ctx, sess, len(texts), batches), benchkit.TextsPass(ctx, m, texts))
+	if err != nil {
+		log.Fatal(err)
 	}
+	bestRaw, bestOurs := best[0], best[1]
 	fmt.Printf("  EmbedTexts %d texts (padded to 64): %.1f texts/s; raw ONNX Runtime on the same batches of %d: %.1f texts/s; ratio %.3f (goal >= 0.9); tokenizing %.1f us/text\n",
 		len(texts), bestOurs, batch, bestRaw, bestOurs/bestRaw, float64(perText)/float64(time.Microsecond))
 }

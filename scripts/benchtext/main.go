@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +21,7 @@ import (
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/tokenize"
 	"github.com/hybridembed/hybridembed/models/layout"
+	"github.com/hybridembed/hybridembed/scripts/benchkit"
 )
 
 func main() {
@@ -77,14 +77,10 @@ func bench(model string, texts []string, batch, threads, runs int) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	start := time.Now()
-	encs := make([]tokenize.Encoding, len(texts))
-	for i, t := range texts {
-		if encs[i], err = tok.Encode(t); err != nil {
-			log.Fatal(err)
-		}
+	encs, perText, err := benchkit.Encode(tok, texts)
+	if err != nil {
+		log.Fatal(err)
 	}
-	perText := time.Since(start) / time.Duration(len(texts))
 	var batches [][]ort.Tensor
 	for lo := 0; lo < len(encs); lo += batch {
 		b := tok.Pad(encs[lo:min(lo+batch, len(encs))])
@@ -113,21 +109,11 @@ func bench(model string, texts []string, batch, threads, runs int) {
 	if _, err := sess.Run(ctx, batches[0], nil); err != nil {
 		log.Fatal(err)
 	}
-	var bestRaw, bestOurs float64
-	for range runs {
-		t := time.Now()
-		for _, b := range batches {
-			if _, err := sess.Run(ctx, b, nil); err != nil {
-				log.Fatal(err)
-			}
-		}
-		bestRaw = math.Max(bestRaw, float64(len(texts))/time.Since(t).Seconds())
-		t = time.Now()
-		if _, err := m.EmbedTexts(ctx, texts); err != nil {
-			log.Fatal(err)
-		}
-		bestOurs = math.Max(bestOurs, float64(len(texts))/time.Since(t).Seconds())
+	best, err := benchkit.BestRates(runs, benchkit.RawPass(ctx, sess, len(texts), batches), benchkit.TextsPass(ctx, m, texts))
+	if err != nil {
+		log.Fatal(err)
 	}
+	bestRaw, bestOurs := best[0], best[1]
 	fmt.Printf("text on %s: %s (%s), %d texts in batches of %d, %d threads, %d cores, best of %d interleaved passes\n", benchDevice,
 		model, filepath.Base(graph), len(texts), batch, threads, runtime.NumCPU(), runs)
 	fmt.Printf("  EmbedTexts %.1f texts/s; raw ONNX Runtime on the same batches %.1f texts/s; ratio %.3f (goal >= 0.9); tokenizing %.1f us/text\n",

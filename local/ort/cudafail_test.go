@@ -1,0 +1,64 @@
+//go:build cgo
+
+package ort_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hybridembed/hybridembed/local/ort"
+	"github.com/hybridembed/hybridembed/local/ort/orttest"
+)
+
+// TestCUDASessionFailureIsPerModel: a model CUDA cannot open (an operator
+// it has no kernel for) runs on the CPU under "auto", with ONNX Runtime's
+// own reason kept (errors.Is reaches it) and said; the next model still
+// gets the GPU, and the failing one is not retried for every session.
+func TestCUDASessionFailureIsPerModel(t *testing.T) {
+	orttest.Init(t)
+	const dir = "../../testdata/models/tiny-clip/onnx/"
+	vision, text := dir+"vision_model.onnx", dir+"text_model.onnx"
+	noKernel := errors.New("Could not find an implementation for Gelu(1) node with name 'gelu'")
+	opened := map[string]int{}
+	defer ort.PretendGPU()()
+	defer ort.PretendCUDA(func(path string) error {
+		opened[path]++
+		if path == vision {
+			return noKernel
+		}
+		return nil
+	})()
+	var warns, notes []string
+	opts := ort.SessionOptions{Device: ort.DeviceAuto,
+		Warnf: func(f string, a ...any) { warns = append(warns, fmt.Sprintf(f, a...)) },
+		Logf:  func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }}
+
+	for range 2 {
+		s, err := ort.NewSession(vision, []string{"pixel_values"}, []string{"image_embeds"}, opts)
+		require.NoError(t, err)
+		assert.Equal(t, ort.DeviceCPU, s.Provider(), "the model CUDA cannot open runs on the CPU")
+		require.NoError(t, s.Close())
+	}
+	assert.Equal(t, 1, opened[vision], "its CUDA failure is remembered for that model")
+	require.Len(t, warns, 1, "warned once: %v", warns)
+	assert.Contains(t, warns[0], vision, "the warning names the model")
+	assert.Contains(t, warns[0], noKernel.Error(), "and says ONNX Runtime's reason")
+	assert.NotContains(t, warns[0], "models run on the CPU", "other models do not")
+
+	s, err := ort.NewSession(text, []string{"input_ids"}, []string{"text_embeds"}, opts)
+	require.NoError(t, err)
+	assert.Equal(t, ort.DeviceCUDA, s.Provider(), "another model still gets CUDA")
+	require.NoError(t, s.Close())
+
+	opts.Device = ort.DeviceCUDA
+	_, err = ort.NewSession(vision, []string{"pixel_values"}, []string{"image_embeds"}, opts)
+	require.ErrorIs(t, err, ort.ErrCUDAUnavailable)
+	require.ErrorIs(t, err, noKernel, "the cause is wrapped, not flattened: %v", err)
+	assert.Equal(t, 1, strings.Count(err.Error(), ort.ErrCUDAUnavailable.Error()), "%v", err)
+	assert.Equal(t, 1, strings.Count(err.Error(), vision), "%v", err)
+}
