@@ -71,6 +71,7 @@ func TestRemoveKilledAtEveryStep(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("the removal was killed at %d steps", kills)
 	assert.Greater(t, kills, 5, "the removal was killed at a handful of steps at least")
 }
 
