@@ -12,7 +12,8 @@ import (
 
 // removingDir is where, inside a repo folder, Remove moves snapshots
 // before deleting them: a snapshot is then whole or gone, never half
-// removed. huggingface_hub's cache scan ignores such entries.
+// removed. It is hidden, and neither List, Locate nor huggingface_hub's
+// cache readers (which read refs/, snapshots/ and blobs/) look in it.
 const removingDir = ".removing"
 
 // Remove deletes the cached repo id resolves to (all its revisions) and
