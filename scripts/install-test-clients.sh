@@ -5,8 +5,8 @@
 #
 # Usage: scripts/install-test-clients.sh
 #
-# Installs into ${HYBRIDEMBED_CACHE:-~/.cache/hybridembed}/test-clients and
-# prints that directory last. Exits 1 with a message when node or npm is
+# Installs into ${HYBRIDEMBED_CACHE:-~/.cache/hybridembed}/test-clients/HASH
+# (HASH: package.json's) and prints that directory last. Exits 1 with a message when node or npm is
 # missing, or when the npm registry cannot be reached.
 set -euo pipefail
 say() { echo "install-test-clients: $*" >&2; }
@@ -19,7 +19,9 @@ for tool in node npm; do
 done
 src=$(cd "$(dirname "$0")/clients" && pwd)
 cache_root=${HYBRIDEMBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hybridembed}
-dest=$cache_root/test-clients
+# One folder per package.json, so that checkouts pinning other versions
+# (another branch, an older clone) never reinstall over each other's.
+dest=$cache_root/test-clients/$(sha256sum "$src/package.json" | cut -c1-16)
 mkdir -p "$dest"
 if cmp -s "$src/package.json" "$dest/package.json" && [ -f "$dest/.installed" ]; then
 	echo "$dest"

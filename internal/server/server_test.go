@@ -135,16 +135,30 @@ type nodeResult struct {
 func node(t *testing.T, script string, args ...string) nodeResult {
 	t.Helper()
 	out, err := exec.Command("node", append([]string{script}, args...)...).Output()
-	require.NoError(t, err, string(out))
+	var stderr []byte
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = ee.Stderr
+	}
+	require.NoError(t, err, "%s%s", out, stderr)
 	var res nodeResult
 	require.NoError(t, json.Unmarshal(out, &res), string(out))
 	return res
 }
 
-// TestOpenAIClient: the official openai client talks to the server
+// TestOpenAIClient: the official openai client, in both majors users
+// have (7.x, and 6.x that npm installs on Node.js 20), talks to the server
 // unchanged; vectors equal the library's for texts and images, as floats
 // and as base64 (the client's default).
 func TestOpenAIClient(t *testing.T) {
+	for _, pkg := range []string{"openai", "openai-v6"} {
+		t.Run(pkg, func(t *testing.T) {
+			t.Setenv("OPENAI_PACKAGE", pkg)
+			testOpenAIClient(t)
+		})
+	}
+}
+
+func testOpenAIClient(t *testing.T) {
 	dir := fixtures.NodeClients(t)
 	ts, _ := start(t, server.Config{})
 	texts := []string{"a red circle", "a photo of a cat", "a yellow star on a dark background"}

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package ort
 
 // ProbeGraph and ProbeInput expose the CUDA probe's graph to the tests,

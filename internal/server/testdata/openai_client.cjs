@@ -5,7 +5,9 @@
 // "models" (models.list) or "retrieve" (models.retrieve; REQUEST_JSON is
 // the model id as a JSON string).
 const [dir, baseURL, apiKey, op, request] = process.argv.slice(2);
-const OpenAI = require(require.resolve("openai", { paths: [dir] })).default;
+// $OPENAI_PACKAGE picks the installed copy: "openai" (7.x, which declares
+// Node.js 22) or "openai-v6" (what npm installs on Node.js 20).
+const OpenAI = require(require.resolve(process.env.OPENAI_PACKAGE || "openai", { paths: [dir] })).default;
 
 (async () => {
 	const client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
