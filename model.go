@@ -16,6 +16,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/filehash"
 	"github.com/hybridembed/hybridembed/local"
+	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/models"
 )
@@ -43,8 +44,8 @@ type ModelInfo struct {
 	Variant  string `json:"variant,omitempty"`  // "" for fp32, "quantized", "fp16" ...
 	// Digest is a sha256 over everything on this machine that decides the
 	// model's vectors: the path and content hash of every file in Files,
-	// the model's Family, and the JPEG decode mode of a model that embeds
-	// images. So vectors
+	// the model's Family, and the JPEG decode mode and decoder of a model
+	// that embeds images. So vectors
 	// of a directory model before and after an edit of any of those files
 	// (a graph, its external weights, preprocessor_config.json, the
 	// tokenizer...), or decoded another way, are told apart. "" when the
@@ -63,6 +64,13 @@ type ModelInfo struct {
 	// Decode is the JPEG decode mode (DecodeExact or DecodeFast) of a model
 	// that embeds images; "" for one that does not.
 	Decode string `json:"decode,omitempty"`
+	// JPEGDecoder is the decoder JPEGs go to for a model that embeds images:
+	// JPEGTurbo (libjpeg-turbo, Pillow's pixels) or JPEGGo (Go's
+	// image/jpeg, whose IDCT and upsampling differ by a few levels); "" for
+	// one that does not. Go's decoder is part of Digest, so vectors made
+	// with one decoder are never taken for the other's; libjpeg-turbo adds
+	// nothing to it, so Digests made before this field stay valid for it.
+	JPEGDecoder string `json:"jpeg_decoder,omitempty"`
 	// Normalized says whether vectors are L2-normalised (see WithNormalize).
 	Normalized bool   `json:"normalized"`
 	Dir        string `json:"dir,omitempty"`
@@ -136,6 +144,7 @@ func (i ModelInfo) Diff(old ModelInfo) []string {
 	if old.Digest != i.Digest {
 		n := len(out)
 		say("decode mode", old.Decode, i.Decode)
+		say("JPEG decoder", jpegDecoderOf(old), jpegDecoderOf(i))
 		say("family", old.Family, i.Family)
 		if old.Files != nil && i.Files != nil {
 			out = append(out, fileChanges(old.Files, i.Files)...)
@@ -145,6 +154,16 @@ func (i ModelInfo) Diff(old ModelInfo) []string {
 		}
 	}
 	return out
+}
+
+// jpegDecoderOf is the JPEG decoder i's Digest was made with: an image
+// model's identity from before JPEGDecoder was recorded is libjpeg-turbo's,
+// as its Digest says.
+func jpegDecoderOf(i ModelInfo) string {
+	if i.JPEGDecoder == "" && i.Decode != "" {
+		return JPEGTurbo
+	}
+	return i.JPEGDecoder
 }
 
 // fileChanges names the files added, removed or changed from old to now.
@@ -254,11 +273,12 @@ func (e *Embedder) resolve(name string) (*Model, error) {
 		if e.cfg.fastDecode {
 			m.info.Decode = DecodeFast
 		}
+		m.info.JPEGDecoder, _ = imageprep.JPEGDecoder()
 	}
 	if m.info.Files, err = fileSums(loc.dir, desc.Files); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	m.info.Digest = digest(m.info.Files, m.info.Decode, desc.Family)
+	m.info.Digest = digest(m.info.Files, m.info.Decode, m.info.JPEGDecoder, desc.Family)
 	return m, nil
 }
 
@@ -439,7 +459,7 @@ func fileSums(dir string, files []string) (map[string]string, error) {
 // digest hashes the files' relative paths and content hashes, in order,
 // the decode mode when there is one, and the family: it decides the
 // preprocessing, the tokenization and the pooling around the same files.
-func digest(sums map[string]string, decode string, family local.Family) string {
+func digest(sums map[string]string, decode, jpegDecoder string, family local.Family) string {
 	lines := make([]string, 0, len(sums)+2)
 	for rel, sum := range sums {
 		lines = append(lines, fmt.Sprintf("%q %s\n", rel, sum))
@@ -447,6 +467,11 @@ func digest(sums map[string]string, decode string, family local.Family) string {
 	sort.Strings(lines)
 	if decode != "" {
 		lines = append(lines, "decode "+decode+"\n")
+	}
+	if jpegDecoder != "" && jpegDecoder != imageprep.JPEGTurbo {
+		// libjpeg-turbo, the decoder Digests before this line were made
+		// with where it loaded, adds nothing: those stay valid.
+		lines = append(lines, "jpeg-decoder "+jpegDecoder+"\n")
 	}
 	if family != "" {
 		lines = append(lines, "family "+string(family)+"\n")

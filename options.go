@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hybridembed/hybridembed/local/imageprep"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/remote"
 )
@@ -212,6 +213,14 @@ func WithKeepAlive(d time.Duration) Option {
 const (
 	DecodeExact = "exact" // pixels identical to Pillow's (with libjpeg-turbo); the default
 	DecodeFast  = "fast"  // large JPEGs decoded at 1/2, 1/4 or 1/8 scale, as Pillow's draft mode
+)
+
+// JPEG decoders, as [ModelInfo].JPEGDecoder names them: libjpeg-turbo
+// where it loads (scripts/install-libjpeg-turbo.sh), else Go's image/jpeg
+// ($HYBRIDEMBED_JPEG=go forces it).
+const (
+	JPEGTurbo = imageprep.JPEGTurbo
+	JPEGGo    = imageprep.JPEGGo
 )
 
 // WithDecode picks how JPEGs are decoded: DecodeExact (the default), or

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hybridembed/hybridembed/local/imageprep"
+	"github.com/hybridembed/hybridembed/local/libenv"
 	"github.com/hybridembed/hybridembed/local/libheif"
 	"github.com/hybridembed/hybridembed/local/ort"
 	"github.com/hybridembed/hybridembed/local/turbojpeg"
@@ -144,6 +145,9 @@ func (e *Engine) Init() (string, error) {
 		home = layout.DefaultHomeDir()
 	}
 	path, err := ort.Init(ort.Config{Library: e.opts.Library, CacheDir: home, Prefer: prefer, IgnoreEnv: e.opts.IgnoreEnv})
+	if err == nil {
+		err = namedLibraryError()
+	}
 	e.jpegNote.Do(func() {
 		if name, why := imageprep.JPEGDecoder(); name == imageprep.JPEGTurbo {
 			e.logf("JPEG decoding: libjpeg-turbo (pixels identical to Pillow's)")
@@ -478,4 +482,19 @@ func (e *Engine) logf(format string, args ...any) {
 	if e.opts.Logf != nil {
 		e.opts.Logf(format, args...)
 	}
+}
+
+// namedLibraryError is why a library the environment names
+// ($TURBOJPEG_LIB, $LIBHEIF_LIB) cannot be used, or nil. Such a setting
+// fails the engine as a bad $ONNXRUNTIME_LIB does, rather than falling
+// back to Go's JPEG decoder (other pixels) or to no HEIF at all.
+func namedLibraryError() error {
+	var named *libenv.Error
+	if err := turbojpeg.Load(); errors.As(err, &named) {
+		return err
+	}
+	if err := libheif.Load(); errors.As(err, &named) {
+		return err
+	}
+	return nil
 }

@@ -181,7 +181,8 @@ type CachedRepo struct {
 }
 
 // List reports the model repos in the cache, sorted by id. Entries that
-// are not model repos (datasets--*, .locks) are skipped.
+// are not model repos (datasets--*, .locks), and repos without a snapshot,
+// are skipped.
 func (c Cache) List() ([]CachedRepo, error) {
 	entries, err := os.ReadDir(c.dir())
 	if errors.Is(err, os.ErrNotExist) {
@@ -214,6 +215,12 @@ func (c Cache) List() ([]CachedRepo, error) {
 			if s.IsDir() {
 				r.Snapshots = append(r.Snapshots, s.Name())
 			}
+		}
+		if len(r.Snapshots) == 0 {
+			// Nothing a load could use (a removal cut short, a pull
+			// that never got to its snapshot): not cached. `models rm`
+			// still finds it by id and finishes the removal.
+			continue
 		}
 		r.Size = dirSize(filepath.Join(r.Dir, "blobs"))
 		if r.Size == 0 {

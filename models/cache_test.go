@@ -11,6 +11,7 @@ import (
 
 	"github.com/hybridembed/hybridembed/internal/fixtures"
 	"github.com/hybridembed/hybridembed/models"
+	"github.com/hybridembed/hybridembed/models/modelstest"
 )
 
 // TestPullReplacesDamagedBlob: a blob cut short, emptied or grown (a disk
@@ -80,4 +81,50 @@ func TestCacheErrorsKeepTheirCause(t *testing.T) {
 	// What is missing still reads as not cached.
 	_, err = c.Locate("acme/absent", "")
 	assert.ErrorIs(t, err, models.ErrNotCached)
+}
+
+// TestRemoveFinishesHalfDoneRemoval: each state a removal cut short can
+// leave (refs gone; snapshots detached; blobs alone) reads as not cached
+// by name, `models list` shows no repo without a snapshot, and Remove
+// finishes the job. (TestRemoveKilledAtEveryStep makes these states by
+// killing a real removal, where strace can.)
+func TestRemoveFinishesHalfDoneRemoval(t *testing.T) {
+	const id = "acme/tiny-st"
+	for _, c := range []struct {
+		name   string
+		cut    func(t *testing.T, repo string)
+		listed bool
+	}{
+		{"refs gone", func(t *testing.T, repo string) {
+			require.NoError(t, os.RemoveAll(filepath.Join(repo, "refs")))
+		}, true},
+		{"snapshots detached", func(t *testing.T, repo string) {
+			require.NoError(t, os.RemoveAll(filepath.Join(repo, "refs")))
+			require.NoError(t, os.Mkdir(filepath.Join(repo, ".removing"), 0o755))
+			require.NoError(t, os.Rename(filepath.Join(repo, "snapshots"), filepath.Join(repo, ".removing", "s")))
+		}, false},
+		{"blobs alone", func(t *testing.T, repo string) {
+			require.NoError(t, os.RemoveAll(filepath.Join(repo, "refs")))
+			require.NoError(t, os.RemoveAll(filepath.Join(repo, "snapshots")))
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cache := models.Cache{Dir: t.TempDir()}
+			modelstest.Cache(t, cache.Dir, id, fixtures.Fixture("models", "tiny-st"))
+			repo, err := cache.RepoDir(id)
+			require.NoError(t, err)
+			c.cut(t, repo)
+
+			_, err = cache.Locate(id, "")
+			assert.ErrorIs(t, err, models.ErrNotCached)
+			listed, err := cache.List()
+			require.NoError(t, err)
+			assert.Equal(t, c.listed, len(listed) == 1, "listed: %v", listed)
+
+			_, freed, err := cache.Remove(id)
+			require.NoError(t, err)
+			assert.Positive(t, freed)
+			assert.NoDirExists(t, repo)
+		})
+	}
 }

@@ -36,13 +36,7 @@ func TestImportSyncsBlobsBeforeRefs(t *testing.T) {
 		}
 		os.Exit(0)
 	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace is not installed: the system calls of an import cannot be watched")
-	}
-	if out, err := exec.Command(strace, "-o", os.DevNull, "true").CombinedOutput(); err != nil {
-		t.Skipf("strace cannot trace here (%v: %s)", err, bytes.TrimSpace(out))
-	}
+	strace := needStrace(t)
 	src := models.Cache{Dir: t.TempDir()}
 	modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
 	tmp := t.TempDir()
@@ -85,11 +79,24 @@ func TestImportSyncsBlobsBeforeRefs(t *testing.T) {
 	}
 }
 
+// needStrace is strace's path, or skips t where it cannot trace.
+func needStrace(t *testing.T) string {
+	t.Helper()
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed: a process's system calls cannot be watched or faulted")
+	}
+	if out, err := exec.Command(strace, "-o", os.DevNull, "true").CombinedOutput(); err != nil {
+		t.Skipf("strace cannot trace here (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	return strace
+}
+
 type syscallSeen struct{ op, from, to string }
 
 var (
-	traceSync   = regexp.MustCompile(`^\d+ f(?:data)?sync\(\d+<(.*)>\) = 0`)
-	traceRename = regexp.MustCompile(`^\d+ (rename|renameat2?|link|linkat)\((?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]*)", (?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]*)".*\) = 0`)
+	traceSync   = regexp.MustCompile(`^\d+\s+f(?:data)?sync\(\d+<(.*)>\) = 0`)
+	traceRename = regexp.MustCompile(`^\d+\s+(rename|renameat2?|link|linkat)\((?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]*)", (?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]*)".*\) = 0`)
 )
 
 // readTrace reads strace's log of the calls that succeeded, in order.

@@ -1,12 +1,9 @@
 package models
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 )
 
 // FileStatus is one snapshot file's verification.
@@ -70,35 +67,4 @@ func evalDir(p string) string {
 		return r
 	}
 	return p
-}
-
-// Remove deletes the cached repo id resolves to (all its revisions) and
-// its locks, returning the bytes freed.
-func (c Cache) Remove(id string) (string, int64, error) {
-	loc, err := c.Locate(id, "")
-	var repo string
-	if err == nil {
-		repo = loc.Repo
-	} else if errors.Is(err, ErrNotCached) {
-		// A repo with no usable ref may still have files to remove.
-		repo = id
-		if e, ok := Lookup(id); ok {
-			repo = e.Repo
-		}
-	} else {
-		return "", 0, err
-	}
-	dir, err := c.RepoDir(repo)
-	if err != nil {
-		return "", 0, err
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return "", 0, fmt.Errorf("%s: %w (looked in %s)", id, ErrNotCached, dir)
-	}
-	size := dirSize(dir)
-	if err := os.RemoveAll(dir); err != nil {
-		return "", 0, err
-	}
-	_ = os.RemoveAll(filepath.Join(c.dir(), ".locks", filepath.Base(dir)))
-	return strings.TrimSpace(repo), size, nil
 }

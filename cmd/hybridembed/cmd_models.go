@@ -384,7 +384,9 @@ func newModelsRmCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove models from the cache",
 		Long: `Remove each model's repo from the cache, every revision of it, after asking
 (on a terminal) unless --yes; without a terminal, --yes is required. Model
-folders are never removed.` + "\n" + exitHelp(
+folders are never removed. Refs go first, then each revision whole, then
+the files: a removal cut short (a kill) leaves the model not cached, never
+half there, and running rm again finishes it.` + "\n" + exitHelp(
 			status{exitOK, "the models were removed"},
 			status{exitFatal, "nothing more was removed: a MODEL is not cached or is a folder, the answer was no, or there was no terminal to ask on and no --yes"},
 		),

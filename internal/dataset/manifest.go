@@ -21,28 +21,29 @@ import (
 // ([hybridembed.ModelInfo.Key]) decides whether two runs made the same
 // vectors; the rest says, to people and to error messages, what it covers.
 type Model struct {
-	Name       string            `json:"name"`
-	Key        string            `json:"key"`
-	Repo       string            `json:"repo,omitempty"`
-	Revision   string            `json:"revision,omitempty"`
-	Variant    string            `json:"variant,omitempty"`
-	Digest     string            `json:"digest"`
-	Decode     string            `json:"decode,omitempty"`
-	Normalized bool              `json:"normalized"`
-	Files      map[string]string `json:"files,omitempty"`
-	Dim        int               `json:"dim"`
+	Name        string            `json:"name"`
+	Key         string            `json:"key"`
+	Repo        string            `json:"repo,omitempty"`
+	Revision    string            `json:"revision,omitempty"`
+	Variant     string            `json:"variant,omitempty"`
+	Digest      string            `json:"digest"`
+	Decode      string            `json:"decode,omitempty"`
+	JPEGDecoder string            `json:"jpeg_decoder,omitempty"`
+	Normalized  bool              `json:"normalized"`
+	Files       map[string]string `json:"files,omitempty"`
+	Dim         int               `json:"dim"`
 }
 
 // ModelOf is the dataset's identity for the model info describes.
 func ModelOf(info hybridembed.ModelInfo) Model {
 	return Model{Name: info.Name, Key: info.Key(), Repo: info.Repo, Revision: info.Revision, Variant: info.Variant,
-		Digest: info.Digest, Decode: info.Decode, Normalized: info.Normalized, Files: info.Files, Dim: info.Dim}
+		Digest: info.Digest, Decode: info.Decode, JPEGDecoder: info.JPEGDecoder, Normalized: info.Normalized, Files: info.Files, Dim: info.Dim}
 }
 
 // Info is the part of the model's info the identity records.
 func (m Model) Info() hybridembed.ModelInfo {
 	return hybridembed.ModelInfo{Name: m.Name, Repo: m.Repo, Revision: m.Revision, Variant: m.Variant,
-		Digest: m.Digest, Decode: m.Decode, Normalized: m.Normalized, Files: m.Files, Dim: m.Dim}
+		Digest: m.Digest, Decode: m.Decode, JPEGDecoder: m.JPEGDecoder, Normalized: m.Normalized, Files: m.Files, Dim: m.Dim}
 }
 
 // Differences says what differs from old to m, for messages: "" when both

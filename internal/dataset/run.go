@@ -290,6 +290,9 @@ func resume(dir string, s Shard, model Model) (man *Manifest, done map[string]bo
 			continue
 		}
 		cs, n, ok := parseChunk(name)
+		if ok && cs.N != s.N {
+			return nil, nil, 0, fmt.Errorf("%s: %w: %s is a chunk of a %d-way run; this is a %d-way run", dir, ErrOtherRun, name, cs.N, s.N)
+		}
 		if !ok || cs != s {
 			continue
 		}

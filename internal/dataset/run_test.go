@@ -222,3 +222,50 @@ func TestNoIndexDependency(t *testing.T) {
 		assert.NotEqual(t, "github.com/mattn/go-sqlite3", dep, "dataset links SQLite")
 	}
 }
+
+// TestVerifyReportsChunksOfAnotherShardCount: chunks left from a run with
+// --shards 4 in a folder now holding a 2-way run are named, not counted
+// (before, part-00003-of-00004 was skipped without a word and
+// part-00001-of-00004 was counted as shard 1 of 2's rows), and a run with
+// --shards 2 refuses the folder, as it refuses another run's manifests.
+func TestVerifyReportsChunksOfAnotherShardCount(t *testing.T) {
+	m, model := tinyModel(t)
+	inputs := photos(t, t.TempDir(), 8)
+	dir := t.TempDir()
+	shardInputs := func(s Shard) []Input {
+		var out []Input
+		for _, in := range inputs {
+			if s.Owns(in.Key) {
+				out = append(out, in)
+			}
+		}
+		return out
+	}
+	for k := range 2 {
+		_, err := Run(context.Background(), m, shardInputs(Shard{k, 2}), Options{Dir: dir, Shard: Shard{k, 2}, Model: model, ChunkRows: 3})
+		require.NoError(t, err)
+	}
+	rep, err := Verify(dir)
+	require.NoError(t, err)
+	require.Empty(t, rep.Problems)
+	require.Equal(t, 2, rep.Complete)
+	rows := rep.Rows
+
+	data, err := os.ReadFile(filepath.Join(dir, chunkName(Shard{1, 2}, 0)))
+	require.NoError(t, err)
+	for _, s := range []Shard{{1, 4}, {3, 4}} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, chunkName(s, 0)), data, 0o644))
+	}
+	rep, err = Verify(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"part-00001-of-00004-00000.parquet: a chunk of a 4-way run, in a 2-way dataset (left from a run with --shards 4?): not counted; move it away, or rerun with --shards 4 in an empty folder",
+		"part-00003-of-00004-00000.parquet: a chunk of a 4-way run, in a 2-way dataset (left from a run with --shards 4?): not counted; move it away, or rerun with --shards 4 in an empty folder",
+	}, rep.Problems)
+	assert.Equal(t, rows, rep.Rows, "their rows are not the dataset's")
+	assert.Equal(t, 2, rep.Complete)
+
+	_, err = Run(context.Background(), m, shardInputs(Shard{0, 2}), Options{Dir: dir, Shard: Shard{0, 2}, Model: model, ChunkRows: 3})
+	require.ErrorIs(t, err, ErrOtherRun)
+	assert.Contains(t, err.Error(), "part-00001-of-00004-00000.parquet is a chunk of a 4-way run; this is a 2-way run")
+}

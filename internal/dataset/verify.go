@@ -3,8 +3,10 @@ package dataset
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,6 +43,7 @@ func Verify(dir string) (*Report, error) {
 	problem := func(format string, args ...any) { rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...)) }
 	manifests := map[int]*Manifest{}
 	chunks := map[int][]string{}
+	ways := map[string]Shard{} // each chunk's shard, as its name says it
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -67,10 +70,31 @@ func Verify(dir string) (*Report, error) {
 				problem("%s: not a chunk of this dataset", name)
 				continue
 			}
-			chunks[s.K] = append(chunks[s.K], name)
+			ways[name] = s
 		case strings.HasPrefix(name, ".part-") || strings.HasPrefix(name, "._manifest-") || strings.HasPrefix(name, "._inputs-"):
 			problem("%s: a file being written, or cut short by a crash (its shard has not been rerun since)", name)
 		}
+	}
+	// A chunk named for another shard count (left from a run with other
+	// --shards in this folder) is not this run's: reported, never counted
+	// as a shard's rows.
+	others := 0
+	for _, name := range slices.Sorted(maps.Keys(ways)) {
+		s := ways[name]
+		switch {
+		case rep.Shards != 0 && s.N != rep.Shards:
+			others++
+			if others <= maxNamed {
+				problem("%s: a chunk of a %d-way run, in a %d-way dataset (left from a run with --shards %d?): not counted; move it away, or rerun with --shards %d in an empty folder", name, s.N, rep.Shards, s.N, s.N)
+			}
+		case s.K >= s.N:
+			problem("%s: not a chunk of this dataset (shard %d of %d)", name, s.K, s.N)
+		default:
+			chunks[s.K] = append(chunks[s.K], name)
+		}
+	}
+	if others > maxNamed {
+		problem("%d more chunks of another shard count", others-maxNamed)
 	}
 	if len(manifests) == 0 {
 		if len(chunks) == 0 && len(rep.Problems) == 0 && isNPY(dir) {

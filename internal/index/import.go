@@ -1,8 +1,10 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -24,7 +26,8 @@ type Imported struct {
 // and model's vectors, in transactions of a thousand. A later Update sees
 // files whose size and modification time match as unchanged; others are
 // hashed again and, with the same contents, reuse the imported vector.
-// Vectors already stored for model are kept.
+// Vectors already stored for model are kept; those of contents a replaced
+// row had, which no row has any more, are dropped with it.
 func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int, error) {
 	if err := model.check(); err != nil {
 		return 0, err
@@ -53,6 +56,12 @@ func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int,
 				return err
 			}
 			defer vec.Close()
+			was, err := tx.PrepareContext(ctx, `SELECT hash FROM files WHERE path = ?`)
+			if err != nil {
+				return err
+			}
+			defer was.Close()
+			var dropped [][]byte // contents of rows this import replaces
 			for _, r := range batch {
 				if len(r.Hash) != 32 {
 					return fmt.Errorf("import %s: no sha256 of its contents", r.Path)
@@ -70,6 +79,13 @@ func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int,
 				if err != nil {
 					return err
 				}
+				var old []byte
+				switch err := was.QueryRowContext(ctx, rel).Scan(&old); {
+				case err == nil && !bytes.Equal(old, r.Hash):
+					dropped = append(dropped, old)
+				case err != nil && !errors.Is(err, sql.ErrNoRows):
+					return err
+				}
 				if _, err := file.ExecContext(ctx, rel, r.Size, r.Mtime, r.Hash); err != nil {
 					return err
 				}
@@ -77,7 +93,7 @@ func (ix *Index) Import(ctx context.Context, model Model, rows []Imported) (int,
 					return err
 				}
 			}
-			return nil
+			return purgeOrphans(ctx, tx, dropped)
 		})
 		if err != nil {
 			return n, err

@@ -265,6 +265,18 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 	if err != nil {
 		return st, err
 	}
+	// The contents rows leave behind: their vectors go in the same
+	// transaction as the rows, where no other row has those contents, so a
+	// kill before the purge at the end never leaves them for good.
+	var dropped [][]byte
+	for _, rel := range removed {
+		dropped = append(dropped, stored[rel].hash)
+	}
+	for _, f := range upserts {
+		if old, ok := stored[f.rel]; ok && !bytes.Equal(old.hash, f.row.hash) {
+			dropped = append(dropped, old.hash)
+		}
+	}
 	if err := ix.inTx(ctx, func(tx *sql.Tx) error {
 		del, err := tx.PrepareContext(ctx, `DELETE FROM files WHERE path = ?`)
 		if err != nil {
@@ -287,7 +299,7 @@ func (ix *Index) Update(ctx context.Context, model Model, emb ImageEmbedder, pat
 				return err
 			}
 		}
-		return nil
+		return purgeOrphans(ctx, tx, dropped)
 	}); err != nil {
 		return st, err
 	}
@@ -361,6 +373,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		vector []byte
 		err    string
 		file   *scanned // the file's new row, when it was rewritten
+		was    []byte   // then, the hash its row had
 	}
 	var pending []result
 	flush := func() error {
@@ -381,6 +394,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 				return err
 			}
 			defer move.Close()
+			var dropped [][]byte
 			for _, r := range pending {
 				var vec, msg any
 				if r.vector != nil {
@@ -395,9 +409,10 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 					if _, err := move.Exec(f.row.size, f.row.mtime, f.row.hash, f.rel); err != nil {
 						return err
 					}
+					dropped = append(dropped, r.was)
 				}
 			}
-			return nil
+			return purgeOrphans(context.WithoutCancel(ctx), tx, dropped)
 		})
 		pending = pending[:0]
 		return err
@@ -426,7 +441,7 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		if !bytes.Equal(read.Sum, todo[i].row.hash) {
 			f := todo[i]
 			f.row = fileRow{size: read.Size, mtime: read.Mtime, hash: read.Sum}
-			r.file = &f
+			r.file, r.was = &f, todo[i].row.hash
 			rewritten++
 		}
 		switch {
@@ -447,6 +462,29 @@ func (ix *Index) embed(ctx context.Context, modelID int64, dim int, emb ImageEmb
 		return nil
 	})
 	return rewritten, errors.Join(err, flush())
+}
+
+// purgeOrphans drops, in tx, the vectors (of every model) of the contents
+// in hashes that no file row has any more. Rows the walk kept (under a
+// folder it could not read) and imported rows still have theirs.
+func purgeOrphans(ctx context.Context, tx *sql.Tx, hashes [][]byte) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	// "model IN" lets SQLite find each model's row by the (model, hash)
+	// index rather than scan every vector for each hash.
+	del, err := tx.PrepareContext(ctx, `DELETE FROM vectors WHERE model IN (SELECT id FROM models) AND hash = ?1
+		AND NOT EXISTS (SELECT 1 FROM files WHERE hash = ?1)`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	for _, h := range hashes {
+		if _, err := del.ExecContext(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // purge drops vectors no file refers to any more.

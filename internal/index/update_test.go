@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -197,4 +198,65 @@ func TestHiddenAndUnsupportedRows(t *testing.T) {
 	assert.Equal(t, 1, st.Removed)
 	assert.Zero(t, st.Unsupported+st.Excluded)
 	assert.Equal(t, 4, count(t, ix, `SELECT count(*) FROM files`))
+}
+
+// TestOrphanVectorsPurged: vectors of contents no file row has any more
+// (a file deleted, a file changed) go from the index, even when the run
+// that dropped the rows stops before its end (here cancelled just before
+// embedding, as a kill would; before, the purge ran only at the end of a
+// run that saw the change, so the next run, seeing nothing removed or
+// changed, kept them for good and the index grew; an import over a row
+// never dropped the old contents' vector). Vectors of contents a remaining
+// file still has, a duplicate's or an imported row's, stay.
+func TestOrphanVectorsPurged(t *testing.T) {
+	c, model := tinyModel(t)
+	ctx := context.Background()
+	lib := t.TempDir()
+	for i := range 4 {
+		writeImage(t, filepath.Join(lib, fmt.Sprintf("p%d.png", i)), uint64(i))
+	}
+	dup := filepath.Join(lib, "dup.png") // p0's contents
+	data, err := os.ReadFile(filepath.Join(lib, "p0.png"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(dup, data, 0o644))
+	ix := openAt(t, lib)
+	_, err = ix.Update(ctx, model, c, []string{lib}, UpdateOptions{})
+	require.NoError(t, err)
+
+	// An imported row, for a file that is in the library.
+	imported := filepath.Join(lib, "imported.png")
+	writeImage(t, imported, 99)
+	idata, err := os.ReadFile(imported)
+	require.NoError(t, err)
+	info, err := os.Stat(imported)
+	require.NoError(t, err)
+	sum := sha256.Sum256(idata)
+	_, err = ix.Import(ctx, model, []Imported{{Path: imported, Size: info.Size(), Mtime: info.ModTime().UnixNano(), Hash: sum[:], Vector: make([]float32, model.Dim)}})
+	require.NoError(t, err)
+	require.Equal(t, 5, count(t, ix, `SELECT count(*) FROM vectors`))
+
+	orphans := func() int {
+		return count(t, ix, `SELECT count(*) FROM vectors WHERE hash NOT IN (SELECT hash FROM files)`)
+	}
+	require.NoError(t, os.Remove(filepath.Join(lib, "p0.png"))) // its contents live on in dup.png
+	require.NoError(t, os.Remove(filepath.Join(lib, "p1.png")))
+	writeImage(t, filepath.Join(lib, "p2.png"), 200) // changed
+	stop, cancel := context.WithCancel(ctx)
+	_, err = ix.Update(stop, model, &between{counting: c, before: cancel}, []string{lib}, UpdateOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, orphans(), "vectors left with no file when the run stopped")
+
+	st, err := ix.Update(ctx, model, c, []string{lib}, UpdateOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Embedded, "p2.png's new contents")
+	assert.Zero(t, orphans(), "vectors no file has")
+	assert.Equal(t, 4, count(t, ix, `SELECT count(*) FROM vectors`), "p0 (dup.png), p2's new contents, p3, imported")
+	assert.Equal(t, 1, count(t, ix, `SELECT count(*) FROM vectors WHERE hash = ?`, sum[:]), "the imported vector")
+
+	// An import that gives p3.png other contents drops the old ones' vector.
+	other := sha256.Sum256([]byte("other contents"))
+	_, err = ix.Import(ctx, model, []Imported{{Path: filepath.Join(lib, "p3.png"), Size: 1, Mtime: 1, Hash: other[:], Vector: make([]float32, model.Dim)}})
+	require.NoError(t, err)
+	assert.Zero(t, orphans(), "the replaced row's vector")
+	assert.Equal(t, 4, count(t, ix, `SELECT count(*) FROM vectors`))
 }

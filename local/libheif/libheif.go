@@ -188,6 +188,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/hybridembed/hybridembed/local/libenv"
 	"github.com/hybridembed/hybridembed/models/layout"
 )
 
@@ -226,15 +227,12 @@ var lib struct {
 // counts only before the first [Load].
 func IgnoreEnvironment() { lib.ignoreEnv.Store(true) }
 
-// candidates is where the library is looked for: $LIBHEIF_LIB, hybridembed's
-// cache (where the install script puts it, with any dependencies the system
+// candidates is where the library is looked for when $LIBHEIF_LIB is not
+// set: hybridembed's cache (where the install script puts it, with any dependencies the system
 // lacks in deps/ and decoder plugins in plugins/), then the system loader
 // path (and Homebrew's folders on macOS).
 func candidates() []string {
 	ignore := lib.ignoreEnv.Load()
-	if p := os.Getenv(libraryEnv); p != "" && !ignore {
-		return []string{p}
-	}
 	var out []string
 	dir := layout.HomeDir()
 	if ignore {
@@ -252,9 +250,25 @@ func candidates() []string {
 	return append(out, libraryName())
 }
 
-// Load loads the library once; later calls return the same result.
+// Load loads the library once; later calls return the same result. A
+// $LIBHEIF_LIB that is set is the only place looked in, and when it cannot
+// be used the error is a [*libenv.Error].
 func Load() error {
 	lib.once.Do(func() {
+		if p := os.Getenv(libraryEnv); p != "" && !lib.ignoreEnv.Load() {
+			lib.err = libenv.Stat(p)
+			if lib.err == nil {
+				if err := open(p); err != nil {
+					lib.err = fmt.Errorf("not a usable libheif library: %w", err)
+				}
+			}
+			if lib.err != nil {
+				lib.err = &libenv.Error{Var: libraryEnv, Path: p, Lib: libraryName(), Err: lib.err}
+				return
+			}
+			lib.path, lib.version = p, C.GoString(C.hf_version())
+			return
+		}
 		var msgs []string
 		for _, p := range candidates() {
 			if strings.Contains(p, "/") {

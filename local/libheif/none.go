@@ -2,7 +2,12 @@
 
 package libheif
 
-import "errors"
+import (
+	"errors"
+	"os"
+
+	"github.com/hybridembed/hybridembed/local/libenv"
+)
 
 var errNoCgo = errors.New("libheif cannot be loaded: this build has no cgo (or is for Windows)")
 
@@ -16,8 +21,14 @@ var (
 // IgnoreEnvironment has nothing to ignore in this build.
 func IgnoreEnvironment() {}
 
-// Load reports that the library cannot be used in this build.
-func Load() error { return errNoCgo }
+// Load reports that the library cannot be used in this build: a
+// [*libenv.Error] when $LIBHEIF_LIB asks for it.
+func Load() error {
+	if p := os.Getenv("LIBHEIF_LIB"); p != "" {
+		return &libenv.Error{Var: "LIBHEIF_LIB", Path: p, Lib: "libheif", Err: errNoCgo}
+	}
+	return errNoCgo
+}
 
 // Path is empty in this build.
 func Path() (path, version string) { return "", "" }

@@ -2,12 +2,23 @@
 
 package turbojpeg
 
-import "errors"
+import (
+	"errors"
+	"os"
+
+	"github.com/hybridembed/hybridembed/local/libenv"
+)
 
 var errNoCgo = errors.New("libjpeg-turbo cannot be loaded: this build has no cgo (or is for Windows)")
 
-// Load reports that the library cannot be used in this build.
-func Load() error { return errNoCgo }
+// Load reports that the library cannot be used in this build: a
+// [*libenv.Error] when $TURBOJPEG_LIB asks for it.
+func Load() error {
+	if p := os.Getenv("TURBOJPEG_LIB"); p != "" {
+		return &libenv.Error{Var: "TURBOJPEG_LIB", Path: p, Lib: "libturbojpeg", Err: errNoCgo}
+	}
+	return errNoCgo
+}
 
 // IgnoreEnvironment has nothing to ignore in this build.
 func IgnoreEnvironment() {}

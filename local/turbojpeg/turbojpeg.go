@@ -85,6 +85,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/hybridembed/hybridembed/local/libenv"
 )
 
 // TurboJPEG constants (turbojpeg.h).
@@ -239,14 +241,11 @@ func (d *Decoders) Decode(data []byte, scale int, dst []byte) (Image, error) {
 	return decode(h, data, scale, dst)
 }
 
-// turboCandidates is where the library is looked for: $TURBOJPEG_LIB,
-// hybridembed's cache (where the install script puts it), then the system
-// loader path.
+// turboCandidates is where the library is looked for when $TURBOJPEG_LIB
+// is not set: hybridembed's cache (where the install script puts it), then
+// the system loader path.
 func turboCandidates() []string {
 	var out []string
-	if p := os.Getenv(turboLibraryEnv); p != "" && !turbo.ignoreEnv.Load() {
-		return []string{p}
-	}
 	if dir := cacheDir(); dir != "" {
 		out = append(out, filepath.Join(dir, turboCacheSubdir, turboLibraryName))
 	}
@@ -274,9 +273,32 @@ func cacheDir() string {
 	return ""
 }
 
-// Load loads the library once; later calls return the same result.
+// loadNamed loads the library $TURBOJPEG_LIB names, or says why it cannot.
+func loadNamed(p string) error {
+	if err := libenv.Stat(p); err != nil {
+		return &libenv.Error{Var: turboLibraryEnv, Path: p, Lib: turboLibraryName, Err: err}
+	}
+	cp := C.CString(p)
+	defer C.free(unsafe.Pointer(cp))
+	var cerr *C.char
+	if C.tj_load(cp, &cerr) != 0 {
+		return &libenv.Error{Var: turboLibraryEnv, Path: p, Lib: turboLibraryName, Err: fmt.Errorf("not a usable TurboJPEG library: %s", C.GoString(cerr))}
+	}
+	return nil
+}
+
+// Load loads the library once; later calls return the same result. A
+// $TURBOJPEG_LIB that is set is the only place looked in, and when it
+// cannot be used the error is a [*libenv.Error].
 func Load() error {
 	turbo.once.Do(func() {
+		if p := os.Getenv(turboLibraryEnv); p != "" && !turbo.ignoreEnv.Load() {
+			turbo.err = loadNamed(p)
+			if turbo.err == nil {
+				turbo.path = p
+			}
+			return
+		}
 		var msgs []string
 		for _, p := range turboCandidates() {
 			if strings.Contains(p, "/") {
