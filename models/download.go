@@ -504,6 +504,8 @@ func hubError(what string, err error) error {
 // symlink, as huggingface_hub does.
 func linkSnapshot(snap, file, etag string) error {
 	link := filepath.Join(snap, filepath.FromSlash(file))
+	_, statErr := os.Lstat(filepath.Dir(link))
+	made := errors.Is(statErr, fs.ErrNotExist) // folders made here, up to the snapshot's
 	if err := os.MkdirAll(filepath.Dir(link), 0o777); err != nil {
 		return err
 	}
@@ -526,8 +528,18 @@ func linkSnapshot(snap, file, etag string) error {
 		return err
 	}
 	// Synced before a ref names the snapshot: after a power loss, a ref
-	// never points at a snapshot with links missing.
-	return atomicfile.SyncDir(filepath.Dir(link))
+	// never points at a snapshot with links missing. A folder made for
+	// this link (onnx/, or the snapshot itself) is an entry of its parent,
+	// synced too, up to snapshots/.
+	if err := atomicfile.SyncDir(filepath.Dir(link)); err != nil || !made {
+		return err
+	}
+	for d := filepath.Dir(link); d != filepath.Dir(snap) && d != filepath.Dir(d); d = filepath.Dir(d) {
+		if err := atomicfile.SyncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyFile copies src to a new file dst (0666 less the umask, as the blob),

@@ -3,10 +3,12 @@ package models_test
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,7 +40,13 @@ func TestImportSyncsBlobsBeforeRefs(t *testing.T) {
 	}
 	strace := needStrace(t)
 	src := models.Cache{Dir: t.TempDir()}
-	modelstest.Cache(t, src.Dir, "acme/tiny-st", fixtures.Fixture("models", "tiny-st"))
+	// The model's own files, and one two folders down that sorts last, so
+	// that no later link's sync covers the folders made for it.
+	model := filepath.Join(t.TempDir(), "tiny-st")
+	require.NoError(t, os.CopyFS(model, os.DirFS(fixtures.Fixture("models", "tiny-st"))))
+	require.NoError(t, os.MkdirAll(filepath.Join(model, "zz", "deep"), 0o777))
+	require.NoError(t, os.WriteFile(filepath.Join(model, "zz", "deep", "extra.json"), []byte("{}"), 0o644))
+	modelstest.Cache(t, src.Dir, "acme/tiny-st", model)
 	tmp := t.TempDir()
 	bundle := filepath.Join(tmp, "b.tar")
 	var buf bytes.Buffer
@@ -58,7 +66,8 @@ func TestImportSyncsBlobsBeforeRefs(t *testing.T) {
 	require.NotEmpty(t, blobs)
 	firstRef := -1
 	for i, c := range calls {
-		if c.op == "rename" && strings.Contains(c.to, string(filepath.Separator)+"refs"+string(filepath.Separator)) {
+		// The cache's own refs, not the bundle's, unpacked in the staging folder first.
+		if c.op == "rename" && strings.HasPrefix(c.to, filepath.Join(cache, "models--acme--tiny-st", "refs")+string(filepath.Separator)) {
 			firstRef = i
 			break
 		}
@@ -76,6 +85,28 @@ func TestImportSyncsBlobsBeforeRefs(t *testing.T) {
 			synced = synced || c.op == "sync" && names[c.from]
 		}
 		assert.True(t, synced, "%s was not fsynced before the refs (names %v)", filepath.Base(blob), names)
+	}
+	// Every folder of the snapshot is an entry of its parent, synced after
+	// the folder was there (a link was renamed into it) and before the refs.
+	snaps := filepath.Join(cache, "models--acme--tiny-st", "snapshots")
+	var dirs []string
+	require.NoError(t, filepath.WalkDir(snaps, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && p != snaps {
+			dirs = append(dirs, p)
+		}
+		return err
+	}))
+	require.Len(t, dirs, 5, "the snapshot, 1_Pooling, onnx, zz, zz/deep: %v", dirs)
+	for _, dir := range dirs {
+		first := slices.IndexFunc(calls, func(c syscallSeen) bool {
+			return c.op == "rename" && strings.HasPrefix(c.to, dir+string(filepath.Separator))
+		})
+		require.GreaterOrEqual(t, first, 0, "nothing was renamed into %s", dir)
+		require.Less(t, first, firstRef, "%s filled after the refs", dir)
+		synced := slices.ContainsFunc(calls[first:firstRef], func(c syscallSeen) bool {
+			return c.op == "sync" && c.from == filepath.Dir(dir)
+		})
+		assert.True(t, synced, "%s's entry in %s was not synced before the refs", filepath.Base(dir), filepath.Dir(dir))
 	}
 }
 

@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-
-	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // Matrix is one model's vectors for a set of paths, unit-normalised and
@@ -141,14 +139,6 @@ func (m *Matrix) Search(q []float32, k int, threshold float32) ([]Hit, error) {
 		return all[a].Row < all[b].Row
 	})
 	return all[:min(k, len(all))], nil
-}
-
-// dot is the inner product. gonum's is SSE assembly on amd64 (and a Go
-// loop elsewhere) where the Go compiler emits one scalar multiply-add at a
-// time: over a 100,000-photo, 512-d index on this machine's 2 cores a scan
-// takes 14 ms with it, 21 ms with a four-accumulator Go loop.
-func dot(a, b []float32) float32 {
-	return blas32.Dot(blas32.Vector{N: len(a), Inc: 1, Data: a}, blas32.Vector{N: len(a), Inc: 1, Data: b[:len(a)]})
 }
 
 // topK keeps the k best hits seen, as a min-heap on score.

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,4 +47,27 @@ func TestUnauthorizedChallengesBearer(t *testing.T) {
 	resp, _ := send(t, http.MethodPost, ts.URL+"/v1/embeddings", apiKey, "application/json", []byte(`{"model": "clip", "input": "x"}`))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, resp.Header.Get("WWW-Authenticate"), "no challenge on success")
+}
+
+// TestAuthSchemeIsCaseInsensitive: "bearer KEY" and extra spaces are the
+// same credentials (RFC 7235 2.1); another scheme, or none, is not.
+func TestAuthSchemeIsCaseInsensitive(t *testing.T) {
+	ts, _ := start(t, server.Config{})
+	for header, want := range map[string]int{
+		"Bearer " + apiKey:        http.StatusOK,
+		"bearer " + apiKey:        http.StatusOK,
+		"BEARER  " + apiKey:       http.StatusOK,
+		" Bearer " + apiKey + " ": http.StatusOK,
+		"Basic " + apiKey:         http.StatusUnauthorized,
+		apiKey:                    http.StatusUnauthorized,
+		"Bearer ":                 http.StatusUnauthorized,
+	} {
+		req, err := http.NewRequest(http.MethodPost, ts.URL+"/v1/embeddings", strings.NewReader(`{"model": "clip", "input": "x"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", header)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, "Authorization: %q", header)
+	}
 }

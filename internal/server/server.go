@@ -325,12 +325,14 @@ func (s *Server) authorized(r *http.Request) (ok, sentToken bool) {
 	if len(s.keys) == 0 {
 		return true, false
 	}
-	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive (RFC 7235 2.1): "bearer KEY" is sent
+	// by some clients.
+	scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return false, false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	sum := sha256.Sum256([]byte(token))
 	found := 0
 	for _, k := range s.keys {
 		found |= subtle.ConstantTimeCompare(sum[:], k[:])
