@@ -9,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
+
+	"github.com/hybridembed/hybridembed/internal/filever"
 )
 
 // ExternalData lists the files an ONNX graph keeps tensors in outside itself
@@ -28,7 +29,7 @@ func ExternalData(graph string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := externalKey{graph, st.Size(), st.ModTime()}
+	key := externalKey{graph, filever.Of(st)}
 	if v, ok := externalMemo.Load(key); ok {
 		return v.([]string), nil
 	}
@@ -51,9 +52,8 @@ func ExternalData(graph string) ([]string, error) {
 var externalMemo sync.Map // externalKey -> []string
 
 type externalKey struct {
-	path  string
-	size  int64
-	mtime time.Time
+	path    string
+	version filever.Version
 }
 
 // The ONNX messages on the way from a ModelProto to its tensors (onnx.proto).

@@ -62,3 +62,29 @@ func TestCUDASessionFailureIsPerModel(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(err.Error(), ort.ErrCUDAUnavailable.Error()), "%v", err)
 	assert.Equal(t, 1, strings.Count(err.Error(), vision), "%v", err)
 }
+
+// TestCUDAOutOfMemoryAtLoadIsNotRemembered: a GPU too full to open a model
+// now may have room at its next load, so that model falls back once and
+// gets CUDA when it is opened again.
+func TestCUDAOutOfMemoryAtLoadIsNotRemembered(t *testing.T) {
+	orttest.Init(t)
+	const text = "../../testdata/models/tiny-clip/onnx/text_model.onnx"
+	full := true
+	defer ort.PretendGPU()()
+	defer ort.PretendCUDA(func(string) error {
+		if full {
+			return errors.New("CUDA failure 2: out of memory ; GPU=0")
+		}
+		return nil
+	})()
+	opts := ort.SessionOptions{Device: ort.DeviceAuto, Warnf: func(string, ...any) {}}
+	s, err := ort.NewSession(text, []string{"input_ids"}, []string{"text_embeds"}, opts)
+	require.NoError(t, err)
+	assert.Equal(t, ort.DeviceCPU, s.Provider(), "a full GPU: the CPU, this time")
+	require.NoError(t, s.Close())
+	full = false
+	s, err = ort.NewSession(text, []string{"input_ids"}, []string{"text_embeds"}, opts)
+	require.NoError(t, err)
+	assert.Equal(t, ort.DeviceCUDA, s.Provider(), "room again: CUDA")
+	require.NoError(t, s.Close())
+}

@@ -8,9 +8,10 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/hybridembed/hybridembed/internal/filever"
 )
 
 // env is the process-wide ONNX Runtime environment: the loaded library and
@@ -121,7 +122,7 @@ func ReadInfo(path string) (inputs, outputs []IOInfo, err error) {
 	st, statErr := os.Stat(path)
 	if statErr == nil {
 		if v, ok := infoMemo.Load(path); ok {
-			if e := v.(infoEntry); e.size == st.Size() && e.mtime.Equal(st.ModTime()) {
+			if e := v.(infoEntry); e.version == filever.Of(st) {
 				return cloneInfo(e.inputs), cloneInfo(e.outputs), nil
 			}
 		}
@@ -149,7 +150,7 @@ func ReadInfo(path string) (inputs, outputs []IOInfo, err error) {
 	}
 	inputs, outputs = convertInfo(in), convertInfo(out)
 	if statErr == nil {
-		infoMemo.Store(path, infoEntry{size: st.Size(), mtime: st.ModTime(), inputs: cloneInfo(inputs), outputs: cloneInfo(outputs)})
+		infoMemo.Store(path, infoEntry{version: filever.Of(st), inputs: cloneInfo(inputs), outputs: cloneInfo(outputs)})
 	}
 	return inputs, outputs, nil
 }
@@ -158,8 +159,7 @@ func ReadInfo(path string) (inputs, outputs []IOInfo, err error) {
 var infoMemo sync.Map
 
 type infoEntry struct {
-	size            int64
-	mtime           time.Time
+	version         filever.Version
 	inputs, outputs []IOInfo
 }
 

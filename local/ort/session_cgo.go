@@ -253,6 +253,11 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, useC
 		return nil, err
 	}
 	sess, err := openCUDAHook(path, inputs, outputs, so)
+	if err != nil && isOutOfMemory(err) {
+		// A GPU full now (other models, another process) may not be at the
+		// next load: this one falls back, nothing is remembered.
+		return nil, &modelCUDAError{fmt.Errorf("%w: GPU %d is out of memory for this model now: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)}
+	}
 	if err != nil {
 		err = &modelCUDAError{fmt.Errorf("%w on GPU %d for this model: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)}
 		rememberCUDA(model, err)
