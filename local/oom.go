@@ -56,10 +56,27 @@ func (o *oomSplit) current() int {
 func (o *oomSplit) run(ctx context.Context, rows int, run func(ctx context.Context, lo, hi int) ([][]float32, error)) ([][]float32, error) {
 	lim := o.current()
 	vecs, err := o.split(ctx, rows, lim, run)
-	if err == nil && lim > 0 && rows > lim {
+	switch {
+	case err != nil || lim == 0:
+	case rows > lim:
 		o.fitted(lim)
+	case 2*rows > lim:
+		// Not cut, but more than the limit before the probe: the probe
+		// fitted, though no batch is cut to it any more.
+		o.probeFitted(lim)
 	}
 	return vecs, err
+}
+
+// probeFitted records a batch of more than half of lim that fitted: a
+// probe up to lim succeeded, and a later out-of-memory waits probeFirst
+// again, not the doubled wait of a failed probe.
+func (o *oomSplit) probeFitted(lim int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.limit == lim && o.probed {
+		o.probed, o.wait = false, 0
+	}
 }
 
 // split runs rows inputs in runs of at most lim (0: all at once), halving

@@ -136,6 +136,17 @@ func TestOOMSplitProbesBackUp(t *testing.T) {
 		batch()
 	}
 	assert.Equal(t, 16, o.current(), "batches no longer cut do not raise it past the batch size")
+
+	// The probe to 16 fitted, though no batch was cut to it: a later
+	// out-of-memory waits probeFirst again, not a failed probe's doubled wait.
+	free = 8
+	batch()
+	assert.Equal(t, 8, o.current())
+	free = 16
+	for range probeFirst {
+		batch()
+	}
+	assert.Equal(t, 16, o.current(), "probed again after probeFirst batches")
 }
 
 // oomInjector stands between a tower and its session, failing as a GPU
