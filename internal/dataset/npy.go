@@ -160,13 +160,21 @@ func writeNPY(dir, labelsFile string, labels []string, vectors [][]float32, dim 
 		return err
 	}
 	rec := npyRecord{Format: npyFormat, Version: 1, npyPair: pair, Updated: time.Now().UTC()}
-	if old, err := readNPYRecord(dir); err == nil {
+	old, err := readNPYRecord(dir)
+	switch {
+	case err == nil:
 		// What is on disk now is one of these (or matches none): listed,
 		// a kill before the new pair is whole leaves it readable.
 		for _, p := range append([]npyPair{old.npyPair}, old.Earlier...) {
 			if p != pair && len(rec.Earlier) < npyEarlier {
 				rec.Earlier = append(rec.Earlier, p)
 			}
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		// An older hybridembed's folder, with no _npy.json: its pair as it
+		// is on disk is listed, for the same reason.
+		if p, ok := unlinkedPair(dir, labelsFile); ok && p != pair {
+			rec.Earlier = append(rec.Earlier, p)
 		}
 	}
 	data, err := json.MarshalIndent(rec, "", "  ")
@@ -189,6 +197,30 @@ func writeNPY(dir, labelsFile string, labels []string, vectors [][]float32, dim 
 		}
 	}
 	return nil
+}
+
+// unlinkedPair is the pair of embeddings.npy and labelsFile in dir as they
+// are, for a folder written before _npy.json linked them; false where
+// either is missing or unreadable.
+func unlinkedPair(dir, labelsFile string) (npyPair, bool) {
+	vecPath, labPath := filepath.Join(dir, npyVectors), filepath.Join(dir, labelsFile)
+	f, err := os.Open(vecPath)
+	if err != nil {
+		return npyPair{}, false
+	}
+	rows, dim, _, err := readNPYHeader(bufio.NewReader(f))
+	f.Close()
+	if err != nil {
+		return npyPair{}, false
+	}
+	p := npyPair{Rows: rows, Dim: dim, Labels: labelsFile}
+	if p.EmbeddingsSHA256, _, err = filehash.Hex(context.Background(), vecPath); err != nil {
+		return npyPair{}, false
+	}
+	if p.LabelsSHA256, _, err = filehash.Hex(context.Background(), labPath); err != nil {
+		return npyPair{}, false
+	}
+	return p, true
 }
 
 // fill writes f through a buffer and returns the sha256 of what it wrote.

@@ -138,6 +138,28 @@ func TestNPYCutShortIsDetected(t *testing.T) {
 	assert.Len(t, rep.Problems, 1)
 }
 
+// TestNPYCutShortOverAnOlderFolder: a write over an older hybridembed's
+// folder (no _npy.json) killed after committing its _npy.json leaves the
+// old pair readable, whole, as the one the record lists as earlier.
+func TestNPYCutShortOverAnOlderFolder(t *testing.T) {
+	old, now := t.TempDir(), t.TempDir()
+	labels, vecs := npyVersion(1, 6, 4)
+	require.NoError(t, WriteNPY(old, labels, vecs, 4))
+	require.NoError(t, os.Remove(filepath.Join(old, npyManifest))) // as an older version wrote it
+	require.NoError(t, os.CopyFS(now, os.DirFS(old)))
+	labels2, vecs2 := npyVersion(2, 6, 4)
+	require.NoError(t, WriteNPY(now, labels2, vecs2, 4))
+	data, err := os.ReadFile(filepath.Join(now, npyManifest))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(old, npyManifest), data, 0o644)) // killed after committing _npy.json
+
+	out, err := ReadNPY(old)
+	require.NoError(t, err, "the older folder's pair is still readable")
+	assert.True(t, out.Earlier)
+	assert.Equal(t, labels, out.Labels)
+	assert.NoError(t, npyConsistent(out))
+}
+
 // TestNPYFailedWriteKeepsPair: a write that fails part-way (a file size
 // limit, as a full disk does) leaves the folder's pair as it was.
 func TestNPYFailedWriteKeepsPair(t *testing.T) {
