@@ -133,6 +133,8 @@ type result struct {
 	Thumb    string  `json:"thumb"`
 	Preview  string  `json:"preview"`
 	Original string  `json:"original"`
+	Page     string  `json:"page"`
+	Similar  string  `json:"similar"`
 }
 
 type results struct {

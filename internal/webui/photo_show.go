@@ -4,6 +4,7 @@ import "net/http"
 
 type photoPage struct {
 	Title  string
+	Query  string // the header's search box: empty on a photo's page
 	Photo  photoView
 	Size   string
 	Status statusView

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"image"
 	_ "image/jpeg"
 	"io"
@@ -428,6 +429,29 @@ func TestSecurityHeaders(t *testing.T) {
 	for _, attr := range []string{`src="http`, `href="http`, `src="//`, `href="//`, "url(http"} {
 		assert.NotContains(t, string(body), attr)
 	}
+}
+
+// TestPhotoPage: a result's own page (where it links, for a new tab or a
+// browser without script) is drawn, with the photo's path, preview,
+// original and "similar"; an unknown id is a 404 page.
+func TestPhotoPage(t *testing.T) {
+	lib := shapesLibrary(t)
+	p := startPage(t, webui.Config{Libraries: []string{lib}}, nil, 96)
+	_, r := p.search(t, "q=a+red+circle")
+	x := r.Results[0]
+	resp, err := http.Get(p.srv.URL + x.Page)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Equal(t, "/photo/"+x.ID, x.Page)
+	for _, want := range []string{x.Path, x.Original, x.Similar} {
+		assert.Contains(t, string(body), html.EscapeString(want))
+	}
+	resp, err = http.Get(p.srv.URL + "/photo/nosuchid")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
 
 // TestReadOnly: no route writes, moves or deletes a file, whatever the
