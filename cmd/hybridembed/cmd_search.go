@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,16 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 	if len(args) == 0 {
 		args = []string{"."}
 	}
+	if opts.NoUpdate {
+		// Searching the index as it is: there must be one, and none is made.
+		file, _, err := index.Locate(args, opts.Index)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--no-update: there is no index for %s (looked for %s); make one with `hybridembed index %s`, or search without --no-update", strings.Join(args, ", "), file, strings.Join(args, " "))
+		}
+	}
 	// The queries first: one that is not an image (or fails) stops the
 	// search before the index is opened, made or updated.
 	lib, err := g.openLibrary(ctx, flags, opts.indexOptions, args, func(m *hybridembed.Model) error {
@@ -124,7 +135,12 @@ func runSearch(ctx context.Context, opts searchOptions, g *globalOptions, flags 
 		return err
 	}
 	if mat.Len() == 0 {
-		fmt.Fprintf(g.stderr, "hybridembed: the index %s has no images under %s for model %s\n", ix.Path(), strings.Join(args, ", "), opts.Model)
+		// Nothing to rank: an empty answer would read as "no match".
+		how := "index them with `hybridembed index " + strings.Join(args, " ") + "`"
+		if !opts.NoUpdate {
+			how = "see the messages above for why none was embedded"
+		}
+		return fmt.Errorf("the index %s has no vectors under %s for model %s: %s", ix.Path(), strings.Join(args, ", "), m.Name(), how)
 	}
 	show := displayPaths(ix, args)
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)

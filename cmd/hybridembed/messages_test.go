@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -208,4 +209,32 @@ func TestSearchChecksQueriesFirst(t *testing.T) {
 	assert.Contains(t, r.stderr, "not a supported image")
 	assert.NotContains(t, r.stderr, "new,", "the index was updated first")
 	assert.NoFileExists(t, db)
+}
+
+// TestSearchNoUpdateNeedsAnIndex: --no-update over a library with no index
+// is an error that says how to make one, and makes none; a search with no
+// vectors to rank is an error, not an empty answer.
+func TestSearchNoUpdateNeedsAnIndex(t *testing.T) {
+	isolate(t)
+	lib := sampleLibrary(t)
+	model := fixtures.Fixture("models", "tiny-clip")
+	r := runCLI(t, "", "search", "--model", model, "--no-update", "-q", "a red circle", lib)
+	assert.Equal(t, exitFatal, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "there is no index for "+lib)
+	assert.Contains(t, r.stderr, "hybridembed index "+lib)
+	assert.Empty(t, r.stdout)
+	assert.NoDirExists(t, filepath.Join(lib, ".hybridembed"), "no index was made")
+
+	// An index made for another model holds no vectors of this one.
+	other := filepath.Join(t.TempDir(), "other")
+	require.NoError(t, os.CopyFS(other, os.DirFS(model)))
+	cfg := filepath.Join(other, "preprocessor_config.json")
+	data, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, bytes.Replace(data, []byte("{"), []byte(`{"crop_pct": 0.9, `), 1), 0o644)) // another model's identity
+	require.Equal(t, 0, runCLI(t, "", "index", "--model", other, lib).code)
+	r = runCLI(t, "", "search", "--model", model, "--no-update", "--json", "-q", "a red circle", lib)
+	assert.Equal(t, exitFatal, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "has no vectors under "+lib)
+	assert.Empty(t, r.stdout)
 }
