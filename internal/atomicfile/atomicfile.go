@@ -29,6 +29,15 @@ type File struct {
 func Create(path string) (*File, error) {
 	tmp, err := newPending(path)
 	if err != nil {
+		// The temporary file's name is ours, not the user's: the error
+		// names the file and the cause (a missing folder, a permission).
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			if errors.Is(pe.Err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("writing %s: the folder %s does not exist: %w", path, filepath.Dir(path), pe.Err)
+			}
+			return nil, fmt.Errorf("writing %s: %w", path, pe.Err)
+		}
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return &File{path: path, tmp: tmp}, nil

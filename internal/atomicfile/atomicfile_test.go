@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,4 +212,14 @@ func TestMove(t *testing.T) {
 	require.NoError(t, atomicfile.WriteFile(staged, []byte("other")))
 	require.NoError(t, atomicfile.MoveNew(staged, filepath.Join(dest, "fresh")))
 	assert.ElementsMatch(t, []string{"blob", "fresh"}, entries(t, dest))
+}
+
+// TestCreateErrorNamesTheFile: a file that cannot be made is named as the
+// caller named it, with the cause; the temporary name is never shown.
+func TestCreateErrorNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nodir", "out.jsonl")
+	_, err := atomicfile.Create(path)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.True(t, strings.HasPrefix(err.Error(), "writing "+path+": the folder "+filepath.Dir(path)+" does not exist: "), err.Error())
+	assert.NotContains(t, err.Error(), ".out.jsonl", "the temporary file's name")
 }
