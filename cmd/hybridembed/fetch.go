@@ -44,10 +44,21 @@ func (g *globalOptions) localModel(ctx context.Context, emb *hybridembed.Embedde
 	}
 	fmt.Fprintf(g.stderr, "hybridembed: %s is not cached here; downloading it from %s (--no-download refuses)\n", name, emb.Settings().HubURL)
 	if _, err := pullModel(ctx, emb, g, name); err != nil {
-		return nil, err
+		return nil, &downloadError{model: name, err: err}
 	}
 	return emb.Model(ctx, name)
 }
+
+// downloadError is a model that was not cached and could not be
+// downloaded: explain offers the cached and known ids it may be a typo of,
+// and --offline where the Hub could not be reached.
+type downloadError struct {
+	model string
+	err   error
+}
+
+func (e *downloadError) Error() string { return e.err.Error() }
+func (e *downloadError) Unwrap() error { return e.err }
 
 // ensureModel makes sure name can embed texts: nothing to do when it is
 // cached or the router serves its texts; else it is downloaded, as for

@@ -138,10 +138,14 @@ func (g *globalOptions) explain(err error) []string {
 	// A model that is not here, or that the Hub does not have, may be a
 	// typo of one that is.
 	var nc *hybridembed.NotCachedError
-	name := ""
+	var de *downloadError
+	name, offlineHint := "", false
 	switch {
 	case errors.As(err, &nc):
 		name = nc.Model
+	case errors.As(err, &de):
+		name = de.model
+		offlineHint = !errors.Is(err, hybridembed.ErrNotFound) && !errors.Is(err, hybridembed.ErrAuth) && !errors.Is(err, context.Canceled)
 	case errors.Is(err, hybridembed.ErrNotFound) || errors.Is(err, hybridembed.ErrInvalidModel):
 		name = g.model
 	}
@@ -149,6 +153,9 @@ func (g *globalOptions) explain(err error) []string {
 		if similar := g.emb.SimilarModels(name); len(similar) > 0 {
 			lines = append(lines, "did you mean "+orList(similar)+"?")
 		}
+	}
+	if offlineHint {
+		lines = append(lines, "with no network, --offline (or HF_HUB_OFFLINE=1) uses only what is cached, without trying the Hub")
 	}
 	var le *hybridembed.LoadError
 	if errors.As(err, &le) && le.Cached {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -149,6 +151,21 @@ func TestModelMessages(t *testing.T) {
 	assert.NotContains(t, r.stderr, "did you mean", "a known id is no typo")
 	r = runCLI(t, "", "models", "path", "acme/tiny-clp")
 	assert.Contains(t, r.stderr, "did you mean acme/tiny-clip?")
+}
+
+// TestTypoWithTheHubUnreachable: a mistyped id that cannot be downloaded
+// because the Hub is out of reach (an air-gapped machine) still gets the
+// cached ids it may be a typo of, and the hint to stay offline.
+func TestTypoWithTheHubUnreachable(t *testing.T) {
+	_, hub := online(t)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // a port nothing answers on
+	t.Setenv("HF_ENDPOINT", closed.URL)
+	modelstest.Cache(t, hub, "acme/tiny-clip", fixtures.Fixture("models", "tiny-clip"))
+	r := runCLI(t, "", "embed", "--model", "acme/tiny-clp", fixtures.Fixture("images"))
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, "did you mean acme/tiny-clip?")
+	assert.Contains(t, r.stderr, "--offline")
 }
 
 // TestUnknownIDStopsAtOnce: an id the Hub does not know (404) is not
