@@ -437,6 +437,10 @@ func runRemove(g *globalOptions, flags *pflag.FlagSet, opts rmOptions, args []st
 			}
 		}
 		repo, size, err := emb.RemoveModel(name)
+		if errors.Is(err, hybridembed.ErrNotCached) {
+			// The not-cached error's advice is a pull: not what a removal wants.
+			return fmt.Errorf("%s is not in the cache (%s): nothing to remove; `hybridembed models list` shows what is", id, emb.Settings().HubCache)
+		}
 		if err != nil {
 			return err
 		}

@@ -275,6 +275,12 @@ func TestModelsRmAsks(t *testing.T) {
 	r = runCLI(t, "", "models", "rm", "--yes", "acme/tiny-clip")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.NoDirExists(t, repo)
+
+	// What is not there: nothing to remove, and no advice to pull it.
+	r = runCLI(t, "", "models", "rm", "--yes", "acme/tiny-clip")
+	assert.Equal(t, exitFatal, r.code)
+	assert.Contains(t, r.stderr, "acme/tiny-clip is not in the cache")
+	assert.NotContains(t, r.stderr, "models pull")
 }
 
 // TestBundleNames: a bundle's name says what it is: a .zip or a name that
