@@ -18,7 +18,20 @@ type apiKind int
 const (
 	apiOpenAI apiKind = iota // {"error":{"message","type","param","code"}}
 	apiHF                    // {"error":"..."}
+	apiByPath                // OpenAI's under /v1/, else HF's (routes that serve both)
 )
+
+// forPath is the form r's errors take: api, or for apiByPath the form of
+// the API whose paths r's is among.
+func (api apiKind) forPath(r *http.Request) apiKind {
+	if api != apiByPath {
+		return api
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		return apiOpenAI
+	}
+	return apiHF
+}
 
 // apiError is an error with what the client should see.
 type apiError struct {

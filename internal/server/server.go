@@ -232,18 +232,18 @@ func (s *Server) routes() {
 	s.handle("POST /pipeline/feature-extraction", "hf", s.hfSingle, apiHF)
 	s.handle("GET /info", "info", bodiless(http.HandlerFunc(s.info)), apiHF)
 	s.handle("POST /tokenize", "tokenize", s.tokenize, apiHF)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		api := apiHF
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
-			api = apiOpenAI
-		}
+	// Every other path and method: 405 or 404, after the key like every
+	// route (so that who has none learns no route), with the request's id
+	// and its log line; its body is never read.
+	s.handleRoute("/", "unmatched", func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		api := apiByPath.forPath(r)
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, r, api, errMethod(r, allow))
 			return
 		}
 		writeError(w, r, api, errNotFound("no route for %s %s", r.Method, r.URL.Path))
-	})
+	}, apiByPath, false)
 }
 
 // allowed is the methods another route serves r's path with: a request
@@ -275,7 +275,14 @@ func bodiless(h http.Handler) bodyHandler {
 // handle wraps a route with authentication, admission of its body into
 // the memory budget, metrics and the request log.
 func (s *Server) handle(pattern, route string, h bodyHandler, api apiKind) {
+	s.handleRoute(pattern, route, h, api, true)
+}
+
+// handleRoute is handle, for a route that reads its body (after GET, which
+// has none) or not.
+func (s *Server) handleRoute(pattern, route string, h bodyHandler, api apiKind, readsBody bool) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api := api.forPath(r)
 		start := time.Now()
 		id := requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
@@ -286,7 +293,7 @@ func (s *Server) handle(pattern, route string, h bodyHandler, api apiKind) {
 		switch {
 		case !ok:
 			writeError(rec, r, api, errUnauthorized(sentToken))
-		case r.Method == http.MethodGet:
+		case r.Method == http.MethodGet || !readsBody:
 			h(rec, r, nil)
 		default:
 			body, release, err := s.readBody(rec, r)

@@ -86,6 +86,23 @@ func TestMethodNotAllowed(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	resp, _ = get(t, http.MethodGet, ts.URL+"/models/not-served", apiKey)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	// Like every route: the key first (who has none learns no route), the
+	// request's id echoed, and the OpenAI error shape under /v1/.
+	resp, body := get(t, http.MethodGet, ts.URL+"/v1/embeddings", "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, string(body), `"code":"invalid_api_key"`)
+	resp, _ = get(t, http.MethodGet, ts.URL+"/nothing-here", "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	req, err := http.NewRequest(http.MethodGet, ts.URL+"/v1/embeddings", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("X-Request-Id", "trace-405")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, "trace-405", resp.Header.Get("X-Request-Id"))
 }
 
 // TestImageBodyByBytes: an image posted under a type that is not image/*
