@@ -249,6 +249,9 @@ func runConfig(g *globalOptions, flags *pflag.FlagSet) error {
 		if value == "" {
 			value = "(none)"
 		}
+		if m, ok := zeroMeans[name]; ok && value == "0" {
+			value = "0 (" + m + ")"
+		}
 		from := e.from
 		switch e.from {
 		case fromEnv:
@@ -266,5 +269,20 @@ func runConfig(g *globalOptions, flags *pflag.FlagSet) error {
 		token = "set"
 	}
 	fmt.Fprintf(g.stdout, "hub cache: %s\nHugging Face token: %s\n", in.HubCache, token)
+	// The native libraries' variables, which no flag or key sets.
+	for _, v := range []string{"ONNXRUNTIME_LIB", "HYBRIDEMBED_CACHE", "TURBOJPEG_LIB", "LIBHEIF_LIB"} {
+		if val := os.Getenv(v); val != "" {
+			fmt.Fprintf(g.stdout, "$%s: %s\n", v, val)
+		}
+	}
 	return nil
+}
+
+// zeroMeans is what 0, the default, means for the settings where 0 is
+// "the library decides".
+var zeroMeans = map[string]string{
+	"threads":    "all cores",
+	"batch-size": "16 images a run",
+	"workers":    "half the cores, at least 2; every core with CUDA",
+	"runs":       "2 image batches at once on the CPU",
 }

@@ -64,7 +64,8 @@ func TestConfigCommand(t *testing.T) {
 		`device\s+cpu\s+config file`,
 		`decode\s+exact\s+flag`,
 		`offline\s+false\s+config file`,
-		`threads\s+0\s+default`,
+		`threads\s+0 \(all cores\)\s+default`,
+		`batch-size\s+0 \(16 images a run\)\s+default`,
 		`router-url\s+http://127\.0\.0\.1:9\s+env \$HYBRIDEMBED_ROUTER_URL`,
 		`hub-url\s+https://huggingface\.co\s+default`,
 	} {
