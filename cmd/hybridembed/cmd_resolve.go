@@ -86,7 +86,12 @@ func runResolve(ctx context.Context, opts resolveOptions, g *globalOptions, flag
 	}
 	w := g.stdout
 	ev := d.Evidence
-	fmt.Fprintf(w, "%s (%s): %s\n  why: %s\n", d.Model, d.Modality, d.Backend, d.Reason)
+	backend := string(d.Backend)
+	if d.Backend == hybridembed.BackendLocal && ev.Local.Dir == "" {
+		// "local" alone reads as "works here".
+		backend += ", but not on this machine yet: `hybridembed models pull " + d.Model + "` fetches it"
+	}
+	fmt.Fprintf(w, "%s (%s): %s\n  why: %s\n", d.Model, d.Modality, backend, d.Reason)
 	if diagnosis != "" {
 		fmt.Fprintf(w, "  diagnosis: %s\n", diagnosis)
 	}

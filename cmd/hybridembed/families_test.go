@@ -154,6 +154,15 @@ func storedVectorsByModel(t *testing.T, dbPath string) map[string]map[string][]f
 	return out
 }
 
+// TestResolveNotCachedSaysSo: a model that would run here but is not
+// here is not just "local", which reads as "works".
+func TestResolveNotCachedSaysSo(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, "", "resolve", "sentence-transformers/all-MiniLM-L6-v2")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(text): local, but not on this machine yet: `hybridembed models pull sentence-transformers/all-MiniLM-L6-v2` fetches it\n")
+}
+
 // TestResolveShowsFamily: resolve says the family and the layout, and an
 // image-text family's text stays local.
 func TestResolveShowsFamily(t *testing.T) {
