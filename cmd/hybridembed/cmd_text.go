@@ -38,7 +38,8 @@ func newTextCommand(g *globalOptions) *cobra.Command {
 		Use:   "text [--model MODEL] [flags] [TEXT...]",
 		Short: "Embed texts",
 		Long: `Embed texts given as arguments, or else read from stdin: one text per line,
-or with --jsonl one JSON object per line with a "text" field. Texts the
+or with --jsonl one JSON object per line with a "text" field; blank lines are
+skipped. Texts the
 router serves are sent there; others run here, and a model that runs here and
 is not cached is downloaded first (--no-download refuses).
 
@@ -277,11 +278,13 @@ func stdinTexts(r io.Reader, jsonl bool) func() (textInput, bool, error) {
 			}
 			line++
 			s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
-			if !jsonl {
-				return textInput{text: s, line: line}, true, nil
-			}
+			// A blank line separates texts; it is not one (the server
+			// refuses an empty input too).
 			if strings.TrimSpace(s) == "" {
 				continue
+			}
+			if !jsonl {
+				return textInput{text: s, line: line}, true, nil
 			}
 			var obj struct {
 				Text *string `json:"text"`

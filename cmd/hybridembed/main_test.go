@@ -224,13 +224,13 @@ func TestTextInputs(t *testing.T) {
 	isolate(t)
 	model := fixtures.Fixture("models", "tiny-clip")
 
-	r := runCLI(t, "first line\r\nsecond line\n\nlast", "text", "--model", model)
+	r := runCLI(t, "first line\r\nsecond line\n\n  \nlast", "text", "--model", model)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	var texts []string
 	for _, rec := range records(t, r.stdout) {
 		texts = append(texts, rec["text"].(string))
 	}
-	assert.Equal(t, []string{"first line", "second line", "", "last"}, texts)
+	assert.Equal(t, []string{"first line", "second line", "last"}, texts, "blank lines separate texts, as with --jsonl")
 
 	r = runCLI(t, "{\"text\": \"two\\nlines\"}\nnot json\n{\"text\": 5}\n{\"text\": \"ok\"}\n", "text", "--jsonl", "--model", model)
 	assert.Equal(t, exitPartial, r.code)
