@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -75,7 +74,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 	// A mistyped or unmounted PATH stops the run before anything is
 	// written or loaded.
 	if err := library.Check(args); err != nil {
-		sayUnchanged(g.stderr, opts.Output, "")
+		g.sayUnchanged(opts.Output, "")
 		return err
 	}
 	inputs, problems, skipped, err := dataset.Collect(args, opts.FilesFrom, g.stdin, library.Options{IncludeHidden: opts.IncludeHidden})
@@ -116,7 +115,7 @@ func runEmbed(ctx context.Context, opts embedOptions, g *globalOptions, flags *p
 		fmt.Fprintf(g.stderr, "hybridembed: %s: %v\n", p.Path, p.Err)
 	}
 	if len(mine) == 0 && len(mineProblems) > 0 {
-		sayUnchanged(g.stderr, opts.Output, "")
+		g.sayUnchanged(opts.Output, "")
 		return nothingEmbedded(len(mineProblems))
 	}
 	if opts.Format == "parquet" {
@@ -140,7 +139,7 @@ func embedParquet(ctx context.Context, g *globalOptions, m *hybridembed.Model, i
 	prog.Finish()
 	if errors.Is(err, dataset.ErrNothingEmbedded) || (err != nil && !res.Complete && res.Committed == 0 && res.Embedded == res.Failed) {
 		// Nothing was committed (see dataset.Run).
-		sayUnchanged(g.stderr, opts.Output, "")
+		g.sayUnchanged(opts.Output, "")
 		if errors.Is(err, dataset.ErrNothingEmbedded) {
 			return nothingEmbedded(res.Failed)
 		}
@@ -185,11 +184,11 @@ func embedNPY(ctx context.Context, g *globalOptions, m *hybridembed.Model, input
 	})
 	prog.Finish()
 	if err != nil {
-		sayUnchanged(g.stderr, dir, "") // nothing is written: an earlier result stays whole
+		g.sayUnchanged(dir, "") // nothing is written: an earlier result stays whole
 		return err
 	}
 	if len(vecs) == 0 && failed+problems > 0 {
-		sayUnchanged(g.stderr, dir, "")
+		g.sayUnchanged(dir, "")
 		return nothingEmbedded(failed + problems)
 	}
 	if err := dataset.WriteNPY(dir, paths, vecs, model.Dim); err != nil {
@@ -235,13 +234,13 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 	})
 	prog.Finish()
 	if err != nil {
-		sayUnchanged(g.stderr, dest, out.Keep())
+		g.sayUnchanged(dest, out.Keep())
 		return err
 	}
 	if embedded == 0 && failed > 0 {
 		// A typo or a folder of bad files must not replace a good result.
 		out.Discard()
-		sayUnchanged(g.stderr, dest, "")
+		g.sayUnchanged(dest, "")
 		return nothingEmbedded(failed)
 	}
 	if err := out.Commit(); err != nil {
@@ -263,8 +262,8 @@ func embedJSONL(ctx context.Context, g *globalOptions, m *hybridembed.Model, inp
 
 // sayUnchanged tells that a run left its output DEST as it was (when it
 // writes one), and where what it made is kept when partial is not "":
-// what every run that does not finish says.
-func sayUnchanged(w io.Writer, dest, partial string) {
+// what every run that does not finish says, after its cause.
+func (g *globalOptions) sayUnchanged(dest, partial string) {
 	if dest == "" || dest == "-" {
 		return
 	}
@@ -273,9 +272,9 @@ func sayUnchanged(w io.Writer, dest, partial string) {
 		said = "was not made"
 	}
 	if partial != "" {
-		fmt.Fprintf(w, "hybridembed: %s %s; this run's partial output is in %s\n", dest, said, partial)
+		g.outputNotes = append(g.outputNotes, fmt.Sprintf("%s %s; this run's partial output is in %s", dest, said, partial))
 	} else {
-		fmt.Fprintf(w, "hybridembed: %s %s\n", dest, said)
+		g.outputNotes = append(g.outputNotes, fmt.Sprintf("%s %s", dest, said))
 	}
 }
 

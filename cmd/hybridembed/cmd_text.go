@@ -138,14 +138,14 @@ func runText(ctx context.Context, opts textOptions, g *globalOptions, flags *pfl
 	failed, embedded, err := embedTexts(ctx, opts, g, emb, args, sink)
 	if err != nil {
 		if sink.out != nil {
-			sayUnchanged(g.stderr, opts.Output, sink.out.Keep())
+			g.sayUnchanged(opts.Output, sink.out.Keep())
 		} else {
-			sayUnchanged(g.stderr, opts.Output, "")
+			g.sayUnchanged(opts.Output, "")
 		}
 		return err
 	}
 	if embedded == 0 && failed > 0 {
-		sayUnchanged(g.stderr, opts.Output, "")
+		g.sayUnchanged(opts.Output, "")
 		return nothingEmbedded(failed)
 	}
 	if sink.out != nil {

@@ -34,19 +34,22 @@ const envHelp = `ENVIRONMENT
 // globalOptions are the flags every command shares, and what the run
 // learns on the way that its error messages use.
 type globalOptions struct {
-	Offline   bool
-	Device    string
-	Threads   int
-	Variant   string
-	BatchSize int
-	Workers   int
-	Runs      int
-	Verbose   bool
-	Policy    string
-	RouterURL string
-	HubURL    string
-	Provider  string
-	Decode    string
+	// outputNotes say what a run left of its output, printed after its
+	// error (see sayUnchanged).
+	outputNotes []string
+	Offline     bool
+	Device      string
+	Threads     int
+	Variant     string
+	BatchSize   int
+	Workers     int
+	Runs        int
+	Verbose     bool
+	Policy      string
+	RouterURL   string
+	HubURL      string
+	Provider    string
+	Decode      string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer

@@ -95,6 +95,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	// What a run left of its output is said last, after the cause.
+	defer func() {
+		for _, line := range g.outputNotes {
+			fmt.Fprintf(stderr, "hybridembed: %s\n", line)
+		}
+	}()
 	switch {
 	case err == nil:
 		return exitOK
