@@ -137,8 +137,21 @@ func readTrace(t *testing.T, path string) []syscallSeen {
 	defer f.Close()
 	var out []syscallSeen
 	sc := bufio.NewScanner(f)
+	// With -f, a call another thread interrupts is logged in two lines,
+	// "PID call(args <unfinished ...>" and "PID <... call resumed>rest":
+	// joined back into one, in the place of the second.
+	unfinished := map[string]string{}
 	for sc.Scan() {
 		l := sc.Text()
+		pid, rest, _ := strings.Cut(strings.TrimLeft(l, " "), " ")
+		if head, ok := strings.CutSuffix(l, " <unfinished ...>"); ok {
+			unfinished[pid] = head
+			continue
+		}
+		if i := strings.Index(rest, " resumed>"); strings.HasPrefix(strings.TrimLeft(rest, " "), "<... ") && i >= 0 {
+			l = unfinished[pid] + rest[i+len(" resumed>"):]
+			delete(unfinished, pid)
+		}
 		if m := traceSync.FindStringSubmatch(l); m != nil {
 			out = append(out, syscallSeen{op: "sync", from: m[1]})
 		} else if m := traceRename.FindStringSubmatch(l); m != nil {
@@ -152,4 +165,20 @@ func readTrace(t *testing.T, path string) []syscallSeen {
 	require.NoError(t, sc.Err())
 	require.NotEmpty(t, out, "strace logged nothing")
 	return out
+}
+
+// TestReadTraceJoinsUnfinished: a call strace logs in two lines (another
+// thread ran between) is read as one.
+func TestReadTraceJoinsUnfinished(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace")
+	require.NoError(t, os.WriteFile(path, []byte(`101   fsync(5</c/blobs/.a1> <unfinished ...>
+102   rename("/c/x", "/c/y") = 0
+101   <... fsync resumed>) = 0
+101   renameat(AT_FDCWD</c>, "/c/blobs/.a1", AT_FDCWD</c>, "/c/blobs/a") = 0
+`), 0o644))
+	assert.Equal(t, []syscallSeen{
+		{op: "rename", from: "/c/x", to: "/c/y"},
+		{op: "sync", from: "/c/blobs/.a1"},
+		{op: "rename", from: "/c/blobs/.a1", to: "/c/blobs/a"},
+	}, readTrace(t, path))
 }
