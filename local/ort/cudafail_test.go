@@ -88,3 +88,34 @@ func TestCUDAOutOfMemoryAtLoadIsNotRemembered(t *testing.T) {
 	assert.Equal(t, ort.DeviceCUDA, s.Provider(), "room again: CUDA")
 	require.NoError(t, s.Close())
 }
+
+// TestCUDADeviceFailureAtOpenIsDeviceWide: a session that fails to open
+// for the device's reasons (cuDNN, the driver) turns CUDA off for every
+// model on that GPU, with the machine-wide warning once, not once a model.
+func TestCUDADeviceFailureAtOpenIsDeviceWide(t *testing.T) {
+	orttest.Init(t)
+	const dir = "../../testdata/models/tiny-clip/onnx/"
+	vision, text := dir+"vision_model.onnx", dir+"text_model.onnx"
+	opened := 0
+	defer ort.PretendGPU()()
+	defer ort.PretendCUDA(func(string) error {
+		opened++
+		return errors.New("CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR ; GPU=0")
+	})()
+	var warns []string
+	opts := ort.SessionOptions{Device: ort.DeviceAuto, Warnf: func(f string, a ...any) { warns = append(warns, fmt.Sprintf(f, a...)) }}
+	for _, p := range []string{vision, text} {
+		in, out := "pixel_values", "image_embeds"
+		if p == text {
+			in, out = "input_ids", "text_embeds"
+		}
+		s, err := ort.NewSession(p, []string{in}, []string{out}, opts)
+		require.NoError(t, err)
+		assert.Equal(t, ort.DeviceCPU, s.Provider())
+		require.NoError(t, s.Close())
+	}
+	assert.Equal(t, 1, opened, "the second model does not pay for the same failure")
+	require.Len(t, warns, 1, "%v", warns)
+	assert.NotContains(t, warns[0], "other models still use the GPU")
+	assert.Contains(t, warns[0], "CUDNN_STATUS_INTERNAL_ERROR")
+}

@@ -39,3 +39,18 @@ func isOutOfMemory(err error) bool {
 	}
 	return false
 }
+
+// deviceWide reports whether a CUDA session that failed to open failed for
+// reasons of the device or its libraries (the driver, cuDNN, cuBLAS, no
+// usable GPU), which every model would meet, rather than of the model (an
+// operator without a CUDA kernel).
+func deviceWide(err error) bool {
+	s := strings.ToLower(err.Error())
+	for _, m := range []string{"cudnn", "cublas", "driver version", "cuda driver", "no cuda-capable device", "cudaerrornodevice",
+		"cudaerrorinsufficientdriver", "cudaerrorinitializationerror", "cuda_error_no_device", "libcudart", "libcublas", "libcudnn"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}

@@ -258,6 +258,13 @@ func newSession(path string, inputs, outputs []string, opts SessionOptions, useC
 		// next load: this one falls back, nothing is remembered.
 		return nil, &modelCUDAError{fmt.Errorf("%w: GPU %d is out of memory for this model now: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)}
 	}
+	if err != nil && deviceWide(err) {
+		// ONNX Runtime builds the CUDA provider when it opens a session:
+		// a driver or library failure there fails every model alike.
+		err = fmt.Errorf("%w: opening a session on GPU %d: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)
+		rememberCUDA(device, err)
+		return nil, err
+	}
 	if err != nil {
 		err = &modelCUDAError{fmt.Errorf("%w on GPU %d for this model: %w", ErrCUDAUnavailable, opts.CUDADeviceID, err)}
 		rememberCUDA(model, err)
