@@ -17,10 +17,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
@@ -101,7 +99,7 @@ func main() {
 		}
 		var bestRaw, bestPipe float64
 		for r := 0; r < *runs; r++ {
-			rr, err := raw.pass(len(images))
+			rr, err := raw.Pass(len(images))
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -184,11 +182,11 @@ func main() {
 			}
 			table = append(table, r)
 		}
-		rr, err := rv.pass(len(photos))
+		rr, err := rv.Pass(len(photos))
 		if err != nil {
 			log.Fatal(err)
 		}
-		r32, err := raw.pass(len(photos))
+		r32, err := raw.Pass(len(photos))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -280,16 +278,11 @@ type perCore struct {
 }
 
 func newPerCore(dir string) *perCore {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
-	sort.Strings(paths)
-	pc := &perCore{dir: dir, data: make([][]byte, len(paths)), proc: imageprep.CLIPProcessor(224)}
-	for i, p := range paths {
-		var err error
-		if pc.data[i], err = os.ReadFile(p); err != nil {
-			log.Fatal(err)
-		}
+	data, err := benchkit.ReadJPEGs(dir)
+	if err != nil {
+		log.Fatal(err)
 	}
-	return pc
+	return &perCore{dir: dir, data: data, proc: imageprep.CLIPProcessor(224)}
 }
 
 // ours is our time per image on one core (GOMAXPROCS 1), best of 3.
@@ -320,28 +313,11 @@ func (pc *perCore) ours(draft int) float64 {
 func (pc *perCore) allCores(oneCoreMs float64) float64 {
 	best := 0.0
 	for range 3 {
-		var next atomic.Int64
-		n := max(len(pc.data), int(2000/oneCoreMs)*runtime.NumCPU())
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range runtime.NumCPU() {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := next.Add(1) - 1; k < int64(n); k = next.Add(1) - 1 {
-					img, err := imageprep.Decode(pc.data[int(k)%len(pc.data)], imageprep.Limits{})
-					if err != nil {
-						log.Fatal(err)
-					}
-					if _, err := pc.proc.Pixels(img); err != nil {
-						log.Fatal(err)
-					}
-					imageprep.Recycle(img)
-				}
-			}()
+		r, err := benchkit.DecodeAllCores(pc.data, max(len(pc.data), int(2000/oneCoreMs)*runtime.NumCPU()))
+		if err != nil {
+			log.Fatal(err)
 		}
-		wg.Wait()
-		best = math.Max(best, float64(n)/time.Since(start).Seconds())
+		best = math.Max(best, r)
 	}
 	return best
 }
@@ -404,81 +380,30 @@ print(best)
 }
 
 // rawSession names the type where a variable called raw hides it.
-type rawSession = raw
+type rawSession = benchkit.RawVision
 
-// raw is the ceiling: the session alone, fed a ready batch of tensors; with
-// runs > 1, that many runs at once on a share of the threads and the batch
-// each, as the engine runs an image tower on the CPU.
-type raw struct {
-	s     *ort.Session
-	in    []ort.Tensor
-	out   [][]int64
-	batch int
-	runs  int
-}
-
-func newRaw(path string, threads, batch int) (*raw, error) {
-	return newRawRuns(path, threads, batch, 1)
-}
-
-func newRawRuns(path string, threads, batch, runs int) (*raw, error) {
-	batch /= runs
-	s, err := ort.NewSession(path, []string{"pixel_values"}, []string{"image_embeds"}, ort.SessionOptions{Threads: max(1, threads/runs), Device: ort.DeviceCPU})
-	if err != nil {
-		return nil, err
-	}
-	px := make([]float32, batch*3*224*224)
-	for i := range px {
-		px[i] = float32(math.Sin(float64(i)))
-	}
-	// Output shapes given up front: float16 outputs need them.
-	r := &raw{s: s, in: []ort.Tensor{{Shape: []int64{int64(batch), 3, 224, 224}, Float32: px}}, batch: batch,
-		out: [][]int64{{int64(batch), 512}}, runs: runs}
-	_, err = s.Run(context.Background(), r.in, r.out) // warm-up
-	return r, err
-}
-
-// pass runs about n images' worth of batches and returns images/s.
-func (r *raw) pass(n int) (float64, error) {
-	iters := max(1, n/(r.batch*r.runs))
-	start := time.Now()
-	errs := make(chan error, r.runs)
-	for range r.runs {
-		go func() {
-			for i := 0; i < iters; i++ {
-				if _, err := r.s.Run(context.Background(), r.in, r.out); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range r.runs {
-		if err := <-errs; err != nil {
-			return 0, err
-		}
-	}
-	return float64(iters*r.batch*r.runs) / time.Since(start).Seconds(), nil
+// newRaw is raw ORT on the CPU, one run on every thread.
+func newRaw(path string, threads, batch int) (*rawSession, error) {
+	return benchkit.NewRawVision(path, ort.DeviceCPU, threads, batch, 1)
 }
 
 // againstRuns compares raw ORT run as the engine runs an image tower on
 // the CPU (two runs at once, each on half the threads and half the batch)
 // with one run on every thread: what the engine's runs gain before any
 // image is decoded.
-func againstRuns(label, path string, one *raw, threads, batch, n, passes int) (row, error) {
-	two, err := newRawRuns(path, threads, batch, 2)
+func againstRuns(label, path string, one *rawSession, threads, batch, n, passes int) (row, error) {
+	two, err := benchkit.NewRawVision(path, ort.DeviceCPU, threads, batch, 2)
 	if err != nil {
 		return row{}, err
 	}
 	defer two.Close()
 	var best2, best1 float64
 	for range passes {
-		r2, err := two.pass(n)
+		r2, err := two.Pass(n)
 		if err != nil {
 			return row{}, err
 		}
-		r1, err := one.pass(n)
+		r1, err := one.Pass(n)
 		if err != nil {
 			return row{}, err
 		}
@@ -486,8 +411,6 @@ func againstRuns(label, path string, one *raw, threads, batch, n, passes int) (r
 	}
 	return row{label, fmt.Sprintf("%.2f img/s", best2), fmt.Sprintf("%.2f img/s 1 run", best1), best2 / best1, math.NaN()}, nil
 }
-
-func (r *raw) Close() error { return r.s.Close() }
 
 // pipeline times one EmbedImages pass, as the embed command runs it.
 func pipeline(emb *hybridembed.Embedder, model string, images []hybridembed.Image) (float64, error) {

@@ -18,8 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hybridembed/hybridembed"
@@ -192,68 +190,36 @@ func decoderName() string {
 // rawRate is raw ORT on the GPU: one session fed a ready batch of tensors,
 // about n images per pass, best of runs.
 func rawRate(graph string, batch, n, runs int) (float64, error) {
-	s, err := ort.NewSession(graph, []string{"pixel_values"}, []string{"image_embeds"}, ort.SessionOptions{Device: ort.DeviceCUDA})
+	r, err := benchkit.NewRawVision(graph, ort.DeviceCUDA, runtime.NumCPU(), batch, 1)
 	if err != nil {
 		return 0, err
 	}
-	defer s.Close()
-	px := make([]float32, batch*3*224*224)
-	for i := range px {
-		px[i] = float32(math.Sin(float64(i)))
-	}
-	in := []ort.Tensor{{Shape: []int64{int64(batch), 3, 224, 224}, Float32: px}}
-	out := [][]int64{{int64(batch), 512}}
-	if _, err := s.Run(context.Background(), in, out); err != nil { // warm-up
-		return 0, err
-	}
+	defer r.Close()
 	best := 0.0
-	iters := max(1, n/batch)
 	for range runs {
-		start := time.Now()
-		for range iters {
-			if _, err := s.Run(context.Background(), in, out); err != nil {
-				return 0, err
-			}
+		rate, err := r.Pass(n)
+		if err != nil {
+			return 0, err
 		}
-		best = math.Max(best, float64(iters*batch)/time.Since(start).Seconds())
+		best = math.Max(best, rate)
 	}
 	return best, nil
 }
 
 // imagePath is exact decode+preprocess throughput with a goroutine per
-// core over the folder's JPEGs (at least 2 s of work), best of runs.
+// core over the folder's JPEGs, best of runs.
 func imagePath(dir string, runs int) float64 {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
-	data := make([][]byte, len(files))
-	for i, f := range files {
-		var err error
-		if data[i], err = os.ReadFile(f); err != nil {
-			log.Fatal(err)
-		}
+	data, err := benchkit.ReadJPEGs(dir)
+	if err != nil {
+		log.Fatal(err)
 	}
-	proc := imageprep.CLIPProcessor(224)
 	best := 0.0
 	for range runs {
-		var next atomic.Int64
-		n := int64(max(len(data), 4*runtime.NumCPU()))
-		start := time.Now()
-		var wg sync.WaitGroup
-		for range runtime.NumCPU() {
-			wg.Go(func() {
-				for k := next.Add(1) - 1; k < n; k = next.Add(1) - 1 {
-					img, err := imageprep.Decode(data[int(k)%len(data)], imageprep.Limits{})
-					if err != nil {
-						log.Fatal(err)
-					}
-					if _, err := proc.Pixels(img); err != nil {
-						log.Fatal(err)
-					}
-					imageprep.Recycle(img)
-				}
-			})
+		r, err := benchkit.DecodeAllCores(data, max(len(data), 4*runtime.NumCPU()))
+		if err != nil {
+			log.Fatal(err)
 		}
-		wg.Wait()
-		best = math.Max(best, float64(n)/time.Since(start).Seconds())
+		best = math.Max(best, r)
 	}
 	return best
 }
